@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthAccessConfig(AppConfig):
+    name = "auth_access"
+    verbose_name = "Access control"

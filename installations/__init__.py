@@ -1,0 +1,1 @@
+"""Installations (the tenancy boundary), their fuse tree, memberships and invitations."""

@@ -1,0 +1,1 @@
+"""The REST platform shared by every app: the tenant-scoped base viewset, errors, pagination."""

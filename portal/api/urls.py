@@ -1,0 +1,24 @@
+"""``/api/v1/``: every resource of every app, the token endpoint and the OpenAPI schema and docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.views import MeView, ObtainTokenView
+from chargers.api.views import ChargerViewSet
+from installations.api.views import CircuitViewSet, InstallationViewSet, InvitationViewSet, MembershipViewSet
+
+router = DefaultRouter()
+router.register("installations", InstallationViewSet)
+router.register("circuits", CircuitViewSet)
+router.register("members", MembershipViewSet)
+router.register("invitations", InvitationViewSet)
+router.register("chargers", ChargerViewSet)
+
+urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]

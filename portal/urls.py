@@ -1,0 +1,16 @@
+"""Top-level URL map: the web UI, accounts (allauth), the admin and the REST API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from installations import views as installation_views
+
+urlpatterns = [
+    path("", installation_views.home, name="home"),
+    path("installations/", include("installations.urls")),
+    path("chargers/", include("chargers.urls")),
+    path("invitations/<str:token>/", installation_views.InvitationView.as_view(), name="invitation"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("portal.api.urls")),
+]
