@@ -121,3 +121,14 @@ def _keep_an_owner(membership: Membership, new_role: str | None) -> None:
         owners = membership.installation.memberships.filter(role=Role.OWNER).count()
         if owners <= 1:
             raise MembershipError("An installation must keep at least one owner.")
+
+
+@transaction.atomic
+def delete_installation(actor: User, installation: Installation) -> None:
+    """Delete an installation and everything under it; only an owner (or staff) may."""
+    if not actor.is_superuser and installation.role_of(actor) != Role.OWNER:
+        raise MembershipError("Only an owner may delete an installation.")
+    # Chargers protect their circuit (a circuit with chargers cannot be deleted on its own), so
+    # remove them first; everything else cascades from the installation.
+    installation.chargers.all().delete()
+    installation.delete()

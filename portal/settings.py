@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "installations.choices.Role",
+        "InstallationAuthorizationModeEnum": "installations.choices.AuthorizationMode",
+        "ChargerAuthorizationModeEnum": "chargers.choices.ChargerAuthorizationMode",
     },
 }
 

@@ -28,6 +28,11 @@ class InstallationSerializer(ModelCleanMixin, serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "my_role"]
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["main_fuse_a"].required = self.instance is None  # required when creating only
+        return fields
+
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_my_role(self, installation: Installation) -> str | None:
         request = self.context.get("request")
@@ -35,8 +40,6 @@ class InstallationSerializer(ModelCleanMixin, serializers.ModelSerializer):
         return role.value if role else None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None and attrs.get("main_fuse_a") is None:
-            raise serializers.ValidationError({"main_fuse_a": "The main fuse rating is required."})
         main_fuse_a = attrs.pop("main_fuse_a", None)
         attrs = super().validate(attrs)
         if main_fuse_a is not None:

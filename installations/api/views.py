@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db.models import ProtectedError
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 
 from installations import services
 from installations.api.serializers import (
@@ -13,7 +12,6 @@ from installations.api.serializers import (
     InvitationSerializer,
     MembershipSerializer,
 )
-from installations.choices import Role
 from installations.models import Circuit, Installation, Invitation, Membership
 from portal.api.viewsets import TenantListRetrieveDestroyViewSet, TenantModelViewSet
 from portal.tenancy import Action
@@ -29,9 +27,7 @@ class InstallationViewSet(TenantModelViewSet):
     filterset_fields = ["authorization_mode"]
 
     def perform_destroy(self, instance: Installation) -> None:
-        if not self.request.user.is_superuser and instance.role_of(self.request.user) != Role.OWNER:
-            raise PermissionDenied("Only an owner may delete an installation.")
-        instance.delete()
+        services.delete_installation(self.request.user, instance)
 
 
 class CircuitViewSet(TenantModelViewSet):
@@ -60,7 +56,7 @@ class MembershipViewSet(TenantModelViewSet):
     serializer_class = MembershipSerializer
     http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_fields = ["installation", "role"]
-    action_map = {"destroy": Action.VIEW}  # leaving is allowed to every member; the service checks rights
+    tenant_actions = {"destroy": Action.VIEW}  # leaving is allowed to every member; the service checks rights
 
     def perform_destroy(self, instance: Membership) -> None:
         services.remove_member(self.request.user, instance)

@@ -1,7 +1,7 @@
 """Base viewsets: every API view reaches the database through ``restrict(user, action)``.
 
 The action follows the HTTP method (reads: view; writes: administer) unless a viewset says
-otherwise in ``action_map``. A viewset that builds its queryset without ``restrict`` fails loudly
+otherwise in ``tenant_actions``. A viewset that builds its queryset without ``restrict`` fails loudly
 (``UnscopedQueryError``) instead of serving it.
 """
 
@@ -22,12 +22,12 @@ class TenantViewSetMixin:
 
     queryset: ClassVar[TenantQuerySet]
     # Overrides of the action for a viewset action name, e.g. {"start": Action.OPERATE}.
-    action_map: ClassVar[dict[str, Action]] = {}
+    tenant_actions: ClassVar[dict[str, Action]] = {}
 
     def required_action(self) -> Action:
         name = getattr(self, "action", None)
-        if name in self.action_map:
-            return self.action_map[name]
+        if name in self.tenant_actions:
+            return self.tenant_actions[name]
         return Action.VIEW if self.request.method in SAFE_METHODS else Action.ADMINISTER  # type: ignore[attr-defined]
 
     def get_queryset(self) -> QuerySet[Any]:
