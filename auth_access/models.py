@@ -22,13 +22,17 @@ class ChargerPermission(TenantModel):
     membership = models.ForeignKey(
         "installations.Membership", on_delete=models.CASCADE, related_name="charger_permissions"
     )
-    charger = models.ForeignKey("chargers.Charger", on_delete=models.CASCADE, related_name="permissions")
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, related_name="permissions"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["charger_id", "membership_id"]
         constraints = [
-            models.UniqueConstraint(fields=["membership", "charger"], name="one_permission_per_member_and_charger")
+            models.UniqueConstraint(
+                fields=["membership", "charger"], name="one_permission_per_member_and_charger"
+            )
         ]
 
     def __str__(self) -> str:
@@ -39,5 +43,11 @@ class ChargerPermission(TenantModel):
         return Q(membership__user=user) if action == Action.VIEW else None
 
     def clean(self) -> None:
-        if self.membership_id and self.charger_id and self.membership.installation_id != self.charger.installation_id:
-            raise ValidationError({"charger": "The charger belongs to another installation than the membership."})
+        if (
+            self.membership_id
+            and self.charger_id
+            and self.membership.installation_id != self.charger.installation_id
+        ):
+            raise ValidationError(
+                {"charger": "The charger belongs to another installation than the membership."}
+            )

@@ -10,11 +10,26 @@ class ConnectorInline(admin.TabularInline):
 
 @admin.register(Charger)
 class ChargerAdmin(admin.ModelAdmin):
-    list_display = ["name", "ocpp_identity", "installation", "circuit", "phases", "is_online", "last_seen_at"]
+    list_display = [
+        "name",
+        "ocpp_identity",
+        "installation",
+        "circuit",
+        "phases",
+        "is_online",
+        "last_seen_at",
+    ]
     list_filter = ["is_online", "phases", "vendor"]
     list_select_related = ["installation", "circuit"]
     search_fields = ["name", "ocpp_identity", "serial_number"]
-    readonly_fields = ["vendor", "model", "serial_number", "firmware_version", "is_online", "last_seen_at"]
+    readonly_fields = [
+        "vendor",
+        "model",
+        "serial_number",
+        "firmware_version",
+        "is_online",
+        "last_seen_at",
+    ]
     inlines = [ConnectorInline]
 
 

@@ -13,8 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from chargers.choices import ChargerAuthorizationMode, ConnectorStatus, PhaseRotation
-from installations.models import PHASE_CHOICES, Circuit, Installation, Membership
 from installations.choices import Role
+from installations.models import PHASE_CHOICES, Circuit, Installation, Membership
 from portal.tenancy import Action, TenantModel
 
 if TYPE_CHECKING:
@@ -29,7 +29,9 @@ ocpp_identity_validator = RegexValidator(
 class Charger(TenantModel):
     """An OCPP 1.6 charge point on a circuit of an installation."""
 
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="chargers")
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="chargers"
+    )
     circuit = models.ForeignKey(Circuit, on_delete=models.PROTECT, related_name="chargers")
     name = models.CharField(max_length=80)
     ocpp_identity = models.CharField(
@@ -41,16 +43,22 @@ class Charger(TenantModel):
     serial_number = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     phases = models.PositiveSmallIntegerField(choices=PHASE_CHOICES, default=3)
-    phase_rotation = models.CharField(max_length=6, choices=PhaseRotation.choices, default=PhaseRotation.L1L2L3)
+    phase_rotation = models.CharField(
+        max_length=6, choices=PhaseRotation.choices, default=PhaseRotation.L1L2L3
+    )
     min_current_a = models.FloatField(
         "min current (A)", default=6, validators=[MinValueValidator(0), MaxValueValidator(80)]
     )
     max_current_a = models.FloatField(
         "max current (A)", default=32, validators=[MinValueValidator(1), MaxValueValidator(80)]
     )
-    priority = models.SmallIntegerField(default=0, help_text="Higher priority chargers are served first.")
+    priority = models.SmallIntegerField(
+        default=0, help_text="Higher priority chargers are served first."
+    )
     authorization_mode = models.CharField(
-        max_length=10, choices=ChargerAuthorizationMode.choices, default=ChargerAuthorizationMode.INHERIT
+        max_length=10,
+        choices=ChargerAuthorizationMode.choices,
+        default=ChargerAuthorizationMode.INHERIT,
     )
     is_online = models.BooleanField(default=False, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -59,8 +67,12 @@ class Charger(TenantModel):
     class Meta:
         ordering = ["installation_id", "name", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(min_current_a__lte=F("max_current_a")), name="charger_min_not_above_max"),
-            models.UniqueConstraint(fields=["installation", "name"], name="charger_name_unique_per_installation"),
+            models.CheckConstraint(
+                condition=Q(min_current_a__lte=F("max_current_a")), name="charger_min_not_above_max"
+            ),
+            models.UniqueConstraint(
+                fields=["installation", "name"], name="charger_name_unique_per_installation"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -71,14 +83,20 @@ class Charger(TenantModel):
         """A driver sees the chargers they may charge on: the whole installation, or named ones."""
         if action != Action.VIEW:
             return None
-        everywhere = Membership.objects.filter(user=user, role=Role.DRIVER, may_charge_everywhere=True)
+        everywhere = Membership.objects.filter(
+            user=user, role=Role.DRIVER, may_charge_everywhere=True
+        )
         return Q(installation_id__in=everywhere.values("installation_id")) | Q(
             permissions__membership__user=user
         )
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if self.circuit_id and self.installation_id and self.circuit.installation_id != self.installation_id:
+        if (
+            self.circuit_id
+            and self.installation_id
+            and self.circuit.installation_id != self.installation_id
+        ):
             errors["circuit"] = "The circuit belongs to another installation."
         if self.min_current_a is not None and self.max_current_a is not None:
             if self.min_current_a > self.max_current_a:
@@ -92,13 +110,14 @@ class Charger(TenantModel):
         if errors:
             raise ValidationError(errors)
 
-    def set_ocpp_password(self) -> str:
-        """Generate a new OCPP password, store its hash and return it (shown to the user once).
+    def set_ocpp_password(self, password: str | None = None) -> str:
+        """Generate a new OCPP password (or take the given one, for demo data), store its hash and
+        return it (shown to the user once).
 
         The password is 144 random bits, so a salted SHA-256 is as safe as a slow password hash
         (nothing to brute-force) and keeps a reconnect storm of thousands of chargers cheap.
         """
-        password = secrets.token_urlsafe(18)
+        password = password or secrets.token_urlsafe(18)
         salt = secrets.token_hex(8)
         digest = hashlib.sha256(f"{salt}${password}".encode()).hexdigest()
         self.ocpp_password_hash = f"sha256${salt}${digest}"
@@ -119,15 +138,21 @@ class Connector(TenantModel):
     tenancy_path = "charger__installation"
 
     charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="connectors")
-    connector_id = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(16)])
-    status = models.CharField(max_length=16, choices=ConnectorStatus.choices, default=ConnectorStatus.UNKNOWN)
+    connector_id = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(16)]
+    )
+    status = models.CharField(
+        max_length=16, choices=ConnectorStatus.choices, default=ConnectorStatus.UNKNOWN
+    )
     error_code = models.CharField(max_length=32, blank=True)
     status_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["charger_id", "connector_id"]
         constraints = [
-            models.UniqueConstraint(fields=["charger", "connector_id"], name="connector_id_unique_per_charger"),
+            models.UniqueConstraint(
+                fields=["charger", "connector_id"], name="connector_id_unique_per_charger"
+            ),
         ]
 
     def __str__(self) -> str:

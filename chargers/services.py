@@ -20,7 +20,10 @@ def register_charger(*, connector_count: int = 1, **fields: Any) -> tuple[Charge
     charger.full_clean()
     charger.save()
     Connector.objects.bulk_create(
-        [Connector(charger=charger, connector_id=number) for number in range(1, connector_count + 1)]
+        [
+            Connector(charger=charger, connector_id=number)
+            for number in range(1, connector_count + 1)
+        ]
     )
     return charger, password
 

@@ -17,7 +17,14 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Installation)
 class InstallationAdmin(admin.ModelAdmin):
-    list_display = ["name", "authorization_mode", "phases", "voltage_v", "failsafe_current_a", "created_at"]
+    list_display = [
+        "name",
+        "authorization_mode",
+        "phases",
+        "voltage_v",
+        "failsafe_current_a",
+        "created_at",
+    ]
     list_filter = ["authorization_mode", "phases", "network_type"]
     search_fields = ["name", "address"]
     inlines = [CircuitInline, MembershipInline]
@@ -41,7 +48,15 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "installation", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    list_display = [
+        "email",
+        "installation",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
     list_filter = ["role"]
     search_fields = ["email", "installation__name"]
     readonly_fields = ["token"]

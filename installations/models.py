@@ -44,7 +44,9 @@ class Installation(TenantModel):
 
     name = models.CharField(max_length=120)
     address = models.TextField(blank=True)
-    time_zone = models.CharField(max_length=64, default="Europe/Oslo", validators=[validate_time_zone])
+    time_zone = models.CharField(
+        max_length=64, default="Europe/Oslo", validators=[validate_time_zone]
+    )
     authorization_mode = models.CharField(
         max_length=10, choices=AuthorizationMode.choices, default=AuthorizationMode.LOCKED
     )
@@ -52,7 +54,9 @@ class Installation(TenantModel):
     voltage_v = models.PositiveSmallIntegerField(
         "voltage (V)", default=230, validators=[MinValueValidator(100), MaxValueValidator(400)]
     )
-    network_type = models.CharField(max_length=2, choices=NetworkType.choices, default=NetworkType.TN)
+    network_type = models.CharField(
+        max_length=2, choices=NetworkType.choices, default=NetworkType.TN
+    )
     available_current_a = ArrayField(
         models.FloatField(validators=[MinValueValidator(0)]),
         size=3,
@@ -76,7 +80,9 @@ class Installation(TenantModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(failsafe_current_a__gte=0), name="installation_failsafe_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(failsafe_current_a__gte=0), name="installation_failsafe_nonnegative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +98,9 @@ class Installation(TenantModel):
         if self.currency:
             self.currency = self.currency.upper()
             if len(self.currency) != 3 or not self.currency.isalpha():
-                raise ValidationError({"currency": "Use a three-letter ISO 4217 code such as EUR or NOK."})
+                raise ValidationError(
+                    {"currency": "Use a three-letter ISO 4217 code such as EUR or NOK."}
+                )
 
     @property
     def main_fuse(self) -> Circuit | None:
@@ -109,7 +117,9 @@ class Installation(TenantModel):
 class Circuit(TenantModel):
     """A fuse in the installation's tree: the main fuse (no parent) or a sub-circuit below it."""
 
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="circuits")
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="circuits"
+    )
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
     )
@@ -122,10 +132,16 @@ class Circuit(TenantModel):
         ordering = ["installation_id", "parent_id", "name", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["installation"], condition=Q(parent__isnull=True), name="one_main_fuse_per_installation"
+                fields=["installation"],
+                condition=Q(parent__isnull=True),
+                name="one_main_fuse_per_installation",
             ),
-            models.UniqueConstraint(fields=["installation", "name"], name="circuit_name_unique_per_installation"),
-            models.CheckConstraint(condition=Q(max_current_a__gt=0), name="circuit_max_current_positive"),
+            models.UniqueConstraint(
+                fields=["installation", "name"], name="circuit_name_unique_per_installation"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_current_a__gt=0), name="circuit_max_current_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -157,16 +173,22 @@ class Circuit(TenantModel):
                     f"({self.parent.max_current_a:g} A)."
                 )
         elif self.installation_id is not None:
-            other_main = Circuit.objects.filter(installation_id=self.installation_id, parent__isnull=True)
+            other_main = Circuit.objects.filter(
+                installation_id=self.installation_id, parent__isnull=True
+            )
             if self.pk:
                 other_main = other_main.exclude(pk=self.pk)
             if other_main.exists():
-                errors["parent"] = "The installation already has a main fuse; choose a parent circuit."
+                errors["parent"] = (
+                    "The installation already has a main fuse; choose a parent circuit."
+                )
         if self.pk and self.max_current_a is not None:
             above = [c for c in self.children.all() if c.max_current_a > self.max_current_a]
             if above:
                 names = ", ".join(f"{c.name} ({c.max_current_a:g} A)" for c in above)
-                errors["max_current_a"] = f"Sub-circuits {names} would be above this circuit's limit."
+                errors["max_current_a"] = (
+                    f"Sub-circuits {names} would be above this circuit's limit."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -174,18 +196,25 @@ class Circuit(TenantModel):
 class Membership(TenantModel):
     """A user's role at an installation. Drivers may charge everywhere or only on named chargers."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role.choices)
     may_charge_everywhere = models.BooleanField(
-        default=True, help_text="A driver may charge on every charger here; otherwise only on named chargers."
+        default=True,
+        help_text="A driver may charge on every charger here; otherwise only on named chargers.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["installation_id", "role", "user__email"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "installation"], name="one_membership_per_user_and_installation")
+            models.UniqueConstraint(
+                fields=["user", "installation"], name="one_membership_per_user_and_installation"
+            )
         ]
 
     def __str__(self) -> str:
@@ -200,7 +229,9 @@ class Membership(TenantModel):
 class Invitation(TenantModel):
     """An invitation, by e-mail, to join an installation with a role."""
 
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="invitations")
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="invitations"
+    )
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.DRIVER)
     token = models.CharField(max_length=64, unique=True, default=_generate_token, editable=False)

@@ -23,12 +23,16 @@ class MembershipError(Exception):
 
 
 @transaction.atomic
-def create_installation(owner: User, *, main_fuse_a: float, main_fuse_name: str = "Main fuse", **fields: Any) -> Installation:
+def create_installation(
+    owner: User, *, main_fuse_a: float, main_fuse_name: str = "Main fuse", **fields: Any
+) -> Installation:
     """Create an installation with its main fuse; the creator becomes its owner."""
     installation = Installation(**fields)
     installation.full_clean()
     installation.save()
-    Circuit.objects.create(installation=installation, name=main_fuse_name, max_current_a=main_fuse_a)
+    Circuit.objects.create(
+        installation=installation, name=main_fuse_name, max_current_a=main_fuse_a
+    )
     Membership.objects.create(user=owner, installation=installation, role=Role.OWNER)
     return installation
 
@@ -39,7 +43,9 @@ def check_may_manage(actor: User, installation: Installation, role: str) -> None
         return
     actor_role = installation.role_of(actor)
     if actor_role is None or Role(role) not in MANAGEABLE_ROLES[actor_role]:
-        raise MembershipError(f"You may not manage members with the role {Role(role).label.lower()} here.")
+        raise MembershipError(
+            f"You may not manage members with the role {Role(role).label.lower()} here."
+        )
 
 
 def invite(actor: User, installation: Installation, email: str, role: str) -> Invitation:
@@ -50,9 +56,13 @@ def invite(actor: User, installation: Installation, email: str, role: str) -> In
         raise MembershipError(f"{email} is already a member of {installation.name}.")
     try:
         with transaction.atomic():
-            invitation = Invitation.objects.create(installation=installation, email=email, role=role, invited_by=actor)
+            invitation = Invitation.objects.create(
+                installation=installation, email=email, role=role, invited_by=actor
+            )
     except IntegrityError:
-        raise MembershipError(f"{email} already has an open invitation to {installation.name}.") from None
+        raise MembershipError(
+            f"{email} already has an open invitation to {installation.name}."
+        ) from None
     transaction.on_commit(lambda: send_invitation_email(invitation))
     return invitation
 
@@ -93,9 +103,13 @@ def accept_pending_invitations(user: User) -> list[Membership]:
 
     if not user.is_authenticated:
         return []
-    verified = list(EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True))
+    verified = list(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
     pending = Invitation.objects.filter(
-        email__in=[e.lower() for e in verified], accepted_at__isnull=True, expires_at__gt=timezone.now()
+        email__in=[e.lower() for e in verified],
+        accepted_at__isnull=True,
+        expires_at__gt=timezone.now(),
     )
     return [accept_invitation(invitation, user) for invitation in pending]
 

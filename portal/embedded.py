@@ -97,9 +97,10 @@ def run(var_dir: Path, command: list[str]) -> int:
     var_dir = var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     env.setdefault("SECRET_KEY", _secret_key(var_dir))
-    with embedded_postgres(var_dir / "postgres") as database_url, embedded_redis(
-        var_dir / "redis"
-    ) as redis_url:
+    with (
+        embedded_postgres(var_dir / "postgres") as database_url,
+        embedded_redis(var_dir / "redis") as redis_url,
+    ):
         env["DATABASE_URL"] = database_url
         env["REDIS_URL"] = redis_url
         child = subprocess.Popen(command, env=env)

@@ -9,6 +9,7 @@ left behind. It expects DATABASE_URL and REDIS_URL (``portal.embedded`` sets the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -28,10 +29,8 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: if the supervisor is killed outright, the child gets SIGTERM."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux: the supervisor's own shutdown still applies
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -42,7 +41,9 @@ class Service:
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, start_new_session=True, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            self.command, start_new_session=True, preexec_fn=_die_with_parent
+        )
         print(f"[supervisor] started {self.name} (pid {self.process.pid})", flush=True)
 
     def stop(self) -> None:
@@ -77,7 +78,11 @@ def services(var_dir: Path, web_port: int, with_workers: bool) -> list[Service]:
 
 
 def prepare() -> None:
-    for step in (["migrate", "--noinput", "-v", "0"], ["load_demo_data"], ["collectstatic", "--noinput", "-v", "0"]):
+    for step in (
+        ["migrate", "--noinput", "-v", "0"],
+        ["load_demo_data"],
+        ["collectstatic", "--noinput", "-v", "0"],
+    ):
         subprocess.run([PYTHON, "manage.py", *step], check=True)
 
 
@@ -115,7 +120,10 @@ def supervise(running: list[Service], pid_file: Path | None) -> int:
                 print(f"[supervisor] {service.name} keeps dying; stopping everything", flush=True)
                 stopping = True
                 break
-            print(f"[supervisor] {service.name} exited ({service.process.returncode}); restarting", flush=True)
+            print(
+                f"[supervisor] {service.name} exited ({service.process.returncode}); restarting",
+                flush=True,
+            )
             service.start()
     print("[supervisor] stopping...", flush=True)
     for service in reversed(running):
@@ -135,12 +143,18 @@ def supervise(running: list[Service], pid_file: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the Fusebox demo: web, worker, beat, bridge, simulator.")
+    parser = argparse.ArgumentParser(
+        description="Run the Fusebox demo: web, worker, beat, bridge, simulator."
+    )
     parser.add_argument("mode", choices=["demo"])
     parser.add_argument("--var", default="var/demo", type=Path, help="folder for runtime files")
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", "8000")))
-    parser.add_argument("--no-workers", action="store_true", help="run without the Celery worker and beat")
-    parser.add_argument("--pid-file", type=Path, help="write the children's pids here (used by tests)")
+    parser.add_argument(
+        "--no-workers", action="store_true", help="run without the Celery worker and beat"
+    )
+    parser.add_argument(
+        "--pid-file", type=Path, help="write the children's pids here (used by tests)"
+    )
     args = parser.parse_args(argv)
     args.var.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")

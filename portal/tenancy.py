@@ -44,7 +44,9 @@ class TenantQuerySet(models.QuerySet):
         clone._restricted_for = self._restricted_for
         return clone
 
-    def restrict(self, user: AbstractBaseUser | AnonymousUser, action: Action = Action.VIEW) -> Self:
+    def restrict(
+        self, user: AbstractBaseUser | AnonymousUser, action: Action = Action.VIEW
+    ) -> Self:
         """Only the objects ``user`` may ``action``."""
         action = Action(action)
         if not user.is_authenticated or not user.is_active:
@@ -65,7 +67,9 @@ def assert_restricted(queryset: Any) -> None:
     """Raise unless ``queryset`` went through ``restrict()``; used by the base views."""
     if not getattr(queryset, "is_restricted", False):
         model = getattr(queryset, "model", None)
-        raise UnscopedQueryError(f"{model.__name__ if model else queryset!r} queryset was not restricted")
+        raise UnscopedQueryError(
+            f"{model.__name__ if model else queryset!r} queryset was not restricted"
+        )
 
 
 class TenantModel(models.Model):
@@ -92,7 +96,9 @@ class TenantModel(models.Model):
         from installations.models import Membership
 
         roles = roles_allowed(action)
-        installations = Membership.objects.filter(user=user, role__in=roles).values("installation_id")
+        installations = Membership.objects.filter(user=user, role__in=roles).values(
+            "installation_id"
+        )
         id_lookup = cls.installation_lookup("id") if cls.tenancy_path else "id"
         by_role = Q(**{f"{id_lookup}__in": installations})
         driver = cls.driver_scope(user, action)

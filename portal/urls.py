@@ -9,7 +9,9 @@ urlpatterns = [
     path("", installation_views.home, name="home"),
     path("installations/", include("installations.urls")),
     path("chargers/", include("chargers.urls")),
-    path("invitations/<str:token>/", installation_views.InvitationView.as_view(), name="invitation"),
+    path(
+        "invitations/<str:token>/", installation_views.InvitationView.as_view(), name="invitation"
+    ),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

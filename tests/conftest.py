@@ -80,9 +80,13 @@ def world(db: None) -> World:
 
     site_a = create_installation(alice, name="Harbour car park", main_fuse_a=63)
     main_a = site_a.main_fuse
-    row_a = Circuit.objects.create(installation=site_a, parent=main_a, name="Row A", max_current_a=32)
+    row_a = Circuit.objects.create(
+        installation=site_a, parent=main_a, name="Row A", max_current_a=32
+    )
     charger_a1, _ = register_charger(circuit=row_a, name="A1", ocpp_identity="HARBOUR-A1")
-    charger_a2, _ = register_charger(circuit=main_a, name="A2", ocpp_identity="HARBOUR-A2", connector_count=2)
+    charger_a2, _ = register_charger(
+        circuit=main_a, name="A2", ocpp_identity="HARBOUR-A2", connector_count=2
+    )
     Membership.objects.create(user=ingrid, installation=site_a, role=Role.INSTALLER)
     Membership.objects.create(user=dora, installation=site_a, role=Role.DRIVER)
     dave_membership = Membership.objects.create(
@@ -99,7 +103,20 @@ def world(db: None) -> World:
     Membership.objects.create(user=ingrid, installation=site_c, role=Role.INSTALLER)
 
     return World(
-        alice, ingrid, dora, dave, oscar, site_a, main_a, row_a, charger_a1, charger_a2, site_b, main_b, charger_b1, site_c
+        alice,
+        ingrid,
+        dora,
+        dave,
+        oscar,
+        site_a,
+        main_a,
+        row_a,
+        charger_a1,
+        charger_a2,
+        site_b,
+        main_b,
+        charger_b1,
+        site_c,
     )
 
 

@@ -13,7 +13,9 @@ class TokenRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, str]) -> dict[str, object]:
         user = authenticate(
-            request=self.context.get("request"), username=attrs["username"].strip().lower(), password=attrs["password"]
+            request=self.context.get("request"),
+            username=attrs["username"].strip().lower(),
+            password=attrs["password"],
         )
         if user is None:
             raise serializers.ValidationError("Unable to log in with these credentials.")

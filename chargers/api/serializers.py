@@ -20,7 +20,9 @@ class ConnectorSerializer(serializers.ModelSerializer):
 
 
 class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
-    circuit = TenantPrimaryKeyRelatedField(queryset=Circuit.objects.all(), help_text="The fuse the charger is on.")
+    circuit = TenantPrimaryKeyRelatedField(
+        queryset=Circuit.objects.all(), help_text="The fuse the charger is on."
+    )
     connectors = ConnectorSerializer(many=True, read_only=True)
     connector_count = serializers.IntegerField(
         write_only=True, required=False, min_value=1, max_value=16, default=1,
@@ -42,7 +44,9 @@ class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
     def validate_circuit(self, circuit: Circuit) -> Circuit:
         if self.instance is not None and circuit.installation_id != self.instance.installation_id:
-            raise serializers.ValidationError("A charger cannot move to another installation's circuit.")
+            raise serializers.ValidationError(
+                "A charger cannot move to another installation's circuit."
+            )
         return circuit
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +73,9 @@ class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
 class RegisteredChargerSerializer(ChargerSerializer):
     """The answer to registering a charger: the only time its OCPP password is shown."""
 
-    ocpp_password = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+    ocpp_password = serializers.CharField(
+        read_only=True, help_text="Shown once; only its hash is stored."
+    )
     ocpp_url = serializers.SerializerMethodField()
 
     class Meta(ChargerSerializer.Meta):

@@ -10,7 +10,11 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from chargers import services
-from chargers.api.serializers import ChargerSerializer, OcppCredentialsSerializer, RegisteredChargerSerializer
+from chargers.api.serializers import (
+    ChargerSerializer,
+    OcppCredentialsSerializer,
+    RegisteredChargerSerializer,
+)
 from chargers.models import Charger
 from portal.api.viewsets import TenantModelViewSet
 
@@ -18,7 +22,9 @@ from portal.api.viewsets import TenantModelViewSet
 class ChargerViewSet(TenantModelViewSet):
     """Chargers you may see: all of your installations' as owner or installer, those you may use as driver."""
 
-    queryset = Charger.objects.select_related("installation", "circuit").prefetch_related("connectors")
+    queryset = Charger.objects.select_related("installation", "circuit").prefetch_related(
+        "connectors"
+    )
     serializer_class = ChargerSerializer
     filterset_fields = ["installation", "circuit", "is_online", "phases"]
     search_fields = ["name", "ocpp_identity", "serial_number"]
@@ -37,5 +43,9 @@ class ChargerViewSet(TenantModelViewSet):
         """Generate a new OCPP password (the old one stops working); it is shown this once."""
         charger = self.get_object()
         password = services.rotate_ocpp_password(charger)
-        body = {"ocpp_identity": charger.ocpp_identity, "ocpp_password": password, "ocpp_url": services.ocpp_url(charger)}
+        body = {
+            "ocpp_identity": charger.ocpp_identity,
+            "ocpp_password": password,
+            "ocpp_url": services.ocpp_url(charger),
+        }
         return Response(body, status=status.HTTP_200_OK)

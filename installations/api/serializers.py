@@ -63,7 +63,8 @@ class InstallationSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
 class CircuitSerializer(ModelCleanMixin, serializers.ModelSerializer):
     parent = TenantPrimaryKeyRelatedField(
-        queryset=Circuit.objects.all(), help_text="The fuse above this one (the main fuse or a sub-circuit)."
+        queryset=Circuit.objects.all(),
+        help_text="The fuse above this one (the main fuse or a sub-circuit).",
     )
 
     class Meta:
@@ -123,10 +124,22 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "installation", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+        fields = [
+            "id",
+            "installation",
+            "email",
+            "role",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+        ]
         read_only_fields = ["id", "invited_by", "created_at", "expires_at", "accepted_at"]
 
     def create(self, validated_data: dict[str, Any]) -> Invitation:
         return services.invite(
-            self.context["request"].user, validated_data["installation"], validated_data["email"], validated_data["role"]
+            self.context["request"].user,
+            validated_data["installation"],
+            validated_data["email"],
+            validated_data["role"],
         )

@@ -13,7 +13,7 @@ from installations.api.serializers import (
     MembershipSerializer,
 )
 from installations.models import Circuit, Installation, Invitation, Membership
-from portal.api.viewsets import TenantListRetrieveDestroyViewSet, TenantModelViewSet
+from portal.api.viewsets import TenantModelViewSet
 from portal.tenancy import Action
 
 
@@ -40,7 +40,9 @@ class CircuitViewSet(TenantModelViewSet):
 
     def perform_destroy(self, instance: Circuit) -> None:
         if instance.is_main_fuse:
-            raise serializers.ValidationError("The main fuse cannot be deleted; change its rating instead.")
+            raise serializers.ValidationError(
+                "The main fuse cannot be deleted; change its rating instead."
+            )
         try:
             instance.delete()
         except ProtectedError:
@@ -56,7 +58,9 @@ class MembershipViewSet(TenantModelViewSet):
     serializer_class = MembershipSerializer
     http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_fields = ["installation", "role"]
-    tenant_actions = {"destroy": Action.VIEW}  # leaving is allowed to every member; the service checks rights
+    tenant_actions = {
+        "destroy": Action.VIEW
+    }  # leaving is allowed to every member; the service checks rights
 
     def perform_destroy(self, instance: Membership) -> None:
         services.remove_member(self.request.user, instance)

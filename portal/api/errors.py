@@ -29,7 +29,9 @@ def _flatten(detail: Any) -> Any:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, MembershipError):
         exc = exceptions.PermissionDenied(str(exc))
     elif isinstance(exc, Http404):
@@ -44,7 +46,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(detail, dict):
             non_field = detail.pop("non_field_errors", None)
             body["fields"] = detail
-            body["message"] = (non_field or ["The request has invalid fields."])[0] if detail or non_field else ""
+            body["message"] = (
+                (non_field or ["The request has invalid fields."])[0] if detail or non_field else ""
+            )
             if non_field:
                 body["message"] = " ".join(non_field)
         else:

@@ -22,7 +22,9 @@ class ModelCleanMixin:
             instance.clean()
         except DjangoValidationError as error:
             raise serializers.ValidationError(
-                error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+                error.message_dict
+                if hasattr(error, "error_dict")
+                else {"non_field_errors": error.messages}
             ) from None
         finally:
             if self.instance is not None:  # do not leave half-applied changes on a shared instance

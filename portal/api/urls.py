@@ -6,7 +6,12 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import MeView, ObtainTokenView
 from chargers.api.views import ChargerViewSet
-from installations.api.views import CircuitViewSet, InstallationViewSet, InvitationViewSet, MembershipViewSet
+from installations.api.views import (
+    CircuitViewSet,
+    InstallationViewSet,
+    InvitationViewSet,
+    MembershipViewSet,
+)
 
 router = DefaultRouter()
 router.register("installations", InstallationViewSet)

@@ -35,7 +35,9 @@ def charger_a2(world: World) -> tuple[str, dict[str, Any] | None]:
 
 
 def membership_of_dora(world: World) -> tuple[str, dict[str, Any] | None]:
-    return f"/api/v1/members/{world.site_a.memberships.get(user=world.dora).pk}/", {"role": "installer"}
+    return f"/api/v1/members/{world.site_a.memberships.get(user=world.dora).pk}/", {
+        "role": "installer"
+    }
 
 
 PERMISSION_TABLE: list[tuple[str, str, Target, int]] = [
@@ -80,7 +82,9 @@ PERMISSION_TABLE: list[tuple[str, str, Target, int]] = [
 
 
 @pytest.mark.parametrize(("persona", "method", "target", "expected"), PERMISSION_TABLE)
-def test_permission_table(world: World, persona: str, method: str, target: Target, expected: int) -> None:
+def test_permission_table(
+    world: World, persona: str, method: str, target: Target, expected: int
+) -> None:
     url, payload = target(world)
     client = api_as(getattr(world, persona))
     response = getattr(client, method)(url, payload if method == "patch" else None, format="json")
@@ -97,7 +101,9 @@ def test_driver_lists_only_chargers_they_may_use(world: World) -> None:
 
 
 def test_installer_sees_sites_of_several_owners(world: World) -> None:
-    names = sorted(i["name"] for i in api_as(world.ingrid).get("/api/v1/installations/").json()["results"])
+    names = sorted(
+        i["name"] for i in api_as(world.ingrid).get("/api/v1/installations/").json()["results"]
+    )
     assert names == ["Harbour car park", "Office west"]
 
 

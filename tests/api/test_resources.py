@@ -16,19 +16,27 @@ def test_creating_an_installation_makes_you_its_owner_with_a_main_fuse(world: Wo
     client = api_as(world.dora)
     response = client.post(
         "/api/v1/installations/",
-        {"name": "My garage", "main_fuse_a": 25, "time_zone": "Europe/Berlin", "authorization_mode": "open"},
+        {
+            "name": "My garage",
+            "main_fuse_a": 25,
+            "time_zone": "Europe/Berlin",
+            "authorization_mode": "open",
+        },
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["my_role"] == "owner"
     assert "main_fuse_a" not in body
     circuits = client.get(f"/api/v1/circuits/?installation={body['id']}").json()["results"]
-    assert [(c["name"], c["max_current_a"], c["is_main_fuse"]) for c in circuits] == [("Main fuse", 25.0, True)]
+    assert [(c["name"], c["max_current_a"], c["is_main_fuse"]) for c in circuits] == [
+        ("Main fuse", 25.0, True)
+    ]
 
 
 def test_invalid_installation_payload_gives_field_messages(world: World) -> None:
     response = api_as(world.alice).post(
-        "/api/v1/installations/", {"name": "", "time_zone": "Mars/Olympus", "failsafe_current_a": -3, "currency": "euro"}
+        "/api/v1/installations/",
+        {"name": "", "time_zone": "Mars/Olympus", "failsafe_current_a": -3, "currency": "euro"},
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -42,11 +50,15 @@ def test_circuit_above_its_parent_is_refused_with_a_clear_message(world: World) 
         "/api/v1/circuits/", {"parent": world.row_a.pk, "name": "Too big", "max_current_a": 40}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["fields"]["max_current_a"] == ["40 A is above the parent circuit Row A (32 A)."]
+    assert response.json()["error"]["fields"]["max_current_a"] == [
+        "40 A is above the parent circuit Row A (32 A)."
+    ]
 
 
 def test_lowering_a_circuit_below_its_children_is_refused(world: World) -> None:
-    response = api_as(world.ingrid).patch(f"/api/v1/circuits/{world.main_a.pk}/", {"max_current_a": 20})
+    response = api_as(world.ingrid).patch(
+        f"/api/v1/circuits/{world.main_a.pk}/", {"max_current_a": 20}
+    )
     assert response.status_code == 400
     assert "Row A (32 A)" in response.json()["error"]["fields"]["max_current_a"][0]
     world.main_a.refresh_from_db()
@@ -63,7 +75,13 @@ def test_registering_a_charger_returns_its_password_exactly_once(world: World) -
     client = api_as(world.ingrid)
     response = client.post(
         "/api/v1/chargers/",
-        {"circuit": world.row_a.pk, "name": "A3", "ocpp_identity": "HARBOUR-A3", "phases": 1, "connector_count": 2},
+        {
+            "circuit": world.row_a.pk,
+            "name": "A3",
+            "ocpp_identity": "HARBOUR-A3",
+            "phases": 1,
+            "connector_count": 2,
+        },
     )
     assert response.status_code == 201, response.content
     body = response.json()
@@ -75,41 +93,72 @@ def test_registering_a_charger_returns_its_password_exactly_once(world: World) -
     assert body["ocpp_password"] not in charger.ocpp_password_hash
     again = client.get(f"/api/v1/chargers/{charger.pk}/").json()
     assert "ocpp_password" not in again
-    assert all("ocpp_password" not in item for item in client.get("/api/v1/chargers/").json()["results"])
+    assert all(
+        "ocpp_password" not in item for item in client.get("/api/v1/chargers/").json()["results"]
+    )
 
 
 def test_rotating_the_ocpp_password_invalidates_the_old_one(world: World) -> None:
     client = api_as(world.alice)
-    first = client.post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/").json()["ocpp_password"]
-    second = client.post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/").json()["ocpp_password"]
+    first = client.post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/").json()[
+        "ocpp_password"
+    ]
+    second = client.post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/").json()[
+        "ocpp_password"
+    ]
     world.charger_a1.refresh_from_db()
     assert not world.charger_a1.check_ocpp_password(first)
     assert world.charger_a1.check_ocpp_password(second)
-    assert api_as(world.dora).post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/").status_code == 404
+    assert (
+        api_as(world.dora)
+        .post(f"/api/v1/chargers/{world.charger_a1.pk}/ocpp-password/")
+        .status_code
+        == 404
+    )
 
 
 def test_charger_validation_messages(world: World) -> None:
     client = api_as(world.alice)
     response = client.post(
         "/api/v1/chargers/",
-        {"circuit": world.row_a.pk, "name": "A1", "ocpp_identity": "bad identity/with slash", "min_current_a": 20, "max_current_a": 40},
+        {
+            "circuit": world.row_a.pk,
+            "name": "A1",
+            "ocpp_identity": "bad identity/with slash",
+            "min_current_a": 20,
+            "max_current_a": 40,
+        },
     )
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     assert "ocpp_identity" in fields
     response = client.post(
         "/api/v1/chargers/",
-        {"circuit": world.row_a.pk, "name": "A9", "ocpp_identity": "HARBOUR-A9", "min_current_a": 20, "max_current_a": 40},
+        {
+            "circuit": world.row_a.pk,
+            "name": "A9",
+            "ocpp_identity": "HARBOUR-A9",
+            "min_current_a": 20,
+            "max_current_a": 40,
+        },
     )
-    assert response.json()["error"]["fields"]["max_current_a"] == ["40 A is above circuit Row A (32 A)."]
-    response = client.post("/api/v1/chargers/", {"circuit": world.row_a.pk, "name": "Dup", "ocpp_identity": "DEPOT-B1"})
+    assert response.json()["error"]["fields"]["max_current_a"] == [
+        "40 A is above circuit Row A (32 A)."
+    ]
+    response = client.post(
+        "/api/v1/chargers/", {"circuit": world.row_a.pk, "name": "Dup", "ocpp_identity": "DEPOT-B1"}
+    )
     assert response.status_code == 400
     assert "ocpp_identity" in response.json()["error"]["fields"]
 
 
 def test_unknown_ids_are_404(world: World) -> None:
     client = api_as(world.alice)
-    for url in ["/api/v1/installations/999999/", "/api/v1/chargers/999999/", "/api/v1/circuits/abc/"]:
+    for url in [
+        "/api/v1/installations/999999/",
+        "/api/v1/chargers/999999/",
+        "/api/v1/circuits/abc/",
+    ]:
         assert client.get(url).status_code == 404
 
 
@@ -127,7 +176,11 @@ class TestInvitations:
         with django_capture_on_commit_callbacks(execute=True):
             response = api_as(world.alice).post(
                 "/api/v1/invitations/",
-                {"installation": world.site_a.pk, "email": "New.Person@Example.com", "role": "driver"},
+                {
+                    "installation": world.site_a.pk,
+                    "email": "New.Person@Example.com",
+                    "role": "driver",
+                },
             )
         assert response.status_code == 201, response.content
         assert response.json()["email"] == "new.person@example.com"
@@ -138,7 +191,8 @@ class TestInvitations:
 
     def test_installer_may_not_invite_an_owner(self, world: World) -> None:
         response = api_as(world.ingrid).post(
-            "/api/v1/invitations/", {"installation": world.site_a.pk, "email": "x@example.com", "role": "owner"}
+            "/api/v1/invitations/",
+            {"installation": world.site_a.pk, "email": "x@example.com", "role": "owner"},
         )
         assert response.status_code == 403
         assert "owner" in response.json()["error"]["message"]
@@ -146,7 +200,8 @@ class TestInvitations:
 
     def test_driver_may_not_invite(self, world: World) -> None:
         response = api_as(world.dora).post(
-            "/api/v1/invitations/", {"installation": world.site_a.pk, "email": "x@example.com", "role": "driver"}
+            "/api/v1/invitations/",
+            {"installation": world.site_a.pk, "email": "x@example.com", "role": "driver"},
         )
         assert response.status_code == 400  # the installation is not one she may administer
         assert not Invitation.objects.exists()
@@ -167,8 +222,12 @@ class TestInvitations:
     def test_revoking_an_invitation(self, world: World) -> None:
         payload = {"installation": world.site_a.pk, "email": "x@example.com", "role": "driver"}
         invitation_id = api_as(world.alice).post("/api/v1/invitations/", payload).json()["id"]
-        assert api_as(world.oscar).delete(f"/api/v1/invitations/{invitation_id}/").status_code == 404
-        assert api_as(world.ingrid).delete(f"/api/v1/invitations/{invitation_id}/").status_code == 204
+        assert (
+            api_as(world.oscar).delete(f"/api/v1/invitations/{invitation_id}/").status_code == 404
+        )
+        assert (
+            api_as(world.ingrid).delete(f"/api/v1/invitations/{invitation_id}/").status_code == 204
+        )
         assert not Invitation.objects.exists()
 
 
@@ -194,23 +253,33 @@ class TestMembers:
     def test_a_driver_may_leave(self, world: World) -> None:
         dora = world.site_a.memberships.get(user=world.dora)
         assert api_as(world.dora).delete(f"/api/v1/members/{dora.pk}/").status_code == 204
-        assert api_as(world.dora).get(f"/api/v1/installations/{world.site_a.pk}/").status_code == 404
+        assert (
+            api_as(world.dora).get(f"/api/v1/installations/{world.site_a.pk}/").status_code == 404
+        )
 
 
 class TestTokenAuth:
     def test_token_for_email_and_password(self, api, world: World) -> None:  # type: ignore[no-untyped-def]
-        response = api.post("/api/v1/auth/token/", {"username": "Alice@Example.com", "password": PASSWORD})
+        response = api.post(
+            "/api/v1/auth/token/", {"username": "Alice@Example.com", "password": PASSWORD}
+        )
         assert response.status_code == 200
         token = response.json()["token"]
         api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         me = api.get("/api/v1/me/").json()
         assert me["email"] == "alice@example.com"
         assert me["memberships"] == [
-            {"installation": world.site_a.pk, "installation_name": "Harbour car park", "role": "owner"}
+            {
+                "installation": world.site_a.pk,
+                "installation_name": "Harbour car park",
+                "role": "owner",
+            }
         ]
 
     def test_wrong_password_is_refused_with_a_message(self, api, world: World) -> None:  # type: ignore[no-untyped-def]
-        response = api.post("/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"})
+        response = api.post(
+            "/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"}
+        )
         assert response.status_code == 400
         assert response.json()["error"]["message"] == "Unable to log in with these credentials."
 
@@ -220,7 +289,9 @@ class TestTokenAuth:
 
     def test_token_endpoint_is_throttled(self, api, world: World) -> None:  # type: ignore[no-untyped-def]
         statuses = [
-            api.post("/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"}).status_code
+            api.post(
+                "/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"}
+            ).status_code
             for _ in range(11)
         ]
         assert statuses[:10] == [400] * 10
@@ -235,6 +306,8 @@ class TestTokenAuth:
 
 def test_malformed_json_is_a_400_with_message(world: World) -> None:
     client = api_as(world.alice)
-    response = client.generic("POST", "/api/v1/installations/", "{not json", content_type="application/json")
+    response = client.generic(
+        "POST", "/api/v1/installations/", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["error"]["message"]

@@ -24,7 +24,9 @@ def _other_tenant_urls(world: World) -> list[str]:
 def test_other_tenants_objects_are_not_found(world: World, persona: str, method: str) -> None:
     client = api_as(getattr(world, persona))
     for url in _other_tenant_urls(world):
-        response = getattr(client, method)(url, {"name": "hijacked"} if method == "patch" else None, format="json")
+        response = getattr(client, method)(
+            url, {"name": "hijacked"} if method == "patch" else None, format="json"
+        )
         assert response.status_code == 404, (url, response.status_code, response.content)
         assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
     world.site_b.refresh_from_db()
@@ -37,19 +39,28 @@ def test_lists_show_only_own_tenants(world: World, persona: str) -> None:
     client = api_as(getattr(world, persona))
     for resource in ["installations", "circuits", "chargers", "members", "invitations"]:
         body = client.get(f"/api/v1/{resource}/").json()
-        installation_ids = {item["id"] if resource == "installations" else item["installation"] for item in body["results"]}
+        installation_ids = {
+            item["id"] if resource == "installations" else item["installation"]
+            for item in body["results"]
+        }
         assert world.site_b.pk not in installation_ids, resource
 
 
 def test_other_tenants_ids_are_refused_as_references(world: World) -> None:
     client = api_as(world.alice)
     response = client.post(
-        "/api/v1/chargers/", {"circuit": world.main_b.pk, "name": "sneaky", "ocpp_identity": "SNEAKY-1"}
+        "/api/v1/chargers/",
+        {"circuit": world.main_b.pk, "name": "sneaky", "ocpp_identity": "SNEAKY-1"},
     )
     assert response.status_code == 400
     assert "circuit" in response.json()["error"]["fields"]
-    response = client.post("/api/v1/circuits/", {"parent": world.main_b.pk, "name": "x", "max_current_a": 10})
+    response = client.post(
+        "/api/v1/circuits/", {"parent": world.main_b.pk, "name": "x", "max_current_a": 10}
+    )
     assert response.status_code == 400
-    response = client.post("/api/v1/invitations/", {"installation": world.site_b.pk, "email": "x@example.com", "role": "owner"})
+    response = client.post(
+        "/api/v1/invitations/",
+        {"installation": world.site_b.pk, "email": "x@example.com", "role": "owner"},
+    )
     assert response.status_code == 400
     assert not world.site_b.invitations.exists()

@@ -60,11 +60,18 @@ class Command(BaseCommand):
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
             users[email.split("@")[0]] = user
         for index, (site_name, fields, main_fuse_a, circuits) in enumerate(SITES):
-            site = create_installation(users["owner"], name=site_name, main_fuse_a=main_fuse_a, **fields)
-            Membership.objects.create(user=users["installer"], installation=site, role=Role.INSTALLER)
+            site = create_installation(
+                users["owner"], name=site_name, main_fuse_a=main_fuse_a, **fields
+            )
+            Membership.objects.create(
+                user=users["installer"], installation=site, role=Role.INSTALLER
+            )
             for circuit_name, circuit_a, chargers in circuits:
                 circuit = Circuit.objects.create(
-                    installation=site, parent=site.main_fuse, name=circuit_name, max_current_a=circuit_a
+                    installation=site,
+                    parent=site.main_fuse,
+                    name=circuit_name,
+                    max_current_a=circuit_a,
                 )
                 for charger_name, phases, rotation, max_a in chargers:
                     prefix = "SOL" if index == 0 else "NLD"
@@ -75,12 +82,19 @@ class Command(BaseCommand):
                     charger.set_ocpp_password(DEMO_CHARGER_PASSWORD)
                     charger.save(update_fields=["ocpp_password_hash"])
             if index == 0:
-                Membership.objects.create(user=users["driver1"], installation=site, role=Role.DRIVER)
+                Membership.objects.create(
+                    user=users["driver1"], installation=site, role=Role.DRIVER
+                )
                 driver2 = Membership.objects.create(
-                    user=users["driver2"], installation=site, role=Role.DRIVER, may_charge_everywhere=False
+                    user=users["driver2"],
+                    installation=site,
+                    role=Role.DRIVER,
+                    may_charge_everywhere=False,
                 )
                 for charger in Charger.objects.filter(installation=site, name__in=["V-01", "A-04"]):
                     ChargerPermission.objects.create(membership=driver2, charger=charger)
             else:
-                Membership.objects.create(user=users["driver2"], installation=site, role=Role.DRIVER)
+                Membership.objects.create(
+                    user=users["driver2"], installation=site, role=Role.DRIVER
+                )
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

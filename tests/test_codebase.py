@@ -1,0 +1,53 @@
+"""The codebase's own hygiene, checked by the suite: lint, format, migrations, API schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+RUFF = Path(sys.executable).parent / "ruff"
+
+
+def test_ruff_lint_is_clean() -> None:
+    result = subprocess.run(
+        [RUFF, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    result = subprocess.run(
+        [RUFF, "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree() -> None:
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path: Path) -> None:
+    out = StringIO()
+    call_command(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--file",
+        str(tmp_path / "schema.yaml"),
+        stderr=out,
+    )
+    schema = (tmp_path / "schema.yaml").read_text()
+    for path in [
+        "/api/v1/installations/",
+        "/api/v1/chargers/",
+        "/api/v1/auth/token/",
+        "/api/v1/invitations/",
+    ]:
+        assert f"  {path}:" in schema
