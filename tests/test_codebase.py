@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -51,3 +52,12 @@ def test_openapi_schema_generates_without_warnings(tmp_path: Path) -> None:
         "/api/v1/invitations/",
     ]:
         assert f"  {path}:" in schema
+
+
+def test_every_setting_read_from_the_environment_is_documented() -> None:
+    settings_source = (ROOT / "portal" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', settings_source))
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert read <= documented, f"undocumented: {sorted(read - documented)}"
+    assert documented - read <= {"WEB_PORT"}, f"documented but not read: {sorted(documented - read - {'WEB_PORT'})}"
