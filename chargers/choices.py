@@ -33,3 +33,35 @@ class ConnectorStatus(models.TextChoices):
     RESERVED = "Reserved", "Reserved"
     UNAVAILABLE = "Unavailable", "Unavailable"
     FAULTED = "Faulted", "Faulted"
+
+
+class SessionStatus(models.TextChoices):
+    ACTIVE = "active", "Charging session in progress"
+    COMPLETED = "completed", "Completed"
+
+
+class StopReason(models.TextChoices):
+    """OCPP 1.6 StopTransaction reason (Local when the charger did not say)."""
+
+    EMERGENCY_STOP = "EmergencyStop", "Emergency stop"
+    EV_DISCONNECTED = "EVDisconnected", "Car disconnected"
+    HARD_RESET = "HardReset", "Hard reset"
+    LOCAL = "Local", "Stopped at the charger"
+    OTHER = "Other", "Other"
+    POWER_LOSS = "PowerLoss", "Power loss"
+    REBOOT = "Reboot", "Reboot"
+    REMOTE = "Remote", "Stopped remotely"
+    SOFT_RESET = "SoftReset", "Soft reset"
+    UNLOCK_COMMAND = "UnlockCommand", "Unlock command"
+    DE_AUTHORIZED = "DeAuthorized", "De-authorized"
+
+
+class EventKind(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    DISCONNECTED = "disconnected", "Disconnected"
+    BOOT = "boot", "Boot notification"
+    STATUS = "status", "Status change"
+    FAULT = "fault", "Fault"
+    DATA_TRANSFER = "data_transfer", "Data transfer"
+    DIAGNOSTICS = "diagnostics", "Diagnostics status"
+    FIRMWARE = "firmware", "Firmware status"

@@ -1,0 +1,132 @@
+"""Charge sessions (OCPP transactions) and the meter-value series.
+
+MeterValue is the volume table: append-only, one row per sampled value, written in batches by the
+bridge, indexed by (charger, time) and by BRIN on time so it stays cheap at hundreds of millions
+of rows; its primary key includes the timestamp so it can be range-partitioned by month later
+without changing the model's contract.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+from django.db.models import Q
+
+from chargers.choices import SessionStatus, StopReason
+from chargers.models.charger import Charger, Connector
+from portal.tenancy import Action, TenantModel
+
+
+class ChargeSession(TenantModel):
+    """One OCPP transaction: a car charging on a connector, from StartTransaction to StopTransaction.
+
+    ``id`` is the OCPP transactionId. Times are the charger's own timestamps (a charger that was
+    offline replays them later). ``charging_seconds`` counts the time the connector reported
+    Charging; ``connected_seconds`` the time from start to stop.
+    """
+
+    tenancy_path = "charger__installation"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="sessions")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="sessions")
+    id_tag = models.CharField(max_length=20)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="charge_sessions",
+    )
+    card = models.ForeignKey(
+        "auth_access.ChargeCard",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
+    status = models.CharField(
+        max_length=10, choices=SessionStatus.choices, default=SessionStatus.ACTIVE
+    )
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    meter_start_wh = models.BigIntegerField()
+    meter_stop_wh = models.BigIntegerField(null=True, blank=True)
+    energy_wh = models.BigIntegerField(
+        default=0, help_text="Energy so far (live) or in total (completed)."
+    )
+    stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True)
+    stop_id_tag = models.CharField(max_length=20, blank=True)
+    charging_seconds = models.PositiveIntegerField(default=0)
+    charging_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the connector last started Charging, while it still is.",
+    )
+    reservation_id = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # A retried StartTransaction finds the session it already created.
+            models.UniqueConstraint(
+                fields=["charger", "connector", "id_tag", "started_at", "meter_start_wh"],
+                name="start_transaction_idempotent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["charger", "-started_at"], name="session_charger_time"),
+            models.Index(fields=["user", "-started_at"], name="session_user_time"),
+            models.Index(fields=["charger"], condition=Q(status="active"), name="session_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} on {self.charger} ({self.energy_wh} Wh)"
+
+    @classmethod
+    def driver_scope(cls, user, action: Action) -> Q | None:  # type: ignore[no-untyped-def]
+        """A driver sees their own sessions, on any installation."""
+        return Q(user=user) if action == Action.VIEW else None
+
+    @property
+    def connected_seconds(self) -> int:
+        if self.stopped_at is None:
+            return 0
+        return max(0, int((self.stopped_at - self.started_at).total_seconds()))
+
+    def charging_duration(self) -> timedelta:
+        return timedelta(seconds=self.charging_seconds)
+
+
+class MeterValue(models.Model):
+    """One sampled value: a measurand (on a phase) of a connector at a time. Append-only."""
+
+    id = models.BigAutoField(primary_key=True)
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="+", db_index=False)
+    connector_id = models.PositiveSmallIntegerField()
+    transaction_id = models.BigIntegerField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+    measurand = models.CharField(max_length=40)
+    phase = models.CharField(max_length=6, blank=True)
+    value = models.FloatField()
+    unit = models.CharField(max_length=8, blank=True)
+    context = models.CharField(max_length=20, blank=True)
+    location = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["charger", "timestamp"], name="meter_charger_time"),
+            models.Index(
+                fields=["transaction_id"],
+                condition=Q(transaction_id__isnull=False),
+                name="meter_transaction",
+            ),
+            BrinIndex(fields=["timestamp"], name="meter_time_brin"),
+        ]
+
+    def __str__(self) -> str:
+        phase = f" {self.phase}" if self.phase else ""
+        return f"{self.measurand}{phase} = {self.value} {self.unit} at {self.timestamp:%Y-%m-%d %H:%M:%S}"

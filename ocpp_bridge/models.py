@@ -1,0 +1,85 @@
+"""What the bridge records besides charger reports: commands sent to chargers, refused connections."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ocpp_bridge.choices import AttemptReason, CommandAction, CommandSource, CommandStatus
+from portal.tenancy import TenantModel
+
+# Statuses after which a command will not change again.
+FINAL_STATUSES = [
+    CommandStatus.ACCEPTED,
+    CommandStatus.REJECTED,
+    CommandStatus.FAILED,
+    CommandStatus.TIMED_OUT,
+]
+
+
+class Command(TenantModel):
+    """A request to a charger: who asked, when, what, and what the charger answered."""
+
+    tenancy_path = "charger__installation"
+
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.CASCADE, related_name="commands"
+    )
+    action = models.CharField(max_length=32, choices=CommandAction.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CommandStatus.choices, default=CommandStatus.PENDING
+    )
+    source = models.CharField(
+        max_length=8, choices=CommandSource.choices, default=CommandSource.API
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    timeout_s = models.FloatField(default=30)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["charger", "-created_at"], name="command_charger_time"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["pending", "sent"]),
+                name="command_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} to {self.charger} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class ConnectionAttempt(models.Model):
+    """A refused websocket upgrade, folded per identity and reason, so installers can claim new chargers."""
+
+    identity = models.CharField(max_length=100)
+    reason = models.CharField(max_length=20, choices=AttemptReason.choices)
+    remote_address = models.CharField(max_length=64, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "reason"], name="attempt_per_identity_and_reason"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity}: {self.get_reason_display()} x{self.attempts}"
