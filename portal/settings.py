@@ -239,8 +239,18 @@ OCPP_PUBLIC_URL = env_str("OCPP_PUBLIC_URL", "ws://127.0.0.1:9000/ocpp")
 # The OCPP bridge (python manage.py run_bridge).
 OCPP_BRIDGE_HOST = env_str("OCPP_BRIDGE_HOST", "127.0.0.1")
 OCPP_BRIDGE_PORT = env_int("OCPP_BRIDGE_PORT", 9000)
-OCPP_TLS_CERT = env_str("OCPP_TLS_CERT", "")  # PEM certificate chain: serve wss:// (security profile 2)
+OCPP_TLS_CERT = env_str(
+    "OCPP_TLS_CERT", ""
+)  # PEM certificate chain: serve wss:// (security profile 2)
 OCPP_TLS_KEY = env_str("OCPP_TLS_KEY", "")
 OCPP_HEARTBEAT_INTERVAL_S = env_int("OCPP_HEARTBEAT_INTERVAL_S", 300)
 # A bridge node's name in Redis presence; default: host name and process id.
 BRIDGE_NODE_ID = env_str("BRIDGE_NODE_ID", "")
+
+CELERY_BEAT_SCHEDULE = {
+    "expire-commands": {"task": "ocpp_bridge.tasks.expire_commands", "schedule": 10.0},
+    "detect-offline-chargers": {
+        "task": "ocpp_bridge.tasks.detect_offline_chargers",
+        "schedule": 30.0,
+    },
+}

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chargers import services
 from chargers.models import Charger, Connector
 from installations.models import Circuit
+from ocpp_bridge.routing import LiveState, live_states
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from portal.api.serializers import ModelCleanMixin
 
@@ -19,11 +22,35 @@ class ConnectorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LiveStateSerializer(serializers.Serializer):
+    online = serializers.BooleanField()
+    last_seen = serializers.CharField(allow_null=True)
+    current_a = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="L1, L2, L3"
+    )
+    power_w = serializers.FloatField(allow_null=True)
+    energy_wh = serializers.FloatField(allow_null=True)
+    soc_percent = serializers.FloatField(allow_null=True)
+    connectors = serializers.DictField(
+        child=serializers.CharField(), help_text="connector id -> OCPP status"
+    )
+
+
+class ChargerListSerializer(serializers.ListSerializer):
+    """Fetch the live state of a whole page of chargers from Redis in one round trip."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        chargers = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["live_states"] = live_states([c.pk for c in chargers])
+        return super().to_representation(chargers)
+
+
 class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
     circuit = TenantPrimaryKeyRelatedField(
         queryset=Circuit.objects.all(), help_text="The fuse the charger is on."
     )
     connectors = ConnectorSerializer(many=True, read_only=True)
+    live = serializers.SerializerMethodField(help_text="Latest state from the bridge (Redis).")
     connector_count = serializers.IntegerField(
         write_only=True, required=False, min_value=1, max_value=16, default=1,
         help_text="Number of connectors (plugs), when registering.",
@@ -35,12 +62,21 @@ class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
             "id", "installation", "circuit", "name", "ocpp_identity", "vendor", "model",
             "serial_number", "firmware_version", "phases", "phase_rotation", "min_current_a",
             "max_current_a", "priority", "authorization_mode", "is_online", "last_seen_at",
-            "connectors", "connector_count", "created_at",
+            "connectors", "live", "connector_count", "created_at",
         ]  # fmt: skip
+        list_serializer_class = ChargerListSerializer
         read_only_fields = [
             "id", "installation", "vendor", "model", "serial_number", "firmware_version",
             "is_online", "last_seen_at", "created_at",
         ]  # fmt: skip
+
+    @extend_schema_field(LiveStateSerializer)
+    def get_live(self, charger: Charger) -> dict[str, Any]:
+        states = self.context.get("live_states")
+        state = states.get(charger.pk) if states else live_states([charger.pk])[charger.pk]
+        data = asdict(state) if state else asdict(LiveState())
+        data.pop("node", None)
+        return data
 
     def validate_circuit(self, circuit: Circuit) -> Circuit:
         if self.instance is not None and circuit.installation_id != self.instance.installation_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -16,7 +17,11 @@ from chargers.api.serializers import (
     RegisteredChargerSerializer,
 )
 from chargers.models import Charger
+from ocpp_bridge import routing
+from ocpp_bridge.api.serializers import CommandRequestSerializer, CommandSerializer
+from ocpp_bridge.choices import CommandSource
 from portal.api.viewsets import TenantModelViewSet
+from portal.tenancy import Action
 
 
 class ChargerViewSet(TenantModelViewSet):
@@ -29,6 +34,8 @@ class ChargerViewSet(TenantModelViewSet):
     filterset_fields = ["installation", "circuit", "is_online", "phases"]
     search_fields = ["name", "ocpp_identity", "serial_number"]
     ordering_fields = ["name", "last_seen_at", "priority"]
+
+    tenant_actions = {"issue_command": Action.OPERATE}
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return RegisteredChargerSerializer if self.action == "create" else ChargerSerializer
@@ -49,3 +56,25 @@ class ChargerViewSet(TenantModelViewSet):
             "ocpp_url": services.ocpp_url(charger),
         }
         return Response(body, status=status.HTTP_200_OK)
+
+    @extend_schema(request=CommandRequestSerializer, responses={201: CommandSerializer})
+    @action(detail=True, methods=["post"], url_path="commands")
+    def issue_command(self, request: Request, pk: str | None = None) -> Response:
+        """Send an OCPP command to the charger; optionally wait (``wait_s``) for its answer.
+
+        The answer is 201 with the command's state: ``pending``/``sent`` while the charger has
+        not answered, then ``accepted``, ``rejected``, ``failed`` (e.g. the charger is offline)
+        or ``timed_out``. Follow it at ``/api/v1/commands/{id}/``.
+        """
+        charger = self.get_object()
+        serializer = CommandRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            command = routing.issue_command(
+                charger, data["action"], data["payload"], user=request.user, source=CommandSource.API,
+                timeout_s=data["timeout_s"],
+            )  # fmt: skip
+        if data["wait_s"] and not command.is_final:
+            command = routing.wait_for_command(command, data["wait_s"])
+        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)

@@ -12,6 +12,12 @@ from installations.api.views import (
     InvitationViewSet,
     MembershipViewSet,
 )
+from ocpp_bridge.api.views import (
+    ChargerEventViewSet,
+    ChargeSessionViewSet,
+    CommandViewSet,
+    ConnectionAttemptViewSet,
+)
 
 router = DefaultRouter()
 router.register("installations", InstallationViewSet)
@@ -19,6 +25,10 @@ router.register("circuits", CircuitViewSet)
 router.register("members", MembershipViewSet)
 router.register("invitations", InvitationViewSet)
 router.register("chargers", ChargerViewSet)
+router.register("sessions", ChargeSessionViewSet)
+router.register("charger-events", ChargerEventViewSet)
+router.register("commands", CommandViewSet)
+router.register("connection-attempts", ConnectionAttemptViewSet)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

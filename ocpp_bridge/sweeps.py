@@ -1,0 +1,42 @@
+"""Periodic consistency sweeps: a bridge node that died cannot mark its chargers offline itself."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from chargers.choices import EventKind
+from chargers.models import Charger, ChargerEvent
+from ocpp_bridge.routing import PRESENCE_KEY
+from portal.redis import get_redis
+
+
+def mark_vanished_chargers_offline() -> int:
+    """Set is_online=False (with an event) for online chargers whose presence key has expired."""
+    online = list(Charger.objects.filter(is_online=True).values_list("id", "ocpp_identity"))
+    if not online:
+        return 0
+    pipe = get_redis().pipeline(transaction=False)
+    for _, identity in online:
+        pipe.exists(PRESENCE_KEY.format(identity=identity))
+    vanished = [
+        charger_id
+        for (charger_id, _), present in zip(online, pipe.execute(), strict=True)
+        if not present
+    ]
+    now = timezone.now()
+    # Conditional update: a charger that reconnected meanwhile (presence back) is left alone by
+    # the node that holds it; running the sweep twice changes nothing the second time.
+    changed = list(
+        Charger.objects.filter(id__in=vanished, is_online=True).values_list("id", flat=True)
+    )
+    Charger.objects.filter(id__in=changed).update(is_online=False)
+    ChargerEvent.objects.bulk_create(
+        ChargerEvent(
+            charger_id=charger_id,
+            kind=EventKind.DISCONNECTED,
+            timestamp=now,
+            summary="Connection lost (no bridge node)",
+        )
+        for charger_id in changed
+    )
+    return len(changed)

@@ -1,0 +1,19 @@
+"""Celery entry points of the bridge's periodic sweeps; thin wrappers over services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from ocpp_bridge import routing, sweeps
+
+
+@shared_task(ignore_result=True)
+def expire_commands() -> int:
+    """Pending or sent commands past their timeout become timed out."""
+    return routing.expire_commands()
+
+
+@shared_task(ignore_result=True)
+def detect_offline_chargers() -> int:
+    """Chargers the database believes online but no bridge node holds are marked offline."""
+    return sweeps.mark_vanished_chargers_offline()
