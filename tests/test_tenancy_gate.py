@@ -1,0 +1,93 @@
+"""The one tenancy gate, checked generically: every tenant model, every API viewset, every action."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+from rest_framework.test import APIRequestFactory, force_authenticate
+
+from accounts.models import User
+from auth_access.models import ChargeCard, ChargerPermission
+from chargers.models import ChargerEvent, ChargeSession
+from installations.models import Invitation, Membership
+from ocpp_bridge.models import Command
+from portal.api.urls import router
+from portal.api.viewsets import TenantViewSetMixin
+from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
+from tests.conftest import World
+
+TENANT_MODELS = [m for m in apps.get_models() if issubclass(m, TenantModel)]
+
+
+def test_every_api_viewset_goes_through_the_gate() -> None:
+    for prefix, viewset, _ in router.registry:
+        assert issubclass(viewset, TenantViewSetMixin), prefix
+        assert isinstance(viewset.queryset, TenantQuerySet), prefix
+
+
+@pytest.mark.django_db
+def test_a_viewset_that_skips_restrict_fails_loudly(world: World) -> None:
+    from installations.api.views import InstallationViewSet
+
+    class Careless(InstallationViewSet):
+        def get_queryset(self):  # type: ignore[no-untyped-def]
+            return self.queryset.all()  # forgot restrict()
+
+    request = APIRequestFactory().get("/api/v1/installations/")
+    force_authenticate(request, user=world.alice)
+    with pytest.raises(UnscopedQueryError):
+        Careless.as_view({"get": "list"})(request)
+
+
+def _populate_everything(world: World) -> None:
+    """One object of every tenant model at both sites, so the generic check has something to find."""
+    now = timezone.now()
+    bea = User.objects.create_user(email="bea@example.com", password="x")
+    bea_at_b = Membership.objects.create(
+        user=bea, installation=world.site_b, role="driver", may_charge_everywhere=False
+    )
+    ChargerPermission.objects.create(membership=bea_at_b, charger=world.charger_b1)
+    for charger, user in [(world.charger_a1, world.dora), (world.charger_b1, world.oscar)]:
+        ChargeSession.objects.create(
+            charger=charger, connector=charger.connectors.first(), id_tag=f"T{charger.pk}", user=user,
+            started_at=now, meter_start_wh=0,
+        )  # fmt: skip
+        ChargerEvent.objects.create(charger=charger, kind="boot", timestamp=now, summary="boot")
+        Command.objects.create(charger=charger, action="Reset", payload={"type": "Soft"})
+        ChargeCard.objects.create(id_tag=f"CARD{charger.pk}", user=user)
+        Invitation.objects.create(
+            installation=charger.installation, email=f"x{charger.pk}@example.com", role="driver"
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("action", list(Action))
+def test_no_persona_of_tenant_a_reaches_any_object_of_tenant_b(
+    world: World, model: type, action: Action
+) -> None:
+    _populate_everything(world)
+    if model is ChargeCard:
+        # Cards belong to people, not sites: B's cards are those of B's members.
+        foreign = model.objects.filter(user=world.oscar)
+    else:
+        lookup = model.installation_lookup("id") if model.tenancy_path else "id"
+        foreign = model.objects.filter(**{lookup: world.site_b.pk})
+    assert foreign.exists(), f"no {model.__name__} at site B to test with"
+    for persona in ["alice", "ingrid", "dora", "dave"]:
+        visible = model.objects.restrict(getattr(world, persona), action)
+        assert not visible.filter(pk__in=foreign.values("pk")).exists(), (
+            persona,
+            model.__name__,
+            action,
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m.__name__)
+def test_anonymous_users_reach_nothing(world: World, model: type) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    _populate_everything(world)
+    assert not model.objects.restrict(AnonymousUser(), Action.VIEW).exists()
