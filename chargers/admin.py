@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chargers.models import Charger, Connector
+from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
 
 
 class ConnectorInline(admin.TabularInline):
@@ -38,3 +38,49 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_display = ["charger", "connector_id", "status", "error_code", "status_updated_at"]
     list_filter = ["status"]
     search_fields = ["charger__name", "charger__ocpp_identity"]
+
+
+@admin.register(ChargeSession)
+class ChargeSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "charger",
+        "connector",
+        "id_tag",
+        "user",
+        "status",
+        "started_at",
+        "stopped_at",
+        "energy_wh",
+    ]
+    list_filter = ["status", "stop_reason"]
+    list_select_related = ["charger", "connector", "user"]
+    search_fields = ["id_tag", "charger__name", "charger__ocpp_identity", "user__email"]
+    date_hierarchy = "started_at"
+    raw_id_fields = ["charger", "connector", "user", "card"]
+
+
+@admin.register(MeterValue)
+class MeterValueAdmin(admin.ModelAdmin):
+    list_display = [
+        "charger",
+        "connector_id",
+        "timestamp",
+        "measurand",
+        "phase",
+        "value",
+        "unit",
+        "context",
+    ]
+    list_filter = ["measurand", "context"]
+    search_fields = ["charger__ocpp_identity"]
+    raw_id_fields = ["charger"]
+    show_full_result_count = False  # the table is large: no COUNT(*) on every page
+
+
+@admin.register(ChargerEvent)
+class ChargerEventAdmin(admin.ModelAdmin):
+    list_display = ["charger", "connector_id", "kind", "timestamp", "summary"]
+    list_filter = ["kind"]
+    search_fields = ["charger__name", "charger__ocpp_identity", "summary"]
+    raw_id_fields = ["charger"]

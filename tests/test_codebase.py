@@ -60,4 +60,38 @@ def test_every_setting_read_from_the_environment_is_documented() -> None:
     readme = (ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
     assert read <= documented, f"undocumented: {sorted(read - documented)}"
-    assert documented - read <= {"WEB_PORT"}, f"documented but not read: {sorted(documented - read - {'WEB_PORT'})}"
+    assert documented - read <= {"WEB_PORT"}, (
+        f"documented but not read: {sorted(documented - read - {'WEB_PORT'})}"
+    )
+
+
+def test_every_model_of_ours_is_in_the_admin() -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    ours = {"accounts", "installations", "chargers", "auth_access", "ocpp_bridge"}
+    missing = [
+        m.__name__
+        for m in apps.get_models()
+        if m._meta.app_label in ours and m not in admin.site._registry
+    ]
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_admin_pages_render(admin_client) -> None:  # type: ignore[no-untyped-def]
+    from django.apps import apps
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        if model._meta.app_label in {
+            "accounts",
+            "installations",
+            "chargers",
+            "auth_access",
+            "ocpp_bridge",
+        }:
+            url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+            assert admin_client.get(url).status_code == 200, url
+            assert admin_client.get(url + "add/").status_code in (200, 403), url
+    assert apps.is_installed("django.contrib.admin")
