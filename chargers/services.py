@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import transaction
 
 from chargers.models import Charger, Connector
+from ocpp_bridge.choices import AttemptReason
+from ocpp_bridge.models import ConnectionAttempt
 
 
 @transaction.atomic

@@ -202,3 +202,20 @@ def test_charger_api_shows_live_state_from_redis(world: World) -> None:
     assert live["A2"]["online"] is False
     single = api_as(world.alice).get(f"/api/v1/chargers/{world.charger_a1.pk}/").json()
     assert single["live"]["current_a"] == [15.5, 15.0, 0.0]
+
+
+def test_registering_a_charger_that_tried_to_connect_claims_it(world: World) -> None:
+    ConnectionAttempt.objects.create(
+        identity="NEW-CHARGER-9",
+        reason=AttemptReason.UNKNOWN_IDENTITY,
+        last_seen_at=timezone.now(),
+        attempts=4,
+    )
+    client = api_as(world.ingrid)
+    [attempt] = client.get("/api/v1/connection-attempts/?reason=unknown_identity").json()["results"]
+    response = client.post(
+        "/api/v1/chargers/",
+        {"circuit": world.row_a.pk, "name": "A9", "ocpp_identity": attempt["identity"]},
+    )
+    assert response.status_code == 201
+    assert client.get("/api/v1/connection-attempts/").json()["results"] == []
