@@ -27,6 +27,10 @@ def register_charger(*, connector_count: int = 1, **fields: Any) -> tuple[Charge
             for number in range(1, connector_count + 1)
         ]
     )
+    # Claiming a charger that already tried to connect: its "unknown identity" record is resolved.
+    ConnectionAttempt.objects.filter(
+        identity=charger.ocpp_identity, reason=AttemptReason.UNKNOWN_IDENTITY
+    ).delete()
     return charger, password
 
 
