@@ -95,3 +95,16 @@ def test_admin_pages_render(admin_client) -> None:  # type: ignore[no-untyped-de
             assert admin_client.get(url).status_code == 200, url
             assert admin_client.get(url + "add/").status_code in (200, 403), url
     assert apps.is_installed("django.contrib.admin")
+
+
+def test_docker_compose_passes_only_settings_the_application_reads() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    read = set(
+        re.findall(r'env_\w+\(\s*"([A-Z_]+)"', (ROOT / "portal" / "settings.py").read_text())
+    )
+    assert {"web", "bridge", "worker", "beat", "postgres", "redis"} <= set(compose["services"])
+    for name in ["web", "bridge", "worker", "beat"]:
+        service = compose["services"][name]
+        assert set(service["environment"]) <= read, name
