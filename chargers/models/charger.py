@@ -87,12 +87,14 @@ class Charger(TenantModel):
         """A driver sees the chargers they may charge on: the whole installation, or named ones."""
         if action != Action.VIEW:
             return None
+        from auth_access.models import ChargerPermission
+
         everywhere = Membership.objects.filter(
             user=user, role=Role.DRIVER, may_charge_everywhere=True
         )
-        return Q(installation_id__in=everywhere.values("installation_id")) | Q(
-            permissions__membership__user=user
-        )
+        named = ChargerPermission.objects.filter(membership__user=user).values("charger_id")
+        # Subqueries, not joins: a join on permissions would repeat a charger once per permission.
+        return Q(installation_id__in=everywhere.values("installation_id")) | Q(id__in=named)
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -125,3 +125,14 @@ def test_anonymous_gets_401_with_error_body(api: Any, world: World) -> None:
     response = api.get("/api/v1/installations/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_chargers_with_several_permissions_are_listed_once(world: World) -> None:
+    from auth_access.models import ChargerPermission
+
+    dora = world.site_a.memberships.get(user=world.dora)
+    ChargerPermission.objects.create(membership=dora, charger=world.charger_a1)  # A1 now has two
+    for persona in ["alice", "dave", "dora"]:
+        body = api_as(getattr(world, persona)).get("/api/v1/chargers/").json()
+        names = [c["name"] for c in body["results"]]
+        assert len(names) == len(set(names)) == body["count"], persona
