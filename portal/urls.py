@@ -8,6 +8,7 @@ from installations import views as installation_views
 urlpatterns = [
     path("", installation_views.home, name="home"),
     path("installations/", include("installations.urls")),
+    path("", include("ocpp_bridge.urls")),
     path("chargers/", include("chargers.urls")),
     path(
         "invitations/<str:token>/", installation_views.InvitationView.as_view(), name="invitation"

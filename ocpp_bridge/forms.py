@@ -1,0 +1,79 @@
+"""The form that sends a command to a charger from the web UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ocpp_bridge.choices import CommandAction
+from ocpp_bridge.payloads import payload_errors
+
+# A starting payload for each action, filled in when the action is picked in the form.
+PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
+    CommandAction.REMOTE_START_TRANSACTION: {"connectorId": 1, "idTag": "PORTAL"},
+    CommandAction.REMOTE_STOP_TRANSACTION: {"transactionId": 1},
+    CommandAction.RESET: {"type": "Soft"},
+    CommandAction.UNLOCK_CONNECTOR: {"connectorId": 1},
+    CommandAction.CHANGE_AVAILABILITY: {"connectorId": 0, "type": "Operative"},
+    CommandAction.CHANGE_CONFIGURATION: {"key": "HeartbeatInterval", "value": "300"},
+    CommandAction.GET_CONFIGURATION: {},
+    CommandAction.CLEAR_CACHE: {},
+    CommandAction.TRIGGER_MESSAGE: {"requestedMessage": "StatusNotification", "connectorId": 1},
+    CommandAction.SET_CHARGING_PROFILE: {
+        "connectorId": 0,
+        "csChargingProfiles": {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+            },
+        },
+    },
+    CommandAction.CLEAR_CHARGING_PROFILE: {},
+    CommandAction.GET_COMPOSITE_SCHEDULE: {
+        "connectorId": 1,
+        "duration": 3600,
+        "chargingRateUnit": "A",
+    },
+    CommandAction.SEND_LOCAL_LIST: {
+        "listVersion": 1,
+        "updateType": "Full",
+        "localAuthorizationList": [],
+    },
+    CommandAction.GET_LOCAL_LIST_VERSION: {},
+    CommandAction.GET_DIAGNOSTICS: {"location": "ftp://diagnostics.example.com/uploads/"},
+    CommandAction.UPDATE_FIRMWARE: {
+        "location": "https://firmware.example.com/charger-1.2.3.bin",
+        "retrieveDate": "2026-01-01T00:00:00Z",
+    },
+    CommandAction.DATA_TRANSFER: {"vendorId": "com.example", "messageId": "ping", "data": ""},
+}
+
+
+class CommandForm(forms.Form):
+    action = forms.ChoiceField(choices=CommandAction.choices, initial=CommandAction.RESET)
+    payload = forms.JSONField(
+        required=False,  # {} is a valid payload (ClearCache), which a required field would refuse
+        initial=PAYLOAD_PRESETS[CommandAction.RESET],
+        widget=forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"}),
+        help_text="The OCPP 1.6 request as JSON; it is checked against the OCPP schema before sending.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        action = cleaned.get("action")
+        payload = cleaned["payload"] = (
+            {} if cleaned.get("payload") in (None, "") else cleaned.get("payload")
+        )
+        if action and "payload" not in self.errors:
+            if not isinstance(payload, dict):
+                self.add_error("payload", "The payload must be a JSON object, e.g. {}.")
+            else:
+                for path, messages in payload_errors(action, payload).items():
+                    for message in messages:
+                        self.add_error("payload", f"{path}: {message}")
+        return cleaned

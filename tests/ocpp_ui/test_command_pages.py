@@ -1,0 +1,94 @@
+"""Pages of the OCPP side: sending commands from the web UI, and the refused-connections list."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ocpp_bridge import routing
+from ocpp_bridge.choices import AttemptReason, CommandStatus
+from ocpp_bridge.models import Command, ConnectionAttempt
+from portal.redis import get_redis
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client: Client, user: object) -> Client:
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+def test_operator_sends_a_command_and_sees_it_in_the_history(world: World, client: Client) -> None:
+    get_redis().set(
+        routing.PRESENCE_KEY.format(identity=world.charger_a1.ocpp_identity), "node-x", ex=60
+    )
+    _login(client, world.ingrid)
+    url = f"/chargers/{world.charger_a1.pk}/commands/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Connected" in page.content.decode()
+    response = client.post(url, {"action": "Reset", "payload": json.dumps({"type": "Hard"})})
+    assert response.status_code == 302
+    command = Command.objects.get()
+    assert (command.action, command.payload, command.source, command.requested_by) == (
+        "Reset", {"type": "Hard"}, "ui", world.ingrid
+    )  # fmt: skip
+    assert command.status == CommandStatus.PENDING
+    assert "ingrid@example.com" in client.get(url).content.decode()
+
+
+def test_invalid_payload_shows_the_schema_message_and_sends_nothing(
+    world: World, client: Client
+) -> None:
+    _login(client, world.alice)
+    url = f"/chargers/{world.charger_a1.pk}/commands/"
+    response = client.post(url, {"action": "Reset", "payload": '{"type": "Gentle"}'})
+    assert response.status_code == 400
+    assert "Gentle" in response.content.decode()
+    response = client.post(url, {"action": "Reset", "payload": "{not json"})
+    assert response.status_code == 400
+    assert not Command.objects.exists()
+
+
+def test_offline_charger_command_fails_with_a_message(world: World, client: Client) -> None:
+    _login(client, world.alice)
+    response = client.post(
+        f"/chargers/{world.charger_a1.pk}/commands/",
+        {"action": "ClearCache", "payload": "{}"},
+        follow=True,
+    )
+    assert "Charger is offline" in response.content.decode()
+    assert Command.objects.get().status == CommandStatus.FAILED
+
+
+@pytest.mark.parametrize("persona", ["dora", "dave", "oscar"])
+def test_drivers_and_outsiders_cannot_open_the_command_page(
+    world: World, client: Client, persona: str
+) -> None:
+    _login(client, getattr(world, persona))
+    url = f"/chargers/{world.charger_a1.pk}/commands/"
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"action": "ClearCache", "payload": "{}"}).status_code == 404
+    assert not Command.objects.exists()
+
+
+def test_connection_attempts_page_offers_to_claim_unknown_chargers(
+    world: World, client: Client
+) -> None:
+    now = timezone.now()
+    ConnectionAttempt.objects.create(
+        identity="NEW-CHARGER-9", reason=AttemptReason.UNKNOWN_IDENTITY, last_seen_at=now
+    )
+    ConnectionAttempt.objects.create(
+        identity="DEPOT-B1", reason=AttemptReason.BAD_PASSWORD, last_seen_at=now
+    )
+    page = _login(client, world.ingrid).get("/chargers/connection-attempts/").content.decode()
+    assert "NEW-CHARGER-9" in page
+    assert "Claim" in page
+    assert "DEPOT-B1" not in page  # another tenant's charger
+    page = _login(Client(), world.dora).get("/chargers/connection-attempts/").content.decode()
+    assert "NEW-CHARGER-9" not in page
