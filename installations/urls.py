@@ -1,3 +1,5 @@
+"""Web pages of installations (namespace ``installations``)."""
+
 from django.urls import path
 
 from installations import views
@@ -6,5 +8,22 @@ app_name = "installations"
 
 urlpatterns = [
     path("", views.InstallationListView.as_view(), name="list"),
+    path("new/", views.InstallationCreateView.as_view(), name="create"),
     path("<int:pk>/", views.InstallationDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.InstallationUpdateView.as_view(), name="edit"),
+    path("<int:pk>/delete/", views.InstallationDeleteView.as_view(), name="delete"),
+    path("<int:pk>/circuits/", views.CircuitTreeView.as_view(), name="circuits"),
+    path("<int:pk>/circuits/new/", views.CircuitCreateView.as_view(), name="circuit_create"),
+    path("circuits/<int:pk>/edit/", views.CircuitUpdateView.as_view(), name="circuit_edit"),
+    path("circuits/<int:pk>/delete/", views.CircuitDeleteView.as_view(), name="circuit_delete"),
+    path("<int:pk>/chargers/", views.InstallationChargersView.as_view(), name="chargers"),
+    path("<int:pk>/members/", views.InstallationMembersView.as_view(), name="members"),
+    path("<int:pk>/members/invite/", views.InviteView.as_view(), name="invite"),
+    path("members/<int:pk>/role/", views.MembershipRoleView.as_view(), name="member_role"),
+    path("members/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="member_remove"),
+    path(
+        "invitations/<int:pk>/revoke/",
+        views.InvitationRevokeView.as_view(),
+        name="invitation_revoke",
+    ),
 ]
