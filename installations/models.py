@@ -182,6 +182,10 @@ class Circuit(TenantModel):
                 errors["parent"] = (
                     "The installation already has a main fuse; choose a parent circuit."
                 )
+        if self.installation_id and self.name:
+            same_name = Circuit.objects.filter(installation_id=self.installation_id, name=self.name)
+            if same_name.exclude(pk=self.pk).exists():
+                errors["name"] = "Another circuit of this installation already has this name."
         if self.pk and self.max_current_a is not None:
             above = [c for c in self.children.all() if c.max_current_a > self.max_current_a]
             if above:

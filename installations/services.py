@@ -97,6 +97,12 @@ def accept_invitation(invitation: Invitation, user: User) -> Membership:
     return membership
 
 
+def revoke_invitation(actor: User, invitation: Invitation) -> None:
+    """Withdraw an invitation; the same role rule as inviting (installers cannot touch owner invitations)."""
+    check_may_manage(actor, invitation.installation, invitation.role)
+    invitation.delete()
+
+
 def accept_pending_invitations(user: User) -> list[Membership]:
     """Accept every open invitation addressed to one of the user's verified e-mail addresses."""
     from allauth.account.models import EmailAddress

@@ -590,8 +590,7 @@ class InvitationRevokeView(MembershipActionView):
         return super().get_queryset().filter(accepted_at__isnull=True)
 
     def act(self, invitation: Invitation) -> HttpResponse:  # type: ignore[override]
-        services.check_may_manage(self.request.user, invitation.installation, invitation.role)  # type: ignore[arg-type]
-        invitation.delete()
+        services.revoke_invitation(self.request.user, invitation)  # type: ignore[arg-type]
         messages.success(self.request, f"The invitation to {invitation.email} was revoked.")
         return redirect("installations:members", pk=self.installation.pk)
 

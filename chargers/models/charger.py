@@ -111,6 +111,10 @@ class Charger(TenantModel):
                 errors["max_current_a"] = (
                     f"{self.max_current_a:g} A is above circuit {self.circuit.name} ({self.circuit.max_current_a:g} A)."
                 )
+        if self.installation_id and self.name:
+            same_name = Charger.objects.filter(installation_id=self.installation_id, name=self.name)
+            if same_name.exclude(pk=self.pk).exists():
+                errors["name"] = "Another charger of this installation already has this name."
         if self.installation_id and self.phases == 3 and self.installation.phases == 1:
             errors["phases"] = "A 3-phase charger cannot sit on a 1-phase installation."
         if errors:

@@ -58,9 +58,9 @@ class MembershipViewSet(TenantModelViewSet):
     serializer_class = MembershipSerializer
     http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_fields = ["installation", "role"]
-    tenant_actions = {
-        "destroy": Action.VIEW
-    }  # leaving is allowed to every member; the service checks rights
+
+    # Leaving is allowed to every member (their own membership); the service checks the rest.
+    tenant_actions = {"destroy": Action.VIEW}
 
     def perform_destroy(self, instance: Membership) -> None:
         services.remove_member(self.request.user, instance)
@@ -73,3 +73,6 @@ class InvitationViewSet(TenantModelViewSet):
     serializer_class = InvitationSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
     filterset_fields = ["installation", "role"]
+
+    def perform_destroy(self, instance: Invitation) -> None:
+        services.revoke_invitation(self.request.user, instance)

@@ -219,6 +219,17 @@ class TestInvitations:
         assert response.status_code == 403
         assert "already a member" in response.json()["error"]["message"]
 
+    def test_installer_may_not_revoke_an_owner_invitation(self, world: World) -> None:
+        payload = {
+            "installation": world.site_a.pk,
+            "email": "co-owner@example.com",
+            "role": "owner",
+        }
+        invitation_id = api_as(world.alice).post("/api/v1/invitations/", payload).json()["id"]
+        response = api_as(world.ingrid).delete(f"/api/v1/invitations/{invitation_id}/")
+        assert response.status_code == 403
+        assert Invitation.objects.filter(pk=invitation_id).exists()
+
     def test_revoking_an_invitation(self, world: World) -> None:
         payload = {"installation": world.site_a.pk, "email": "x@example.com", "role": "driver"}
         invitation_id = api_as(world.alice).post("/api/v1/invitations/", payload).json()["id"]
@@ -311,3 +322,25 @@ def test_malformed_json_is_a_400_with_message(world: World) -> None:
     )
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["error"]["message"]
+
+
+def test_duplicate_names_within_an_installation_are_a_field_error(world: World) -> None:
+    client = api_as(world.alice)
+    response = client.post(
+        "/api/v1/chargers/", {"circuit": world.row_a.pk, "name": "A1", "ocpp_identity": "X-1"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["name"] == [
+        "Another charger of this installation already has this name."
+    ]
+    response = client.post(
+        "/api/v1/circuits/", {"parent": world.main_a.pk, "name": "Row A", "max_current_a": 10}
+    )
+    assert response.json()["error"]["fields"]["name"] == [
+        "Another circuit of this installation already has this name."
+    ]
+    # The same names at another installation are fine.
+    response = api_as(world.oscar).post(
+        "/api/v1/chargers/", {"circuit": world.main_b.pk, "name": "A1", "ocpp_identity": "X-2"}
+    )
+    assert response.status_code == 201
