@@ -24,6 +24,7 @@ from chargers.forms import ChargerForm, ChargerRegisterForm
 from chargers.models import Charger, Connector
 from installations.models import Circuit
 from installations.views import InstallationObjectMixin, InstallationPageMixin
+from ocpp_bridge.routing import live_states
 from portal.tenancy import Action
 
 
@@ -56,6 +57,10 @@ class ChargerDetailView(InstallationObjectMixin, DetailView):
         context = super().get_context_data(**kwargs)
         if self.access.may_administer:
             context["ocpp_url"] = services.ocpp_url(self.object)
+        context["live"] = live_states([self.object.pk])[self.object.pk]
+        context["may_operate"] = (
+            self.restricted(Charger, Action.OPERATE).filter(pk=self.object.pk).exists()
+        )
         return context
 
 

@@ -43,6 +43,7 @@ from installations.forms import (
     MemberRoleForm,
 )
 from installations.models import Circuit, Installation, Invitation, Membership
+from ocpp_bridge.routing import live_states
 from portal.tenancy import Action
 from portal.views import TenantMixin
 
@@ -446,6 +447,15 @@ class InstallationChargersView(InstallationPageMixin, ListView):
             .prefetch_related(connectors)
             .order_by("name", "id")
         )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        chargers = list(context["chargers"])
+        states = live_states([charger.pk for charger in chargers])  # one Redis round trip
+        for charger in chargers:
+            charger.live = states[charger.pk]
+        context["chargers"] = chargers
+        return context
 
 
 # ---------- Members and invitations ----------

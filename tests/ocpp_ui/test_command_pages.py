@@ -92,3 +92,18 @@ def test_connection_attempts_page_offers_to_claim_unknown_chargers(
     assert "DEPOT-B1" not in page  # another tenant's charger
     page = _login(Client(), world.dora).get("/chargers/connection-attempts/").content.decode()
     assert "NEW-CHARGER-9" not in page
+
+
+def test_charger_pages_show_live_state_from_redis(world: World, client: Client) -> None:
+    get_redis().hset(
+        routing.LIVE_KEY.format(charger_id=world.charger_a1.pk),
+        mapping={"online": "1", "current_l1": "15.8", "current_l2": "15.9", "current_l3": "0.2",
+                 "power_w": "7300", "energy_wh": "123456", "soc_percent": "57"},
+    )  # fmt: skip
+    _login(client, world.dora)
+    detail = client.get(f"/chargers/{world.charger_a1.pk}/").content.decode()
+    assert "15.8 / 15.9 / 0.2 A · 7300 W" in detail
+    assert "123456 Wh" in detail
+    assert "57 %" in detail
+    listing = client.get(f"/installations/{world.site_a.pk}/chargers/").content.decode()
+    assert "15.8 / 15.9 / 0.2 A" in listing
