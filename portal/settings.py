@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from portal.env import env_bool, env_choice, env_int, env_list, env_str
+from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "chargers",
     "auth_access",
     "ocpp_bridge",
+    "balancing",
 ]
 
 MIDDLEWARE = [
@@ -247,7 +248,12 @@ OCPP_HEARTBEAT_INTERVAL_S = env_int("OCPP_HEARTBEAT_INTERVAL_S", 300)
 # A bridge node's name in Redis presence; default: host name and process id.
 BRIDGE_NODE_ID = env_str("BRIDGE_NODE_ID", "")
 
+# Load balancing: the periodic sweep (seconds) and the debounce of event-triggered solves.
+BALANCING_SWEEP_SECONDS = env_float("BALANCING_SWEEP_SECONDS", 15.0)
+BALANCING_DEBOUNCE_SECONDS = env_float("BALANCING_DEBOUNCE_SECONDS", 0.3)
+
 CELERY_BEAT_SCHEDULE = {
+    "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
     "expire-commands": {"task": "ocpp_bridge.tasks.expire_commands", "schedule": 10.0},
     "detect-offline-chargers": {
         "task": "ocpp_bridge.tasks.detect_offline_chargers",

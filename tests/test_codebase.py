@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF = Path(sys.executable).parent / "ruff"
+OUR_APPS = {"accounts", "installations", "chargers", "auth_access", "ocpp_bridge", "balancing"}
 
 
 def test_ruff_lint_is_clean() -> None:
@@ -69,7 +70,7 @@ def test_every_model_of_ours_is_in_the_admin() -> None:
     from django.apps import apps
     from django.contrib import admin
 
-    ours = {"accounts", "installations", "chargers", "auth_access", "ocpp_bridge"}
+    ours = OUR_APPS
     missing = [
         m.__name__
         for m in apps.get_models()
@@ -84,13 +85,7 @@ def test_admin_pages_render(admin_client) -> None:  # type: ignore[no-untyped-de
     from django.contrib import admin
 
     for model in admin.site._registry:
-        if model._meta.app_label in {
-            "accounts",
-            "installations",
-            "chargers",
-            "auth_access",
-            "ocpp_bridge",
-        }:
+        if model._meta.app_label in OUR_APPS:
             url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
             assert admin_client.get(url).status_code == 200, url
             assert admin_client.get(url + "add/").status_code in (200, 403), url

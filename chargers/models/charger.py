@@ -64,6 +64,16 @@ class Charger(TenantModel):
         default=dict, blank=True, editable=False, help_text="Last BootNotification."
     )
     last_boot_at = models.DateTimeField(null=True, blank=True, editable=False)
+    allocated_current_a = models.FloatField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The limit balancing last sent (0: paused).",
+    )
+    allocated_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    can_switch_phases = models.BooleanField(
+        default=False, help_text="A 3-phase charger that can be told to charge on one phase."
+    )
     is_online = models.BooleanField(default=False, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

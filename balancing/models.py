@@ -1,0 +1,41 @@
+"""What the balancing loop decided, and why: one row per solve of an installation."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from portal.tenancy import TenantModel
+
+
+class BalancingTrigger(models.TextChoices):
+    EVENT = "event", "Event"
+    SWEEP = "sweep", "Periodic sweep"
+    MANUAL = "manual", "Manual"
+
+
+class BalancingDecision(TenantModel):
+    """A solve: the snapshot the engine saw, its answer, and how many limits were sent."""
+
+    installation = models.ForeignKey(
+        "installations.Installation", on_delete=models.CASCADE, related_name="balancing_decisions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    trigger = models.CharField(max_length=8, choices=BalancingTrigger.choices)
+    reason = models.CharField(max_length=120, blank=True)
+    scenario = models.JSONField()
+    result = models.JSONField()
+    solve_ms = models.FloatField()
+    commands_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["installation", "-created_at"], name="decision_installation_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"Balancing of {self.installation_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.result.get("notes", []))

@@ -1,0 +1,167 @@
+"""The live loop around the engine: snapshot from database and Redis, limits sent lowering first."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from balancing import service, tasks
+from balancing.models import BalancingDecision, BalancingTrigger
+from chargers.choices import ConnectorStatus
+from chargers.models import Charger, ChargeSession
+from installations.models import Installation
+from ocpp_bridge import routing
+from ocpp_bridge.models import Command
+from portal.redis import get_redis
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> None:
+    get_redis().flushdb()
+
+
+def _plug_in(charger: Charger, currents: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+    """The charger is online with a car on connector 1, drawing ``currents`` on its own phases."""
+    charger.connectors.filter(connector_id=1).update(status=ConnectorStatus.CHARGING)
+    Charger.objects.filter(pk=charger.pk).update(is_online=True)
+    redis = get_redis()
+    redis.set(routing.PRESENCE_KEY.format(identity=charger.ocpp_identity), "node-test", ex=60)
+    redis.hset(
+        routing.LIVE_KEY.format(charger_id=charger.pk),
+        mapping={
+            "online": "1",
+            "current_l1": currents[0],
+            "current_l2": currents[1],
+            "current_l3": currents[2],
+        },
+    )
+
+
+def _limits_sent() -> dict[str, float]:
+    sent = {}
+    for command in Command.objects.filter(action="SetChargingProfile").order_by("id"):
+        period = command.payload["csChargingProfiles"]["chargingSchedule"][
+            "chargingSchedulePeriod"
+        ][0]
+        sent[command.charger.ocpp_identity] = float(period["limit"])
+    return sent
+
+
+def test_rotation_places_charger_phases_on_installation_phases() -> None:
+    assert service.rotation_indexes("L2L3L1") == [1, 2, 0]
+    assert service.to_installation_phases([16.0, 15.0, None], "L2L3L1") == [0.0, 16.0, 15.0]
+
+
+def test_snapshot_has_the_fuse_tree_live_measurements_and_sessions(world: World) -> None:
+    _plug_in(world.charger_a1, (15.8, 15.9, 0.2))
+    Charger.objects.filter(pk=world.charger_a1.pk).update(phase_rotation="L3L1L2", priority=2)
+    ChargeSession.objects.create(
+        charger=world.charger_a1, connector=world.charger_a1.connectors.get(), id_tag="T",
+        started_at=timezone.now(), meter_start_wh=0, energy_wh=4200,
+    )  # fmt: skip
+    Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[40, 50, 70])
+    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+
+    fuses = {fuse["id"]: fuse for fuse in scenario["fuses"]}
+    main, row = fuses[f"circuit-{world.main_a.pk}"], fuses[f"circuit-{world.row_a.pk}"]
+    assert main["parent"] is None and main["limit"] == [
+        40,
+        50,
+        63,
+    ]  # live limit, never above the fuse
+    assert row["parent"] == main["id"] and row["limit"] == [32, 32, 32]
+    chargers = {charger["id"]: charger for charger in scenario["chargers"]}
+    a1, a2 = chargers["HARBOUR-A1"], chargers["HARBOUR-A2"]
+    assert a1["measured"] == [15.9, 0.2, 15.8]  # charger L1 is wired to installation L3
+    assert (a1["online"], a1["car_connected"], a1["priority"], a1["energy_wh"]) == (
+        True,
+        True,
+        2,
+        4200,
+    )
+    assert (a2["online"], a2["car_connected"]) == (False, False)
+    service.solve(scenario)  # the engine accepts it
+
+
+def test_balance_sends_limits_that_keep_every_fuse_safe(world: World) -> None:
+    for charger in (world.charger_a1, world.charger_a2):
+        _plug_in(charger)
+    Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[20, 20, 20])
+    decision = service.balance(world.site_a.pk, BalancingTrigger.MANUAL, "test")
+    assert decision is not None and decision.commands_sent == 2
+    limits = _limits_sent()
+    assert set(limits) == {"HARBOUR-A1", "HARBOUR-A2"}
+    assert sum(limits.values()) <= 20  # both 3-phase, on every phase of the 20 A live limit
+    assert all(limit == 0 or limit >= 6 for limit in limits.values())
+    world.charger_a1.refresh_from_db()
+    assert world.charger_a1.allocated_current_a == limits["HARBOUR-A1"]
+    # The cars now draw what they were given: a second solve changes nothing and sends nothing.
+    for charger in (world.charger_a1, world.charger_a2):
+        amps = limits[charger.ocpp_identity] - 0.2
+        _plug_in(charger, (amps, amps, amps))
+    assert service.balance(world.site_a.pk, BalancingTrigger.SWEEP).commands_sent == 0
+
+
+def test_lowering_limits_are_sent_before_raising_ones(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "LOWERING_WAIT_S", 0.2)
+    _plug_in(world.charger_a1, (31.8, 31.8, 31.8))
+    _plug_in(world.charger_a2, (5.9, 5.9, 5.9))
+    Charger.objects.filter(pk=world.charger_a1.pk).update(allocated_current_a=32)  # too much now
+    Charger.objects.filter(pk=world.charger_a2.pk).update(allocated_current_a=6)  # too little
+    Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[40, 40, 40])
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    order = list(Command.objects.order_by("id").values_list("charger__ocpp_identity", flat=True))
+    assert order == ["HARBOUR-A1", "HARBOUR-A2"]
+    limits = _limits_sent()
+    assert limits["HARBOUR-A1"] < 32 < limits["HARBOUR-A1"] + limits["HARBOUR-A2"] <= 40
+
+
+def test_an_offline_charger_with_a_car_is_reserved_at_failsafe(world: World) -> None:
+    _plug_in(world.charger_a2)
+    world.charger_a1.connectors.update(status=ConnectorStatus.CHARGING)  # car, but charger offline
+    Installation.objects.filter(pk=world.site_a.pk).update(
+        available_current_a=[20, 20, 20], failsafe_current_a=8
+    )
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    assert _limits_sent() == {"HARBOUR-A2": 12.0}
+
+
+def test_one_installation_is_never_balanced_twice_at_once(world: World) -> None:
+    lock = get_redis().lock(tasks.LOCK_KEY.format(installation_id=world.site_a.pk), timeout=10)
+    assert lock.acquire(blocking=False)
+    try:
+        assert tasks.balance_installation(world.site_a.pk) == 0
+        assert get_redis().exists(tasks.DIRTY_KEY.format(installation_id=world.site_a.pk))
+    finally:
+        lock.release()
+    assert tasks.balance_installation(world.site_a.pk) == 1
+    assert BalancingDecision.objects.filter(installation=world.site_a).count() == 1
+
+
+def test_changing_a_setting_requests_one_debounced_solve(
+    world: World, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    redis = get_redis()
+    before = redis.llen("celery")
+    with django_capture_on_commit_callbacks(execute=True):
+        world.row_a.max_current_a = 25
+        world.row_a.save()
+        world.charger_a1.max_current_a = 16
+        world.charger_a1.save()
+    assert redis.exists(tasks.QUEUED_KEY.format(installation_id=world.site_a.pk))
+    assert (
+        redis.llen("celery") - before <= 1
+    )  # the two changes share one solve (queued with a countdown)
+    with django_capture_on_commit_callbacks(execute=True):
+        Charger.objects.get(pk=world.charger_a1.pk).save(update_fields=["last_seen_at"])
+    assert redis.llen("celery") - before <= 1  # bookkeeping saves do not trigger
+
+
+def test_sweep_covers_installations_with_chargers_online(world: World) -> None:
+    Charger.objects.filter(pk=world.charger_b1.pk).update(is_online=True)
+    assert tasks.sweep() == 1
