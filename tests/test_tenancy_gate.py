@@ -9,6 +9,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import User
 from auth_access.models import ChargeCard, ChargerPermission
+from balancing.models import BalancingDecision
 from chargers.models import ChargerEvent, ChargeSession
 from installations.models import Invitation, Membership
 from ocpp_bridge.models import Command
