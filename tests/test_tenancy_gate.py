@@ -60,6 +60,13 @@ def _populate_everything(world: World) -> None:
         Invitation.objects.create(
             installation=charger.installation, email=f"x{charger.pk}@example.com", role="driver"
         )
+        BalancingDecision.objects.create(
+            installation=charger.installation,
+            trigger="manual",
+            scenario={},
+            result={},
+            solve_ms=1.0,
+        )
 
 
 @pytest.mark.django_db
