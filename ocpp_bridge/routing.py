@@ -118,7 +118,8 @@ class LiveState:
     online: bool = False
     node: str | None = None
     last_seen: str | None = None  # ISO-8601 UTC
-    current_a: list[float | None] = field(default_factory=lambda: [None, None, None])  # L1, L2, L3
+    # Per phase as the charger reports it (its own terminals L1-L3); balancing applies the rotation.
+    current_a: list[float | None] = field(default_factory=lambda: [None, None, None])
     power_w: float | None = None
     energy_wh: float | None = None
     soc_percent: float | None = None

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
-from auth_access.models import ChargerPermission
+from auth_access.models import ChargeCard, ChargerPermission
 from chargers.models import Charger
 from chargers.services import register_charger
 from installations.choices import AuthorizationMode, Role
@@ -59,6 +59,11 @@ class Command(BaseCommand):
             user = User.objects.create_user(email=email, password=DEMO_PASSWORD, name=name)
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
             users[email.split("@")[0]] = user
+        # RFID cards, so the simulated chargers can charge at the locked site too.
+        for number, login in enumerate(["owner", "driver1", "driver2"]):
+            ChargeCard.objects.create(
+                id_tag=f"DEMO-CARD-{number}", user=users[login], name="Demo card"
+            )
         for index, (site_name, fields, main_fuse_a, circuits) in enumerate(SITES):
             site = create_installation(
                 users["owner"], name=site_name, main_fuse_a=main_fuse_a, **fields

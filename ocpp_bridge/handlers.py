@@ -1,0 +1,632 @@
+"""One charger's OCPP-J 1.6 session: the mobilityhouse ``ChargePoint`` with our handlers.
+
+``FrameRouter`` replaces the library's message routing so that every bad frame gets its CallError
+(with the OCPP 1.6 error codes) and nothing a charger sends can end the connection.
+``BridgeChargePoint`` holds the handlers: ``on_<action>`` methods returning ``call_result``
+dataclasses, and ``@after`` hooks for work that need not delay the answer (awaited before the
+next frame is read, so a charger's messages are stored in the order it sent them).
+
+Database work goes through ``bridge.db`` (the sync functions of ``persistence`` on the bridge's
+thread pool); meter values go to the bridge's ``MeterBuffer``; presence and live state to its
+``Presence`` writer. The hot path stays light: a Heartbeat touches memory only, MeterValues append
+to the buffer, and the Charger row, connector statuses and sessions in progress are loaded once
+per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import (
+    FormationViolationError,
+    InternalError,
+    NotImplementedError,
+    NotSupportedError,
+    OccurenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    TypeConstraintViolationError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator, unpack
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+from websockets.exceptions import ConnectionClosed
+
+from chargers.choices import EventKind
+from ocpp_bridge import persistence
+from ocpp_bridge.meter_buffer import (
+    Readings,
+    live_fields,
+    merge_readings,
+    parse_meter_values,
+    parse_timestamp,
+)
+from ocpp_bridge.persistence import ActiveSession, StatusReport
+
+if TYPE_CHECKING:
+    from auth_access.decisions import Decision
+    from chargers.models import Charger
+    from ocpp_bridge.bridge import Bridge
+
+logger = logging.getLogger(__name__)
+
+# Older samples (a charger replaying what it measured offline) do not move the live state.
+LIVE_HORIZON = timedelta(minutes=10)
+
+# --- OCPP-J framing ------------------------------------------------------------------------------
+
+# How a JSON-schema violation is reported: the library's classification (type, maxLength,
+# additionalProperties, required), refined where it lumps distinct 1.6 errors together.
+SCHEMA_ERRORS: dict[str, type[OCPPError]] = {
+    "type": TypeConstraintViolationError,
+    "maxLength": TypeConstraintViolationError,
+    "additionalProperties": FormationViolationError,
+    "required": ProtocolError,
+    "enum": PropertyConstraintViolationError,
+    "minimum": PropertyConstraintViolationError,
+    "maximum": PropertyConstraintViolationError,
+    "pattern": PropertyConstraintViolationError,
+    "minItems": OccurenceConstraintViolationError,
+    "maxItems": OccurenceConstraintViolationError,
+}
+# OCPP 1.6 spells these two codes its own way (errata 5.1, 5.2); the library raises the 2.x names.
+OCPP16_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+NOT_KNOWN = "Requested Action is not known by receiver"
+NOT_SUPPORTED = "Requested Action is recognized but not supported by the receiver"
+_UNIQUE_ID = re.compile(r'^\s*\[\s*\d+\s*,\s*"([^"\\]{1,64})"')
+
+
+def call_error(unique_id: Any, error: OCPPError) -> str:
+    """The CALLERROR frame for ``error``, with the 1.6 code and only the cause as details."""
+    cause = (error.details or {}).get("cause") if isinstance(error.details, dict) else None
+    code = OCPP16_CODES.get(error.code, error.code)
+    details = {"cause": str(cause)} if cause else {}
+    return CallError(unique_id, code, error.description, details).to_json()
+
+
+def guess_unique_id(raw: str | bytes) -> str:
+    """The message id of a frame that could not be unpacked, if it shows one; else "-1"."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        message = json.loads(text)
+    except ValueError:
+        match = _UNIQUE_ID.match(text)
+        return match.group(1) if match else "-1"
+    if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str):
+        return message[1]
+    return "-1"
+
+
+def schema_error(message_type_id: int, action: str, payload: Any) -> OCPPError | None:
+    """The first JSON-schema violation of a payload, as the OCPP error to answer, or None.
+
+    A compiled check accepts valid payloads fast; only a payload it does not accept goes through
+    jsonschema, which finds (and classifies) the violation.
+    """
+    validator = get_validator(message_type_id, action, "1.6")
+    if _fast_check(validator.schema)(payload):
+        return None
+    violation = next(iter(validator.iter_errors(payload)), None)
+    if violation is None:
+        return None
+    path = ".".join(str(part) for part in violation.absolute_path)
+    cause = f"{path}: {violation.message}" if path else violation.message
+    error_class = SCHEMA_ERRORS.get(str(violation.validator), FormationViolationError)
+    return error_class(details={"cause": cause})
+
+
+Check = Callable[[Any], bool]
+_IGNORED_KEYWORDS = {"$schema", "$id", "id", "title", "description", "format", "javaType"}
+_TYPES: dict[str, Check] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+}
+_fast_checks: dict[int, Check] = {}
+
+
+def _fast_check(schema: dict[str, Any]) -> Check:
+    """A predicate true only for values ``schema`` accepts (cached per schema)."""
+    check = _fast_checks.get(id(schema))
+    if check is None:
+        check = _fast_checks[id(schema)] = _compile(schema)
+    return check
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _compile(schema: dict[str, Any]) -> Check:
+    """Compile the JSON-schema subset the OCPP 1.6 schemas use (type, enum, maxLength,
+    properties, required, additionalProperties, items, minItems). With any other keyword the
+    predicate says no, and jsonschema decides."""
+    if set(schema) - _IGNORED_KEYWORDS - {
+        "type", "enum", "maxLength", "properties", "required", "additionalProperties", "items",
+        "minItems",
+    } or not isinstance(schema.get("items", {}), dict):  # fmt: skip
+        return _never
+    checks: list[Check] = []
+    if "type" in schema:
+        if schema["type"] not in _TYPES:
+            return _never
+        checks.append(_TYPES[schema["type"]])
+    if "enum" in schema:
+        if not all(isinstance(item, str) for item in schema["enum"]):
+            return _never
+        allowed = frozenset(schema["enum"])
+        checks.append(lambda v: isinstance(v, str) and v in allowed)
+    if "maxLength" in schema:
+        longest = schema["maxLength"]
+        checks.append(lambda v: not isinstance(v, str) or len(v) <= longest)
+    if "items" in schema or "minItems" in schema:
+        item_check = _compile(schema.get("items", {}))
+        fewest = schema.get("minItems", 0)
+        checks.append(
+            lambda v: not isinstance(v, list) or (len(v) >= fewest and all(map(item_check, v)))
+        )
+    properties = {name: _compile(sub) for name, sub in schema.get("properties", {}).items()}
+    required = tuple(schema.get("required", ()))
+    closed = schema.get("additionalProperties", True) is False
+    if properties or required or closed:
+
+        def object_check(v: Any) -> bool:
+            if not isinstance(v, dict):
+                return True
+            if any(name not in v for name in required):
+                return False
+            for name, value in v.items():
+                check = properties.get(name)
+                if check is None:
+                    if closed:
+                        return False
+                elif not check(value):
+                    return False
+            return True
+
+        checks.append(object_check)
+    return lambda v: all(check(v) for check in checks)
+
+
+_snake_keys: dict[str, str] = {}
+
+
+def snake_case(data: Any) -> Any:
+    """``camel_to_snake_case`` with the key conversions remembered (payload keys are the
+    schemas' property names, a small set)."""
+    if isinstance(data, dict):
+        converted = {}
+        for key, value in data.items():
+            snake = _snake_keys.get(key)
+            if snake is None:
+                snake = _snake_keys[key] = next(iter(camel_to_snake_case({key: None})))
+            converted[snake] = snake_case(value)
+        return converted
+    if isinstance(data, list):
+        return [snake_case(item) for item in data]
+    return data
+
+
+class FrameRouter(ChargePoint):
+    """The library's ChargePoint with routing that answers every bad frame and never gives up.
+
+    The library drops frames it cannot parse and lets a handler's exception end ``start()``;
+    here a frame that is not JSON, not an OCPP message, of an unknown action or against the
+    schema gets the CALLERROR OCPP 1.6 prescribes, a handler's bug an InternalError, and the
+    connection carries on.
+    """
+
+    current_payload: dict[str, Any]  # the call being handled, camelCase as the charger sent it
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        try:
+            message = unpack(raw_msg)
+        except OCPPError as error:
+            await self._send(call_error(guess_unique_id(raw_msg), error))
+            return
+        if isinstance(message, Call):
+            try:
+                await self._handle_call(message)
+            except OCPPError as error:
+                await self._send(call_error(message.unique_id, error))
+            except ConnectionClosed:
+                raise
+            except Exception:
+                logger.exception("%s: handling %s failed", self.id, message.action)
+                await self._send(call_error(message.unique_id, InternalError()))
+        elif self._call_lock.locked():  # the answer to the call we are waiting for
+            self._response_queue.put_nowait(message)
+        else:
+            logger.warning("%s: answer %r to no pending call, ignored", self.id, message.unique_id)
+
+    async def _handle_call(self, msg: Call) -> None:
+        if not isinstance(msg.action, str):
+            raise FormationViolationError(details={"cause": "Action must be a string"})
+        handlers = self.route_map.get(msg.action, {})
+        handler = handlers.get("_on_action")
+        if handler is None:
+            try:
+                Action(msg.action)
+            except ValueError:
+                raise NotImplementedError(
+                    description=NOT_KNOWN, details={"cause": f"Unknown action {msg.action}"}
+                ) from None
+            raise NotSupportedError(
+                description=NOT_SUPPORTED, details={"cause": f"{msg.action} is not supported"}
+            )
+        error = schema_error(MessageType.Call, msg.action, msg.payload)
+        if error is not None:
+            raise error
+        kwargs = snake_case(msg.payload)
+        self.current_payload = msg.payload
+        result = handler(**kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+        if schema_error(MessageType.CallResult, msg.action, payload) is not None:
+            logger.error("%s: invalid answer to %s: %s", self.id, msg.action, payload)
+            raise InternalError()
+        await self._send(CallResult(msg.unique_id, payload).to_json())
+        after_hook = handlers.get("_after_action")
+        if after_hook is not None:
+            try:
+                await after_hook(**kwargs)
+            except Exception:
+                logger.exception("%s: work after %s failed", self.id, msg.action)
+
+    async def _send(self, message: str) -> None:
+        # The library logs every frame at INFO: far too much for thousands of chargers.
+        logger.debug("%s: send %s", self.id, message)
+        await self._connection.send(message)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def ocpp_time(moment: datetime) -> str:
+    """UTC, second precision, with a Z: the form every charger parses."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(value: str | None, field: str) -> datetime:
+    """A charger's timestamp (now when it gave none); TypeConstraintViolation when malformed."""
+    if value is None:
+        return now_utc()
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise TypeConstraintViolationError(
+            details={"cause": f"{field}: {value!r} is not a date-time"}
+        ) from None
+
+
+def _id_tag_info(decision: Decision) -> IdTagInfo:
+    expiry = ocpp_time(decision.expires_at) if decision.expires_at else None
+    return IdTagInfo(status=decision.status.value, expiry_date=expiry)
+
+
+class BridgeChargePoint(FrameRouter):
+    """A connected charger: what it says is answered, stored and published; commands go out."""
+
+    def __init__(self, charger: Charger, connection: Any, bridge: Bridge) -> None:
+        # Commands bound their own waiting time (Command.timeout_s), see call_with_deadline().
+        super().__init__(charger.ocpp_identity, connection, response_timeout=24 * 3600)
+        self.charger = charger
+        self.bridge = bridge
+        self.closed = asyncio.Event()
+        self.connector_status: dict[int, str] = {}
+        self.active_sessions: dict[int, ActiveSession] = {}
+        self.readings: dict[int, Readings] = {}
+        self._published: dict[str, str] = {}  # live fields as last sent
+        self._answers: dict[str, CallResult | CallError] = {}
+
+    # --- connection life --------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Answer frames until the connection closes."""
+        try:
+            async for message in self._connection:
+                self.bridge.messages += 1
+                self.bridge.presence.touch(self.id, self.charger.pk)
+                await self.route_message(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    def load(self, state: persistence.ConnectedState) -> None:
+        self.connector_status = dict(state.connector_status)
+        self.active_sessions = dict(state.active_sessions)
+
+    def connectors_json(self) -> dict[str, str]:
+        return {str(cid): status for cid, status in sorted(self.connector_status.items())}
+
+    # --- charger -> central system ----------------------------------------------------------
+
+    @on(Action.boot_notification)
+    def on_boot_notification(self, **kwargs: Any) -> call_result.BootNotification:
+        return call_result.BootNotification(
+            current_time=ocpp_time(now_utc()),
+            interval=settings.OCPP_HEARTBEAT_INTERVAL_S,
+            status=RegistrationStatus.accepted,
+        )
+
+    @after(Action.boot_notification)
+    async def after_boot_notification(self, **kwargs: Any) -> None:
+        await self.bridge.db(
+            persistence.record_boot, self.charger.pk, self.current_payload, now_utc()
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=ocpp_time(now_utc()))
+
+    @on(Action.status_notification)
+    def on_status_notification(
+        self, connector_id: int, timestamp: str | None = None, **kwargs: Any
+    ) -> call_result.StatusNotification:
+        if connector_id < 0:
+            raise PropertyConstraintViolationError(details={"cause": "connectorId is negative"})
+        _timestamp(timestamp, "timestamp")
+        return call_result.StatusNotification()
+
+    @after(Action.status_notification)
+    async def after_status_notification(
+        self,
+        connector_id: int,
+        error_code: str,
+        status: str,
+        timestamp: str | None = None,
+        info: str | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+    ) -> None:
+        report = StatusReport(
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            timestamp=_timestamp(timestamp, "timestamp"),
+            info=info or "",
+            vendor_id=vendor_id or "",
+            vendor_error_code=vendor_error_code or "",
+        )
+        changed = self.connector_status.get(connector_id) != status
+        self.connector_status[connector_id] = status
+        self.bridge.presence.update_live(self.charger.pk, {"connectors": self.connectors_json()})
+        in_session = connector_id in self.active_sessions
+        await self.bridge.db(
+            persistence.record_status, self.charger.pk, report, changed, in_session
+        )
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        decision = await self.bridge.db(persistence.authorize_id_tag, self.charger.pk, id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(decision))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+    ) -> call_result.StartTransaction:
+        if not 1 <= connector_id <= persistence.MAX_CONNECTOR_ID:
+            raise PropertyConstraintViolationError(
+                details={"cause": f"connectorId must be 1 to {persistence.MAX_CONNECTOR_ID}"}
+            )
+        outcome = await self.bridge.db(
+            persistence.start_transaction,
+            self.charger.pk,
+            connector_id,
+            id_tag,
+            meter_start,
+            _timestamp(timestamp, "timestamp"),
+            reservation_id,
+        )
+        self.active_sessions[connector_id] = ActiveSession(outcome.transaction_id, meter_start)
+        self.readings.pop(connector_id, None)
+        self._publish_readings()
+        return call_result.StartTransaction(
+            transaction_id=outcome.transaction_id, id_tag_info=_id_tag_info(outcome.decision)
+        )
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> call_result.StopTransaction:
+        stopped_at = _timestamp(timestamp, "timestamp")
+        rows: list[persistence.MeterRow] = []
+        connector_hint = next(
+            (c for c, s in self.active_sessions.items() if s.transaction_id == transaction_id), 0
+        )
+        if transaction_data:
+            rows, _ = self._parse_meters(connector_hint, transaction_id, transaction_data)
+        outcome = await self.bridge.db(
+            persistence.stop_transaction,
+            self.charger.pk,
+            transaction_id,
+            meter_stop,
+            stopped_at,
+            reason,
+            id_tag,
+        )
+        if not outcome.found:
+            logger.warning(
+                "%s: StopTransaction for unknown transaction %s", self.id, transaction_id
+            )
+        connector_id = outcome.connector_id or connector_hint
+        if transaction_data:
+            if connector_id != connector_hint:  # the session's own connector, now we know it
+                rows, _ = self._parse_meters(connector_id, transaction_id, transaction_data)
+            self.bridge.meters.add(rows)
+        for cid, session in list(self.active_sessions.items()):
+            if session.transaction_id == transaction_id:
+                del self.active_sessions[cid]
+                self.readings.pop(cid, None)
+        self._publish_readings()
+        info = _id_tag_info(outcome.decision) if outcome.decision else None
+        return call_result.StopTransaction(id_tag_info=info)
+
+    @on(Action.meter_values)
+    def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+    ) -> call_result.MeterValues:
+        if not 0 <= connector_id <= persistence.MAX_CONNECTOR_ID:
+            raise PropertyConstraintViolationError(
+                details={"cause": f"connectorId must be 0 to {persistence.MAX_CONNECTOR_ID}"}
+            )
+        rows, readings = self._parse_meters(connector_id, transaction_id, meter_value)
+        session = self.active_sessions.get(connector_id)
+        tx = transaction_id if transaction_id is not None else (session and session.transaction_id)
+        registers = [(r.timestamp, r.register_wh) for r in readings if r.register_wh is not None]
+        register = (self.charger.pk, tx, *max(registers)) if tx and registers else None
+        self.bridge.meters.add(rows, register)
+        horizon = now_utc() - LIVE_HORIZON
+        fresh = [r for r in readings if r.timestamp >= horizon]
+        if fresh and connector_id:
+            self.readings[connector_id] = merge_readings(self.readings.get(connector_id), fresh)
+            self._publish_readings()
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @after(Action.data_transfer)
+    async def after_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> None:
+        summary = f"Data transfer from {vendor_id}" + (f" ({message_id})" if message_id else "")
+        await self._event(EventKind.DATA_TRANSFER, summary)
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status_notification(
+        self, status: str
+    ) -> call_result.DiagnosticsStatusNotification:
+        return call_result.DiagnosticsStatusNotification()
+
+    @after(Action.diagnostics_status_notification)
+    async def after_diagnostics_status_notification(self, status: str) -> None:
+        await self._event(EventKind.DIAGNOSTICS, f"Diagnostics upload: {status}")
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status_notification(
+        self, status: str
+    ) -> call_result.FirmwareStatusNotification:
+        return call_result.FirmwareStatusNotification()
+
+    @after(Action.firmware_status_notification)
+    async def after_firmware_status_notification(self, status: str) -> None:
+        await self._event(EventKind.FIRMWARE, f"Firmware update: {status}")
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _event(self, kind: EventKind, summary: str) -> None:
+        await self.bridge.db(
+            persistence.record_event,
+            self.charger.pk,
+            kind,
+            now_utc(),
+            summary,
+            self.current_payload,
+        )
+
+    def _parse_meters(
+        self, connector_id: int, transaction_id: int | None, entries: list[dict[str, Any]]
+    ) -> tuple[list[persistence.MeterRow], list[Readings]]:
+        try:
+            return parse_meter_values(self.charger.pk, connector_id, transaction_id, entries)
+        except ValueError as error:
+            raise TypeConstraintViolationError(details={"cause": f"timestamp: {error}"}) from None
+
+    def _publish_readings(self) -> None:
+        """Live-state fields that changed since the last time (most samples change a few)."""
+        starts = {cid: s.meter_start_wh for cid, s in self.active_sessions.items()}
+        fields = live_fields(self.readings, starts)
+        changed = {k: v for k, v in fields.items() if self._published.get(k) != v}
+        if changed:
+            self._published.update(changed)
+            self.bridge.presence.update_live(self.charger.pk, changed)
+
+    # --- central system -> charger ----------------------------------------------------------
+
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
+        # Keep the charger's answer as it came (the library then validates and converts it),
+        # so a command stores exactly what the charger said.
+        response = await super()._get_specific_response(unique_id, timeout)
+        if isinstance(response, CallResult):
+            self._answers[unique_id] = CallResult(response.unique_id, response.payload)
+        else:
+            self._answers[unique_id] = response
+        return response
+
+    async def call_with_deadline(self, request: Any, timeout_s: float) -> CallOutcome:
+        """Send one call (a ``ocpp.v16.call`` dataclass) and wait for the answer, at most
+        ``timeout_s`` seconds and no longer than the connection lives."""
+        unique_id = str(uuid.uuid4())
+        calling = asyncio.ensure_future(self.call(request, suppress=False, unique_id=unique_id))
+        closing = asyncio.ensure_future(self.closed.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {calling, closing}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (calling, closing):
+                task.cancel()
+            await asyncio.gather(calling, closing, return_exceptions=True)
+        answer = self._answers.pop(unique_id, None)
+        if calling in done and not calling.cancelled():
+            error = calling.exception()
+            closed = isinstance(error, ConnectionClosed)
+            return CallOutcome(answer, None if closed else error, closed=closed)
+        return CallOutcome(answer, None, closed=closing in done, timed_out=not done)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """How a call to a charger ended: its answer as it came, or why there is none."""
+
+    answer: CallResult | CallError | None
+    error: BaseException | None = None  # e.g. the answer broke the schema
+    closed: bool = False
+    timed_out: bool = False

@@ -1,0 +1,491 @@
+"""The bridge's database work: plain sync functions, called from the event loop through
+``Bridge.db`` (``sync_to_async`` on a thread pool of the bridge's own).
+
+Every function starts with ``close_old_connections()`` (as healthchecks' smtpd does), so a
+long-running bridge drops connections that are broken or past ``CONN_MAX_AGE``. Timestamps are
+the charger's own: messages it queued while offline are stored at the time they happened.
+Volume writes (meter values, last-seen times) take whole batches and run a constant number of
+statements per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import DurationField, ExpressionWrapper, F, IntegerField, Q, Value
+from django.db.models.functions import Cast, Coalesce, Extract, Greatest
+from django.utils import timezone
+
+from auth_access.decisions import Decision, authorize
+from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
+from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
+from ocpp_bridge.choices import AttemptReason, CommandStatus
+from ocpp_bridge.models import Command, ConnectionAttempt
+
+logger = logging.getLogger(__name__)
+
+# A connector the charger reports beyond this number gets events, not a Connector row.
+MAX_CONNECTOR_ID = 16
+
+# Order of the values of one meter row, as ``meter_buffer`` builds them.
+METER_FIELDS = (
+    "charger",
+    "connector_id",
+    "transaction_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "value",
+    "unit",
+    "context",
+    "location",
+)
+MeterRow = tuple[int, int, int | None, datetime, str, str, float, str, str, str]
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """What a connection remembers of a transaction in progress on a connector."""
+
+    transaction_id: int
+    meter_start_wh: int
+
+
+@dataclass(frozen=True)
+class ConnectedState:
+    """What a new connection loads once: connector statuses and sessions in progress."""
+
+    connector_status: dict[int, str]
+    active_sessions: dict[int, ActiveSession]
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    transaction_id: int
+    decision: Decision
+    created: bool
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    found: bool
+    connector_id: int | None
+    decision: Decision | None
+
+
+@dataclass(frozen=True)
+class CommandToSend:
+    id: int
+    identity: str
+    action: str
+    payload: dict[str, Any]
+    timeout_s: float
+
+
+def _summary(text: str) -> str:
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def find_charger(identity: str) -> tuple[Charger, ConnectedState] | None:
+    """The charger with this OCPP identity (checked at the websocket upgrade) and what its
+    connection keeps in memory (connector statuses, sessions in progress), or None."""
+    close_old_connections()
+    charger = Charger.objects.filter(ocpp_identity=identity).order_by().first()
+    if charger is None:
+        return None
+    statuses = dict(Connector.objects.filter(charger=charger).values_list("connector_id", "status"))
+    sessions = (
+        ChargeSession.objects.filter(charger=charger, status=SessionStatus.ACTIVE)
+        .order_by("started_at")
+        .values_list("connector__connector_id", "id", "meter_start_wh")
+    )
+    state = ConnectedState(
+        connector_status=statuses,
+        active_sessions={cid: ActiveSession(tx, start) for cid, tx, start in sessions},
+    )
+    return charger, state
+
+
+def record_refused_attempt(identity: str, reason: AttemptReason, remote_address: str) -> None:
+    """Count a refused upgrade, folded per identity and reason (one statement, race-free)."""
+    close_old_connections()
+    table = connection.ops.quote_name(ConnectionAttempt._meta.db_table)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (identity, reason, remote_address, first_seen_at,"
+            " last_seen_at, attempts) VALUES (%s, %s, %s, %s, %s, 1)"
+            " ON CONFLICT (identity, reason) DO UPDATE SET"
+            f" attempts = {table}.attempts + 1, last_seen_at = EXCLUDED.last_seen_at,"
+            " remote_address = EXCLUDED.remote_address",
+            [identity[:100], str(reason), remote_address[:64], now, now],
+        )
+
+
+@dataclass(frozen=True)
+class OnlineChange:
+    """A charger connected (online) or disconnected, with the event that says so."""
+
+    charger_id: int
+    online: bool
+    at: datetime
+    summary: str
+
+
+def record_online_changes(changes: Sequence[OnlineChange], seen: dict[int, datetime]) -> None:
+    """Connects and disconnects of a while, in order, in two statements: their events, and each
+    charger's latest online flag; also moves ``last_seen_at`` forward (``seen``)."""
+    close_old_connections()
+    if changes:
+        ChargerEvent.objects.bulk_create(
+            ChargerEvent(
+                charger_id=change.charger_id,
+                kind=EventKind.CONNECTED if change.online else EventKind.DISCONNECTED,
+                timestamp=change.at,
+                summary=change.summary,
+            )
+            for change in changes
+        )
+    latest = {change.charger_id: change for change in changes}
+    rows = {charger_id: (None, at) for charger_id, at in seen.items() if charger_id not in latest}
+    rows.update({cid: (change.online, change.at) for cid, change in latest.items()})
+    if not rows:
+        return
+    table = connection.ops.quote_name(Charger._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::boolean, %s::timestamptz)"] * len(rows))
+    params: list[Any] = [item for cid, (online, at) in rows.items() for item in (cid, online, at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET is_online = COALESCE(v.online, c.is_online),"
+            " last_seen_at = GREATEST(c.last_seen_at, v.seen)"
+            f" FROM (VALUES {values}) AS v(id, online, seen) WHERE c.id = v.id",
+            params,
+        )
+
+
+# --- what chargers report --------------------------------------------------------------------
+
+
+def record_event(
+    charger_id: int,
+    kind: EventKind,
+    timestamp: datetime,
+    summary: str,
+    data: dict[str, Any],
+    connector_id: int = 0,
+) -> None:
+    close_old_connections()
+    ChargerEvent.objects.create(
+        charger_id=charger_id,
+        connector_id=connector_id,
+        kind=kind,
+        timestamp=timestamp,
+        summary=_summary(summary),
+        data=data,
+    )
+
+
+def record_boot(charger_id: int, boot_info: dict[str, Any], now: datetime) -> None:
+    """Store what the charger says it is (vendor, model, serials, firmware) and when it booted."""
+    close_old_connections()
+    vendor = boot_info.get("chargePointVendor", "")
+    model = boot_info.get("chargePointModel", "")
+    serial = boot_info.get("chargePointSerialNumber") or boot_info.get("chargeBoxSerialNumber")
+    firmware = boot_info.get("firmwareVersion", "")
+    Charger.objects.filter(pk=charger_id).update(
+        vendor=vendor[:50],
+        model=model[:50],
+        serial_number=(serial or "")[:50],
+        firmware_version=firmware[:50],
+        boot_info=boot_info,
+        last_boot_at=now,
+        last_seen_at=now,
+        is_online=True,
+    )
+    summary = f"Booted: {vendor} {model}" + (f", firmware {firmware}" if firmware else "")
+    ChargerEvent.objects.create(
+        charger_id=charger_id,
+        kind=EventKind.BOOT,
+        timestamp=now,
+        summary=_summary(summary),
+        data=boot_info,
+    )
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One StatusNotification, timestamps parsed."""
+
+    connector_id: int
+    status: str
+    error_code: str
+    timestamp: datetime
+    info: str = ""
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+
+
+def record_status(charger_id: int, report: StatusReport, changed: bool, in_session: bool) -> None:
+    """Connector status (if newer than what we have), charging time of the session in progress
+    (``in_session``: the connection knows one), status and fault events. A few conditional
+    statements, no locks: a charger's messages are stored one after the other."""
+    close_old_connections()
+    where = f"Connector {report.connector_id}" if report.connector_id else "Charger"
+    events = []
+    if changed:
+        events.append((EventKind.STATUS, f"{where}: {report.status}"))
+    if report.error_code != "NoError":
+        detail = ", ".join(x for x in (report.info, report.vendor_error_code) if x)
+        events.append(
+            (EventKind.FAULT, f"{where}: {report.error_code}" + (f" ({detail})" if detail else ""))
+        )
+    if 1 <= report.connector_id <= MAX_CONNECTOR_ID:
+        _update_connector(charger_id, report)
+        if in_session or report.status == ConnectorStatus.CHARGING:
+            _update_charging_clock(charger_id, report)
+    if events:
+        data = {
+            "status": report.status,
+            "errorCode": report.error_code,
+            "info": report.info,
+            "vendorId": report.vendor_id,
+            "vendorErrorCode": report.vendor_error_code,
+        }
+        ChargerEvent.objects.bulk_create(
+            ChargerEvent(
+                charger_id=charger_id,
+                connector_id=report.connector_id,
+                kind=kind,
+                timestamp=report.timestamp,
+                summary=_summary(summary),
+                data=data,
+            )
+            for kind, summary in events
+        )
+
+
+def _update_connector(charger_id: int, report: StatusReport) -> None:
+    fields = {
+        "status": report.status,
+        "error_code": "" if report.error_code == "NoError" else report.error_code,
+        "info": report.info[:50],
+        "vendor_error_code": report.vendor_error_code[:50],
+        "status_updated_at": report.timestamp,
+    }
+    connector = Connector.objects.filter(charger_id=charger_id, connector_id=report.connector_id)
+    newer = Q(status_updated_at__isnull=True) | Q(status_updated_at__lte=report.timestamp)
+    if not connector.filter(newer).update(**fields) and not connector.exists():
+        try:
+            Connector.objects.create(
+                charger_id=charger_id, connector_id=report.connector_id, **fields
+            )
+        except IntegrityError:  # created meanwhile by another connection of the charger
+            connector.filter(newer).update(**fields)
+
+
+def _update_charging_clock(charger_id: int, report: StatusReport) -> None:
+    """Charging starts the session's clock; any other status stops it and adds the time."""
+    session = ChargeSession.objects.filter(
+        charger_id=charger_id,
+        connector__connector_id=report.connector_id,
+        status=SessionStatus.ACTIVE,
+        started_at__lte=report.timestamp,
+    )
+    if report.status == ConnectorStatus.CHARGING:
+        session.filter(charging_since__isnull=True).update(charging_since=report.timestamp)
+    else:
+        session.filter(charging_since__isnull=False).update(
+            charging_seconds=F("charging_seconds") + _seconds_since_charging(report.timestamp),
+            charging_since=None,
+        )
+
+
+def _seconds_since_charging(until: datetime) -> Greatest:
+    elapsed = ExpressionWrapper(Value(until) - F("charging_since"), output_field=DurationField())
+    return Greatest(Value(0), Cast(Extract(elapsed, "epoch"), IntegerField()))
+
+
+def authorize_id_tag(charger_id: int, id_tag: str) -> Decision:
+    """THE authorization decision (``auth_access.decisions.authorize``) on fresh charger data."""
+    close_old_connections()
+    charger = Charger.objects.select_related("installation").get(pk=charger_id)
+    return authorize(charger, id_tag)
+
+
+def start_transaction(
+    charger_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+    reservation_id: int | None,
+) -> StartOutcome:
+    """Create the session (accepted or not, the charger holds a transaction now); a retried
+    StartTransaction finds the session it created and creates nothing."""
+    close_old_connections()
+    charger = Charger.objects.select_related("installation").get(pk=charger_id)
+    decision = authorize(charger, id_tag)
+    key = {
+        "charger_id": charger_id,
+        "connector__connector_id": connector_id,
+        "id_tag": id_tag,
+        "started_at": started_at,
+        "meter_start_wh": meter_start_wh,
+    }
+    existing = ChargeSession.objects.filter(**key).values_list("id", flat=True).first()
+    if existing is not None:
+        return StartOutcome(existing, decision, created=False)
+    connector, _ = Connector.objects.get_or_create(charger_id=charger_id, connector_id=connector_id)
+    try:
+        with transaction.atomic():
+            # A session the charger never stopped on this connector ended when this one began.
+            ChargeSession.objects.filter(
+                charger_id=charger_id,
+                connector=connector,
+                status=SessionStatus.ACTIVE,
+                started_at__lte=started_at,
+            ).update(
+                status=SessionStatus.COMPLETED,
+                stopped_at=started_at,
+                stop_reason=StopReason.OTHER,
+                charging_seconds=F("charging_seconds")
+                + Coalesce(_seconds_since_charging(started_at), Value(0)),
+                charging_since=None,
+            )
+            session = ChargeSession.objects.create(
+                charger_id=charger_id,
+                connector=connector,
+                id_tag=id_tag,
+                user_id=decision.user_id,
+                card_id=decision.card_id,
+                started_at=started_at,
+                meter_start_wh=meter_start_wh,
+                reservation_id=reservation_id,
+                charging_since=started_at if connector.status == ConnectorStatus.CHARGING else None,
+            )
+    except IntegrityError:  # the same StartTransaction, retried concurrently
+        return StartOutcome(
+            ChargeSession.objects.filter(**key).values_list("id", flat=True).get(),
+            decision,
+            created=False,
+        )
+    return StartOutcome(session.pk, decision, created=True)
+
+
+def stop_transaction(
+    charger_id: int,
+    transaction_id: int,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: str | None,
+    id_tag: str | None,
+) -> StopOutcome:
+    """Complete the session (once: a retried StopTransaction changes nothing)."""
+    close_old_connections()
+    decision = None
+    if id_tag:
+        charger = Charger.objects.select_related("installation").get(pk=charger_id)
+        decision = authorize(charger, id_tag)
+    session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
+    connector_id = session.values_list("connector__connector_id", flat=True).first()
+    if connector_id is None:
+        return StopOutcome(found=False, connector_id=None, decision=decision)
+    session.filter(status=SessionStatus.ACTIVE).update(
+        status=SessionStatus.COMPLETED,
+        stopped_at=stopped_at,
+        meter_stop_wh=meter_stop_wh,
+        energy_wh=Greatest(Value(0), Value(meter_stop_wh) - F("meter_start_wh")),
+        stop_reason=reason or StopReason.LOCAL,
+        stop_id_tag=id_tag or "",
+        charging_seconds=F("charging_seconds")
+        + Coalesce(_seconds_since_charging(stopped_at), Value(0)),
+        charging_since=None,
+    )
+    return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+
+
+# --- meter values ----------------------------------------------------------------------------
+
+
+def write_meter_values(rows: Sequence[MeterRow], registers: dict[tuple[int, int], float]) -> None:
+    """Append a batch of meter rows with one COPY, and move the live energy of the sessions
+    they belong to with one UPDATE. ``registers``: (charger id, transaction id) -> meter in Wh."""
+    close_old_connections()
+    try:
+        with transaction.atomic():
+            _copy_rows(rows)
+            _update_session_energy(registers)
+    except IntegrityError:
+        # A charger deleted while its values waited in the buffer: keep the others.
+        known = set(
+            Charger.objects.filter(pk__in={row[0] for row in rows}).values_list("pk", flat=True)
+        )
+        logger.warning("Dropping meter values of deleted chargers %s", {r[0] for r in rows} - known)
+        with transaction.atomic():
+            _copy_rows([row for row in rows if row[0] in known])
+            _update_session_energy({k: v for k, v in registers.items() if k[0] in known})
+
+
+def _copy_rows(rows: Iterable[MeterRow]) -> None:
+    quote = connection.ops.quote_name
+    table = quote(MeterValue._meta.db_table)
+    columns = ", ".join(quote(MeterValue._meta.get_field(name).column) for name in METER_FIELDS)
+    # The psycopg 3 cursor under Django's wrapper: COPY is the cheapest way in.
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _update_session_energy(registers: dict[tuple[int, int], float]) -> None:
+    if not registers:
+        return
+    table = connection.ops.quote_name(ChargeSession._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::bigint, %s::double precision)"] * len(registers))
+    params = [item for (charger_id, tx), wh in registers.items() for item in (tx, charger_id, wh)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET energy_wh = GREATEST(0, round(v.wh)::bigint - s.meter_start_wh)"
+            f" FROM (VALUES {values}) AS v(id, charger_id, wh)"
+            " WHERE s.id = v.id AND s.charger_id = v.charger_id AND s.status = %s",
+            [*params, SessionStatus.ACTIVE.value],
+        )
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def claim_command(command_id: int) -> CommandToSend | None:
+    """Mark a pending command sent (conditional update: only one node sends it) and load it."""
+    close_old_connections()
+    claimed = Command.objects.filter(pk=command_id, status=CommandStatus.PENDING).update(
+        status=CommandStatus.SENT, sent_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    action, payload, timeout_s, identity = (
+        Command.objects.filter(pk=command_id)
+        .values_list("action", "payload", "timeout_s", "charger__ocpp_identity")
+        .get()
+    )
+    return CommandToSend(command_id, identity, action, payload or {}, timeout_s)
+
+
+def finish_command(
+    command_id: int, status: CommandStatus, response: Any = None, error: str = ""
+) -> None:
+    """Record the outcome, unless the command already ended (e.g. expired by the sweep)."""
+    close_old_connections()
+    Command.objects.filter(
+        pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
+    ).update(status=status, response=response, error=error[:300], completed_at=timezone.now())
