@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -141,9 +141,13 @@ def _previously_finished(installation: Installation) -> set[str]:
 
 
 def charging_profile(
-    current_a: float, phases: int, *, profile_id: int, stack_level: int
+    current_a: float, phases: int, *, profile_id: int, stack_level: int, now: datetime | None = None
 ) -> dict[str, Any]:
-    """A TxDefaultProfile for the whole charger (connector 0) at ``current_a`` per phase."""
+    """A TxDefaultProfile for the whole charger (connector 0) at ``current_a`` per phase.
+
+    Absolute, starting a minute ago: in force at once even if the charger's clock runs behind.
+    """
+    start = (now or timezone.now()) - timedelta(minutes=1)
     return {
         "connectorId": 0,
         "csChargingProfiles": {
@@ -152,6 +156,7 @@ def charging_profile(
             "chargingProfilePurpose": "TxDefaultProfile",
             "chargingProfileKind": "Absolute",
             "chargingSchedule": {
+                "startSchedule": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "chargingRateUnit": "A",
                 "chargingSchedulePeriod": [
                     {"startPeriod": 0, "limit": round(current_a, 1), "numberPhases": phases}

@@ -26,7 +26,7 @@ PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
             "chargingProfileId": 1,
             "stackLevel": 0,
             "chargingProfilePurpose": "TxDefaultProfile",
-            "chargingProfileKind": "Absolute",
+            "chargingProfileKind": "Relative",
             "chargingSchedule": {
                 "chargingRateUnit": "A",
                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],

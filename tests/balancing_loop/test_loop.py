@@ -165,3 +165,19 @@ def test_changing_a_setting_requests_one_debounced_solve(
 def test_sweep_covers_installations_with_chargers_online(world: World) -> None:
     Charger.objects.filter(pk=world.charger_b1.pk).update(is_online=True)
     assert tasks.sweep() == 1
+
+
+def test_the_profile_sent_is_valid_ocpp_and_in_force_at_once() -> None:
+    from datetime import UTC, datetime
+
+    from ocpp_bridge.payloads import payload_errors
+
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    payload = service.charging_profile(16.0, 3, profile_id=1001, stack_level=1, now=now)
+    assert payload_errors("SetChargingProfile", payload) == {}
+    schedule = payload["csChargingProfiles"]["chargingSchedule"]
+    # Absolute profiles need a start (chargers reject them otherwise); a minute early covers clock skew.
+    assert schedule["startSchedule"] == "2026-11-24T09:59:00Z"
+    assert schedule["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16.0, "numberPhases": 3}
+    ]
