@@ -1,2 +1,2 @@
 """Benchmark of the balancing engine: `python -m bench.balancing` prints the figures of
-docs/benchmarks-balancing.md."""
+docs/benchmarks.md."""

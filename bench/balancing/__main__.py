@@ -5,7 +5,7 @@
 3. a simulated office day, engine next to a naive equal split.
 
 ``--quick`` runs fewer repetitions and snapshots (for a smoke test); the figures in
-docs/benchmarks-balancing.md come from the full run.
+docs/benchmarks.md come from the full run.
 """
 
 from __future__ import annotations

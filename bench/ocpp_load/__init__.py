@@ -1,1 +1,1 @@
-"""OCPP load benchmark: `python -m bench.ocpp_load` (see __main__ and docs/benchmarks-ocpp.md)."""
+"""OCPP load benchmark: `python -m bench.ocpp_load` (see __main__ and docs/benchmarks.md)."""

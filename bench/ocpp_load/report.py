@@ -72,7 +72,7 @@ def _ms(value: float | None) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The figures as the tables of docs/benchmarks-ocpp.md."""
+    """The figures as the tables of docs/benchmarks.md."""
     lines = [
         "| phase | s | connected | answered msgs | msg/s | p50 ms | p99 ms | max ms | "
         "errors | timeouts | bridge CPU % | bridge RSS MB | machine busy % |",
