@@ -61,11 +61,11 @@ def to_installation_phases(charger_currents: list[float | None], rotation: str) 
     return measured
 
 
-def _main_fuse_limit(installation: Installation, rating_a: float) -> list[float]:
-    available = installation.available_current_a
+def _main_fuse_limit(installation: Installation, rating_a: float, now: datetime) -> list[float]:
+    available = installation.live_available_current_a(now)
     if not available:
         return [rating_a] * 3
-    return [min(rating_a, float(value)) for value in available]
+    return [min(rating_a, value) for value in available]
 
 
 def build_scenario(installation: Installation, now: datetime | None = None) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         {
             "id": fuse_id(circuit.pk),
             "parent": fuse_id(circuit.parent_id) if circuit.parent_id else None,
-            "limit": _main_fuse_limit(installation, circuit.max_current_a)
+            "limit": _main_fuse_limit(installation, circuit.max_current_a, now)
             if circuit.parent_id is None
             else [circuit.max_current_a] * 3,
             "base_load": [0.0, 0.0, 0.0],

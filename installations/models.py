@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -64,6 +64,11 @@ class Installation(TenantModel):
         blank=True,
         help_text="Live available current per phase (L1, L2, L3) from a meter or EMS; empty: the main fuse.",
     )
+    available_current_valid_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the live available current stops applying (then the main fuse alone counts).",
+    )
     failsafe_current_a = models.FloatField(
         "failsafe current (A)",
         default=6,
@@ -105,6 +110,17 @@ class Installation(TenantModel):
     @property
     def main_fuse(self) -> Circuit | None:
         return self.circuits.filter(parent__isnull=True).first()
+
+    def live_available_current_a(self, now: datetime) -> list[float] | None:
+        """The available current per phase a meter or EMS reported, while it is valid."""
+        if not self.available_current_a:
+            return None
+        if (
+            self.available_current_valid_until is not None
+            and self.available_current_valid_until <= now
+        ):
+            return None
+        return [float(value) for value in self.available_current_a]
 
     def role_of(self, user: AbstractBaseUser) -> Role | None:
         """The user's role here, or None when they are not a member."""

@@ -23,10 +23,11 @@ class InstallationSerializer(ModelCleanMixin, serializers.ModelSerializer):
         model = Installation
         fields = [
             "id", "name", "address", "time_zone", "authorization_mode", "phases", "voltage_v",
-            "network_type", "available_current_a", "failsafe_current_a", "max_phase_imbalance_a",
+            "network_type", "available_current_a", "available_current_valid_until",
+            "failsafe_current_a", "max_phase_imbalance_a",
             "price_per_kwh", "currency", "main_fuse_a", "my_role", "created_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_at", "my_role"]
+        read_only_fields = ["id", "created_at", "my_role", "available_current_valid_until"]
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -143,3 +144,24 @@ class InvitationSerializer(serializers.ModelSerializer):
             validated_data["email"],
             validated_data["role"],
         )
+
+
+class AvailableCurrentSerializer(serializers.Serializer):
+    """Live available current from a building meter or energy management system."""
+
+    current_a = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=4000),
+        min_length=3,
+        max_length=3,
+        help_text="Amperes available per phase L1, L2, L3 (never more than the main fuse counts).",
+    )
+    valid_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="After this the main fuse alone applies again."
+    )
+
+    def validate_valid_until(self, value: Any) -> Any:
+        from django.utils import timezone
+
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("The validity must end in the future.")
+        return value

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from django.db.models import ProtectedError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from installations import services
 from installations.api.serializers import (
+    AvailableCurrentSerializer,
     CircuitSerializer,
     InstallationSerializer,
     InvitationSerializer,
@@ -25,9 +30,26 @@ class InstallationViewSet(TenantModelViewSet):
     search_fields = ["name", "address"]
     ordering_fields = ["name", "created_at"]
     filterset_fields = ["authorization_mode"]
+    tenant_actions = {"available_current": Action.OPERATE}
 
     def perform_destroy(self, instance: Installation) -> None:
         services.delete_installation(self.request.user, instance)
+
+    @extend_schema(request=AvailableCurrentSerializer, responses={200: AvailableCurrentSerializer})
+    @action(detail=True, methods=["post"], url_path="available-current")
+    def available_current(self, request: Request, pk: str | None = None) -> Response:
+        """Report the current available per phase now (building meter, EMS); a new solve follows.
+
+        ``null``/absent ``valid_until``: until the next report. Allowed to owners and installers,
+        and to API tokens of users with those roles (e.g. a dedicated integration account).
+        """
+        installation = self.get_object()
+        serializer = AvailableCurrentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        installation.available_current_a = serializer.validated_data["current_a"]
+        installation.available_current_valid_until = serializer.validated_data.get("valid_until")
+        installation.save(update_fields=["available_current_a", "available_current_valid_until"])
+        return Response(serializer.data)
 
 
 class CircuitViewSet(TenantModelViewSet):

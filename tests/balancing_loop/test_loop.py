@@ -181,3 +181,54 @@ def test_the_profile_sent_is_valid_ocpp_and_in_force_at_once() -> None:
     assert schedule["chargingSchedulePeriod"] == [
         {"startPeriod": 0, "limit": 16.0, "numberPhases": 3}
     ]
+
+
+class TestAvailableCurrentApi:
+    URL = "/api/v1/installations/{}/available-current/"
+
+    def test_an_ems_reports_available_current_and_a_solve_follows(
+        self, world: World, django_capture_on_commit_callbacks
+    ) -> None:  # type: ignore[no-untyped-def]
+        from tests.conftest import api_as
+
+        redis = get_redis()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api_as(world.ingrid).post(
+                self.URL.format(world.site_a.pk),
+                {"current_a": [40, 45.5, 50], "valid_until": "2999-01-01T00:00:00Z"},
+            )
+        assert response.status_code == 200, response.content
+        site = Installation.objects.get(pk=world.site_a.pk)
+        assert site.available_current_a == [40, 45.5, 50]
+        assert redis.exists(
+            tasks.QUEUED_KEY.format(installation_id=world.site_a.pk)
+        )  # solve queued
+        scenario = service.build_scenario(site)
+        main = next(fuse for fuse in scenario["fuses"] if fuse["parent"] is None)
+        assert main["limit"] == [40, 45.5, 50]
+
+    def test_an_expired_report_no_longer_limits(self, world: World) -> None:
+        from datetime import timedelta
+
+        Installation.objects.filter(pk=world.site_a.pk).update(
+            available_current_a=[10, 10, 10],
+            available_current_valid_until=timezone.now() - timedelta(seconds=1),
+        )
+        scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+        main = next(fuse for fuse in scenario["fuses"] if fuse["parent"] is None)
+        assert main["limit"] == [63, 63, 63]
+
+    def test_bad_reports_and_other_roles_are_refused(self, world: World) -> None:
+        from tests.conftest import api_as
+
+        url = self.URL.format(world.site_a.pk)
+        response = api_as(world.alice).post(url, {"current_a": [40, -1]})
+        assert response.status_code == 400
+        assert "current_a" in response.json()["error"]["fields"]
+        response = api_as(world.alice).post(
+            url, {"current_a": [1, 2, 3], "valid_until": "2000-01-01T00:00:00Z"}
+        )
+        assert "valid_until" in response.json()["error"]["fields"]
+        assert api_as(world.dora).post(url, {"current_a": [1, 2, 3]}).status_code == 404
+        assert api_as(world.oscar).post(url, {"current_a": [1, 2, 3]}).status_code == 404
+        assert Installation.objects.get(pk=world.site_a.pk).available_current_a is None
