@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from portal.redis import get_async_redis
 
 logger = logging.getLogger(__name__)
 
+SWITCH_INTERVAL_S = 0.001
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -52,14 +54,14 @@ def default_node_id() -> str:
 
 
 class DatabaseThreads:
-    """The thread pool the bridge's ORM calls run on; ``await db(fn, *args)``.
+    """A thread pool the bridge's ORM calls run on; ``await db(fn, *args)``.
 
     It counts calls, the time they waited for a thread and the time they ran, for the stats line.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, name: str = "bridge-db") -> None:
         self._executor = ThreadPoolExecutor(
-            size, thread_name_prefix="bridge-db", initializer=self._remember_connection
+            size, thread_name_prefix=name, initializer=self._remember_connection
         )
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -191,6 +193,9 @@ class Bridge:
         self.messages = 0  # frames received, for the stats line
         self.shutting_down = False
         self.db = DatabaseThreads(db_threads)
+        # Batch writes (meter values, online states) on a lane of their own: a big COPY never
+        # holds up a charger's upgrade or a StartTransaction.
+        self.db_batches = DatabaseThreads(1, "bridge-db-batches")
         self.redis = get_async_redis()
         self.presence = Presence(
             self.redis, self.node_id, flush_interval_s=presence_flush_interval_s
@@ -241,7 +246,7 @@ class Bridge:
         )
 
     async def _write_meters(self, rows: list[Any], registers: dict[tuple[int, int], float]) -> None:
-        await self.db(persistence.write_meter_values, rows, registers)
+        await self.db_batches(persistence.write_meter_values, rows, registers)
 
     async def _stats_loop(self) -> None:
         """One INFO line a minute: what the node holds and how hard it works."""
@@ -255,12 +260,13 @@ class Bridge:
             level = logging.WARNING if max(slowest_wait_s, slowest_round_s) > 1 else logging.INFO
             logger.log(
                 level,
-                "%d connections, %d messages (%.0f/s), %s, slowest Redis round %.0f ms,"
-                " %d meter rows written, %d waiting",
+                "%d connections, %d messages (%.0f/s), %s, batches: %s, slowest Redis round"
+                " %.0f ms, %d meter rows written, %d waiting",
                 len(self.server.connections),
                 messages,
                 messages / self.stats_interval_s,
                 self.db.take_stats(),
+                self.db_batches.take_stats(),
                 slowest_round_s * 1000,
                 self.meters.rows_written,
                 self.meters.pending,
@@ -286,7 +292,7 @@ class Bridge:
         if not (changes or seen):
             return
         try:
-            await self.db(persistence.record_online_changes, changes, seen)
+            await self.db_batches(persistence.record_online_changes, changes, seen)
         except Exception:
             self.presence.put_back(changes, seen)
             raise
@@ -320,7 +326,8 @@ class Bridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.aclose()
-        await asyncio.to_thread(self.db.close)  # the ORM may not be used from the loop's thread
+        for threads in (self.db, self.db_batches):  # the ORM may not be used from the loop
+            await asyncio.to_thread(threads.close)
         logger.info("OCPP bridge %s stopped (%d chargers released)", self.node_id, held)
 
     async def _stop_commands(self) -> None:
@@ -343,12 +350,15 @@ async def serve_bridge(
     *,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
-    tune_gc: bool = True,
+    tune_process: bool = True,
     **options: Any,
 ) -> None:
     """Run a bridge until ``stop`` is set or SIGTERM/SIGINT arrives, then stop it gracefully."""
     bridge = Bridge(host, port, **options)
-    if tune_gc:
+    if tune_process:
+        # The loop thread and the database threads share the GIL; a thread back from a query
+        # (or the loop back from a socket call) would wait up to 5 ms for the busy one.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         collector = asyncio.create_task(
             GarbageCollection(lambda: bridge.server.closed_count).run(), name="bridge-gc"
         )
@@ -364,5 +374,5 @@ async def serve_bridge(
         for signum in signals:
             loop.remove_signal_handler(signum)
         await bridge.stop()
-        if tune_gc:
+        if tune_process:
             collector.cancel()

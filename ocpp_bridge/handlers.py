@@ -295,7 +295,9 @@ class FrameRouter(ChargePoint):
         after_hook = handlers.get("_after_action")
         if after_hook is not None:
             try:
-                await after_hook(**kwargs)
+                done = after_hook(**kwargs)
+                if inspect.isawaitable(done):
+                    await done
             except Exception:
                 logger.exception("%s: work after %s failed", self.id, msg.action)
 

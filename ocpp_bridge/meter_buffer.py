@@ -134,10 +134,18 @@ def parse_meter_values(
 class MeterBuffer:
     """Rows waiting to be written, and the latest energy register per session."""
 
-    def __init__(self, write: Writer, *, interval_s: float = 1.0, max_rows: int = 2000) -> None:
+    def __init__(
+        self,
+        write: Writer,
+        *,
+        interval_s: float = 1.0,
+        max_rows: int = 2000,
+        batch_rows: int = 20_000,
+    ) -> None:
         self._write = write
         self.interval_s = interval_s
         self.max_rows = max_rows
+        self.batch_rows = batch_rows  # at most this many per write, so no write runs long
         self._rows: list[MeterRow] = []
         self._registers: dict[tuple[int, int], tuple[datetime, float]] = {}
         self._wake = asyncio.Event()
@@ -177,12 +185,19 @@ class MeterBuffer:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write everything waiting now (one batch); on failure keep it for the next try."""
+        """Write everything waiting now, in batches of ``batch_rows``."""
+        while True:
+            await self._flush_batch()
+            if not self._rows:
+                return
+
+    async def _flush_batch(self) -> None:
+        """Write one batch; on failure keep it for the next try."""
         async with self._lock:
             self._wake.clear()
             if not self._rows and not self._registers:
                 return
-            rows, self._rows = self._rows, []
+            rows, self._rows = self._rows[: self.batch_rows], self._rows[self.batch_rows :]
             registers, self._registers = self._registers, {}
             try:
                 await self._write(rows, {key: wh for key, (_, wh) in registers.items()})

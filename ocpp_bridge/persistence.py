@@ -416,22 +416,20 @@ def stop_transaction(
 
 
 def write_meter_values(rows: Sequence[MeterRow], registers: dict[tuple[int, int], float]) -> None:
-    """Append a batch of meter rows with one COPY, and move the live energy of the sessions
-    they belong to with one UPDATE. ``registers``: (charger id, transaction id) -> meter in Wh."""
+    """Append a batch of meter rows with one COPY, then move the live energy of the sessions
+    they belong to with one UPDATE (apart, so session rows are never locked for the COPY's
+    duration). ``registers``: (charger id, transaction id) -> meter reading in Wh."""
     close_old_connections()
     try:
-        with transaction.atomic():
-            _copy_rows(rows)
-            _update_session_energy(registers)
+        _copy_rows(rows)
     except IntegrityError:
         # A charger deleted while its values waited in the buffer: keep the others.
         known = set(
             Charger.objects.filter(pk__in={row[0] for row in rows}).values_list("pk", flat=True)
         )
         logger.warning("Dropping meter values of deleted chargers %s", {r[0] for r in rows} - known)
-        with transaction.atomic():
-            _copy_rows([row for row in rows if row[0] in known])
-            _update_session_energy({k: v for k, v in registers.items() if k[0] in known})
+        _copy_rows([row for row in rows if row[0] in known])
+    _update_session_energy(registers)
 
 
 def _copy_rows(rows: Iterable[MeterRow]) -> None:

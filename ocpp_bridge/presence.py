@@ -52,28 +52,40 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# One round of writes, in order. KEYS: (presence key, live key) per action. ARGV: node, ttl, then
-# per action its code, a count n and n field/value pairs for the live hash:
+# One round of writes, in order. KEYS: (presence key, live key) per action. ARGV: node, ttl, and
+# the actions as one string (packing thousands of arguments costs redis-py more than the writes
+# cost Redis): records separated by RS (\30), each "code US field US value ..." (US = \31):
 #   c: connected (take presence, fresh live state)   r: released (if this node owns it)
 #   f: refreshed (extend presence this node owns, or claim it if expired), then fields if any
 #   u: fields of the live hash only
-ROUND_SCRIPT = """
+ROUND_SCRIPT = r"""
+local function split(text, separator)
+  local parts, start = {}, 1
+  while true do
+    local at = string.find(text, separator, start, true)
+    if not at then
+      parts[#parts + 1] = string.sub(text, start)
+      return parts
+    end
+    parts[#parts + 1] = string.sub(text, start, at - 1)
+    start = at + 1
+  end
+end
 local node, ttl = ARGV[1], ARGV[2]
-local a = 3
-for k = 1, #KEYS, 2 do
-  local presence, live = KEYS[k], KEYS[k + 1]
-  local code, n = ARGV[a], tonumber(ARGV[a + 1])
-  local first, last = a + 2, a + 1 + 2 * n
-  a = last + 1
+local records = split(ARGV[3], '\30')
+for k, record in ipairs(records) do
+  local presence, live = KEYS[2 * k - 1], KEYS[2 * k]
+  local parts = split(record, '\31')
+  local code = parts[1]
   if code == 'c' then
     redis.call('SET', presence, node, 'EX', ttl)
     redis.call('DEL', live)
-    redis.call('HSET', live, unpack(ARGV, first, last))
+    redis.call('HSET', live, unpack(parts, 2))
     redis.call('EXPIRE', live, ttl)
   elseif code == 'r' then
     if redis.call('GET', presence) == node then
       redis.call('DEL', presence, live)
-      redis.call('HSET', live, unpack(ARGV, first, last))
+      redis.call('HSET', live, unpack(parts, 2))
     end
   else
     if code == 'f' then
@@ -83,14 +95,15 @@ for k = 1, #KEYS, 2 do
         redis.call('EXPIRE', live, ttl)
       end
     end
-    if n > 0 then
-      redis.call('HSET', live, unpack(ARGV, first, last))
+    if #parts > 1 then
+      redis.call('HSET', live, unpack(parts, 2))
     end
   end
 end
-return 0
+return #records
 """
 ROUND_CHUNK = 500  # actions per script call, so Redis is never busy with us for long
+RS, US = "\x1e", "\x1f"  # record and unit separators (never in identities or field values)
 # Answers to commands that count as accepted; any other "status" is a refusal.
 ACCEPTED_ANSWERS = {"Accepted", "Unlocked", "Scheduled", "RebootRequired"}
 STOP = "stop"  # pushed on our own queue to end the BRPOP loop
@@ -278,13 +291,11 @@ class Presence:
 
     async def _write(self, actions: list[Action]) -> None:
         keys: list[str] = []
-        args: list[str | int] = [self.node_id, self.ttl_s]
+        records: list[str] = []
         for code, identity, charger_id, fields in actions:
             keys += [PRESENCE_KEY.format(identity=identity), LIVE_KEY.format(charger_id=charger_id)]
-            args += [code, len(fields)]
-            for name, value in fields.items():
-                args += [name, value]
-        await self._script(keys=keys, args=args)
+            records.append(US.join([code, *(x for item in fields.items() for x in item)]))
+        await self._script(keys=keys, args=[self.node_id, self.ttl_s, RS.join(records)])
 
 
 def _json(value: Any) -> str:

@@ -165,6 +165,21 @@ class TestPresence:
         world.charger_a1.refresh_from_db()
         assert world.charger_a1.last_seen_at > connected_at
 
+    def test_a_node_leaves_alone_presence_another_node_took_over(
+        self, world: World, chargers: Chargers, bridge: BridgeHandle
+    ) -> None:
+        identity = world.charger_a1.ocpp_identity
+        charger = chargers.connect(world.charger_a1)
+        key = PRESENCE_KEY.format(identity=identity)
+        get_redis().set(key, "other-node", ex=90)  # the charger reconnected elsewhere
+        assert charger.heartbeat_answers()
+        bridge.flush()
+        assert get_redis().get(key) == "other-node"
+        charger.close()
+        eventually(lambda: not bridge.bridge.server.connections)
+        bridge.flush()
+        assert get_redis().get(key) == "other-node"
+
     def test_a_second_connection_replaces_the_first(
         self, world: World, chargers: Chargers, bridge: BridgeHandle
     ) -> None:
