@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from installations import views
+from installations import member_views, views
 
 app_name = "installations"
 
@@ -17,13 +17,17 @@ urlpatterns = [
     path("circuits/<int:pk>/edit/", views.CircuitUpdateView.as_view(), name="circuit_edit"),
     path("circuits/<int:pk>/delete/", views.CircuitDeleteView.as_view(), name="circuit_delete"),
     path("<int:pk>/chargers/", views.InstallationChargersView.as_view(), name="chargers"),
-    path("<int:pk>/members/", views.InstallationMembersView.as_view(), name="members"),
-    path("<int:pk>/members/invite/", views.InviteView.as_view(), name="invite"),
-    path("members/<int:pk>/role/", views.MembershipRoleView.as_view(), name="member_role"),
-    path("members/<int:pk>/remove/", views.MembershipRemoveView.as_view(), name="member_remove"),
+    path("<int:pk>/members/", member_views.InstallationMembersView.as_view(), name="members"),
+    path("<int:pk>/members/invite/", member_views.InviteView.as_view(), name="invite"),
+    path("members/<int:pk>/role/", member_views.MembershipRoleView.as_view(), name="member_role"),
+    path(
+        "members/<int:pk>/remove/",
+        member_views.MembershipRemoveView.as_view(),
+        name="member_remove",
+    ),
     path(
         "invitations/<int:pk>/revoke/",
-        views.InvitationRevokeView.as_view(),
+        member_views.InvitationRevokeView.as_view(),
         name="invitation_revoke",
     ),
 ]

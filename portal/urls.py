@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from installations import member_views
 from installations import views as installation_views
 
 urlpatterns = [
@@ -10,9 +11,7 @@ urlpatterns = [
     path("installations/", include("installations.urls")),
     path("", include("ocpp_bridge.urls")),
     path("chargers/", include("chargers.urls")),
-    path(
-        "invitations/<str:token>/", installation_views.InvitationView.as_view(), name="invitation"
-    ),
+    path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
