@@ -45,6 +45,7 @@ from portal.redis import get_async_redis
 logger = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.001
+LAG_PROBE_S = 0.1
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -249,22 +250,33 @@ class Bridge:
         await self.db_batches(persistence.write_meter_values, rows, registers)
 
     async def _stats_loop(self) -> None:
-        """One INFO line a minute: what the node holds and how hard it works."""
+        """One INFO line a minute: what the node holds and how hard it works. The loop's lag is
+        how late a 100 ms sleep wakes up: what every charger waits on top of its own work."""
         while True:
-            await asyncio.sleep(self.stats_interval_s)
+            lags: list[float] = []
+            deadline = time.monotonic() + self.stats_interval_s
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                await asyncio.sleep(LAG_PROBE_S)
+                lags.append(time.monotonic() - started - LAG_PROBE_S)
+            lags.sort()
+            lag_p99_s = lags[int(len(lags) * 0.99)] if lags else 0.0
             messages, self.messages = self.messages, 0
             slowest_wait_s = self.db.longest_wait_s
             slowest_round_s = self.presence.slowest_round_s
             self.presence.slowest_round_s = 0.0
             # Loud when the node falls behind: waits that chargers feel.
-            level = logging.WARNING if max(slowest_wait_s, slowest_round_s) > 1 else logging.INFO
+            worst = max(slowest_wait_s, slowest_round_s, lag_p99_s * 10)
+            level = logging.WARNING if worst > 1 else logging.INFO
             logger.log(
                 level,
-                "%d connections, %d messages (%.0f/s), %s, batches: %s, slowest Redis round"
-                " %.0f ms, %d meter rows written, %d waiting",
+                "%d connections, %d messages (%.0f/s), loop lag p99 %.0f ms max %.0f ms, %s,"
+                " batches: %s, slowest Redis round %.0f ms, %d meter rows written, %d waiting",
                 len(self.server.connections),
                 messages,
                 messages / self.stats_interval_s,
+                lag_p99_s * 1000,
+                (lags[-1] if lags else 0.0) * 1000,
                 self.db.take_stats(),
                 self.db_batches.take_stats(),
                 slowest_round_s * 1000,

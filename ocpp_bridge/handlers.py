@@ -345,7 +345,7 @@ class BridgeChargePoint(FrameRouter):
         self.charger = charger
         self.bridge = bridge
         self.closed = asyncio.Event()
-        self.connector_status: dict[int, str] = {}
+        self.connectors: dict[int, persistence.ReportedState] = {}
         self.active_sessions: dict[int, ActiveSession] = {}
         self.readings: dict[int, Readings] = {}
         self._published: dict[str, str] = {}  # live fields as last sent
@@ -366,11 +366,11 @@ class BridgeChargePoint(FrameRouter):
             self.closed.set()
 
     def load(self, state: persistence.ConnectedState) -> None:
-        self.connector_status = dict(state.connector_status)
+        self.connectors = dict(state.connectors)
         self.active_sessions = dict(state.active_sessions)
 
     def connectors_json(self) -> dict[str, str]:
-        return {str(cid): status for cid, status in sorted(self.connector_status.items())}
+        return {str(cid): state.status for cid, state in sorted(self.connectors.items())}
 
     # --- charger -> central system ----------------------------------------------------------
 
@@ -421,9 +421,14 @@ class BridgeChargePoint(FrameRouter):
             vendor_id=vendor_id or "",
             vendor_error_code=vendor_error_code or "",
         )
-        changed = self.connector_status.get(connector_id) != status
-        self.connector_status[connector_id] = status
-        self.bridge.presence.update_live(self.charger.pk, {"connectors": self.connectors_json()})
+        previous = self.connectors.get(connector_id)
+        self.connectors[connector_id] = report.state()
+        if previous == report.state() and error_code == "NoError":
+            return  # a repeat (chargers repeat their statuses after a reconnect): nothing new
+        changed = previous is None or previous.status != status
+        if changed:
+            live = {"connectors": self.connectors_json()}
+            self.bridge.presence.update_live(self.charger.pk, live)
         in_session = connector_id in self.active_sessions
         await self.bridge.db(
             persistence.record_status, self.charger.pk, report, changed, in_session

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, IntegerField, Q, Value
@@ -56,11 +56,20 @@ class ActiveSession:
     meter_start_wh: int
 
 
+class ReportedState(NamedTuple):
+    """What a connector last reported, as stored on the Connector row."""
+
+    status: str
+    error_code: str  # "" for NoError
+    info: str
+    vendor_error_code: str
+
+
 @dataclass(frozen=True)
 class ConnectedState:
-    """What a new connection loads once: connector statuses and sessions in progress."""
+    """What a new connection loads once: connector states and sessions in progress."""
 
-    connector_status: dict[int, str]
+    connectors: dict[int, ReportedState]
     active_sessions: dict[int, ActiveSession]
 
 
@@ -101,14 +110,16 @@ def find_charger(identity: str) -> tuple[Charger, ConnectedState] | None:
     charger = Charger.objects.filter(ocpp_identity=identity).order_by().first()
     if charger is None:
         return None
-    statuses = dict(Connector.objects.filter(charger=charger).values_list("connector_id", "status"))
+    connectors = Connector.objects.filter(charger=charger).values_list(
+        "connector_id", "status", "error_code", "info", "vendor_error_code"
+    )
     sessions = (
         ChargeSession.objects.filter(charger=charger, status=SessionStatus.ACTIVE)
         .order_by("started_at")
         .values_list("connector__connector_id", "id", "meter_start_wh")
     )
     state = ConnectedState(
-        connector_status=statuses,
+        connectors={row[0]: ReportedState(*row[1:]) for row in connectors},
         active_sessions={cid: ActiveSession(tx, start) for cid, tx, start in sessions},
     )
     return charger, state
@@ -232,6 +243,10 @@ class StatusReport:
     vendor_id: str = ""
     vendor_error_code: str = ""
 
+    def state(self) -> ReportedState:
+        error_code = "" if self.error_code == "NoError" else self.error_code
+        return ReportedState(self.status, error_code, self.info[:50], self.vendor_error_code[:50])
+
 
 def record_status(charger_id: int, report: StatusReport, changed: bool, in_session: bool) -> None:
     """Connector status (if newer than what we have), charging time of the session in progress
@@ -273,13 +288,7 @@ def record_status(charger_id: int, report: StatusReport, changed: bool, in_sessi
 
 
 def _update_connector(charger_id: int, report: StatusReport) -> None:
-    fields = {
-        "status": report.status,
-        "error_code": "" if report.error_code == "NoError" else report.error_code,
-        "info": report.info[:50],
-        "vendor_error_code": report.vendor_error_code[:50],
-        "status_updated_at": report.timestamp,
-    }
+    fields = {**report.state()._asdict(), "status_updated_at": report.timestamp}
     connector = Connector.objects.filter(charger_id=charger_id, connector_id=report.connector_id)
     newer = Q(status_updated_at__isnull=True) | Q(status_updated_at__lte=report.timestamp)
     if not connector.filter(newer).update(**fields) and not connector.exists():

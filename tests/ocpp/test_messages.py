@@ -112,6 +112,14 @@ class TestStatusNotification:
         assert a1.heartbeat_answers()
         assert Connector.objects.get(charger=world.charger_a1).status == ConnectorStatus.CHARGING
 
+    def test_a_repeated_status_changes_nothing(self, world: World, a1: TestCharger) -> None:
+        a1.result("StatusNotification", _status(1, "Available", timestamp="2026-03-01T08:00:00Z"))
+        a1.result("StatusNotification", _status(1, "Available", timestamp="2026-03-01T09:00:00Z"))
+        assert a1.heartbeat_answers()
+        connector = Connector.objects.get(charger=world.charger_a1, connector_id=1)
+        assert connector.status_updated_at == datetime(2026, 3, 1, 8, tzinfo=UTC)  # since when
+        assert ChargerEvent.objects.filter(kind=EventKind.STATUS).count() == 1
+
     def test_connector_zero_is_the_charger_itself(self, world: World, a1: TestCharger) -> None:
         assert a1.call("StatusNotification", _status(0, "Unavailable")) == [3, "m1", {}]
         assert a1.heartbeat_answers()
