@@ -3,14 +3,16 @@
 ``FrameRouter`` replaces the library's message routing so that every bad frame gets its CallError
 (with the OCPP 1.6 error codes) and nothing a charger sends can end the connection.
 ``BridgeChargePoint`` holds the handlers: ``on_<action>`` methods returning ``call_result``
-dataclasses, and ``@after`` hooks for work that need not delay the answer (awaited before the
-next frame is read, so a charger's messages are stored in the order it sent them).
+dataclasses, and ``@after`` hooks for work that need not delay the answer.
 
 Database work goes through ``bridge.db`` (the sync functions of ``persistence`` on the bridge's
-thread pool); meter values go to the bridge's ``MeterBuffer``; presence and live state to its
-``Presence`` writer. The hot path stays light: a Heartbeat touches memory only, MeterValues append
-to the buffer, and the Charger row, connector statuses and sessions in progress are loaded once
-per connection.
+thread pool), chained per charger: every write or query of a charger runs after its earlier ones,
+so its messages are stored in the order it sent them, yet an answer only waits for the database
+when it needs a result from it (Authorize, Start/StopTransaction); the writes of @after hooks
+happen behind the answers. Meter values go to the bridge's ``MeterBuffer``; presence and live
+state to its ``Presence`` writer. The hot path stays light: a Heartbeat touches memory only,
+MeterValues append to the buffer, a repeated status is not stored again, and the Charger row,
+connector states and sessions in progress are loaded once per connection.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from ocpp.charge_point import (
@@ -71,6 +73,9 @@ logger = logging.getLogger(__name__)
 
 # Older samples (a charger replaying what it measured offline) do not move the live state.
 LIVE_HORIZON = timedelta(minutes=10)
+# Writes a charger may have waiting before its next frame waits for them.
+MAX_BACKLOG = 50
+R = TypeVar("R")
 
 # --- OCPP-J framing ------------------------------------------------------------------------------
 
@@ -349,6 +354,8 @@ class BridgeChargePoint(FrameRouter):
         self.active_sessions: dict[int, ActiveSession] = {}
         self.readings: dict[int, Readings] = {}
         self._published: dict[str, str] = {}  # live fields as last sent
+        self._last_write: asyncio.Task[Any] | None = None
+        self._backlog = 0  # writes behind, not done yet
         self._answers: dict[str, CallResult | CallError] = {}
 
     # --- connection life --------------------------------------------------------------------
@@ -372,6 +379,42 @@ class BridgeChargePoint(FrameRouter):
     def connectors_json(self) -> dict[str, str]:
         return {str(cid): state.status for cid, state in sorted(self.connectors.items())}
 
+    # --- database work, in the charger's order ---------------------------------------------
+
+    def _store(self, function: Callable[..., Any], *args: Any) -> asyncio.Task[Any]:
+        """Run ``function(*args)`` on the database after all this charger's earlier writes."""
+        previous = self._last_write
+
+        async def in_turn() -> Any:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            return await self.bridge.db(function, *args)
+
+        task = self.bridge.track(asyncio.create_task(in_turn()))
+        self._last_write = task
+        return task
+
+    async def _in_order(self, function: Callable[..., R], *args: Any) -> R:
+        """A database call whose result the answer needs, after the writes before it."""
+        return await self._store(function, *args)
+
+    async def _write_behind(self, function: Callable[..., Any], *args: Any) -> None:
+        """A write the answer does not wait for (failures are logged). Only when a charger
+        runs far ahead of the database does its next frame wait."""
+        task = self._store(function, *args)
+        task.add_done_callback(self._log_failure)
+        self._backlog += 1
+        task.add_done_callback(self._written)
+        if self._backlog > MAX_BACKLOG:
+            await asyncio.wait([task])
+
+    def _written(self, task: asyncio.Task[Any]) -> None:
+        self._backlog -= 1
+
+    def _log_failure(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: storing failed", self.id, exc_info=task.exception())
+
     # --- charger -> central system ----------------------------------------------------------
 
     @on(Action.boot_notification)
@@ -384,7 +427,7 @@ class BridgeChargePoint(FrameRouter):
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **kwargs: Any) -> None:
-        await self.bridge.db(
+        await self._write_behind(
             persistence.record_boot, self.charger.pk, self.current_payload, now_utc()
         )
 
@@ -430,13 +473,13 @@ class BridgeChargePoint(FrameRouter):
             live = {"connectors": self.connectors_json()}
             self.bridge.presence.update_live(self.charger.pk, live)
         in_session = connector_id in self.active_sessions
-        await self.bridge.db(
+        await self._write_behind(
             persistence.record_status, self.charger.pk, report, changed, in_session
         )
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        decision = await self.bridge.db(persistence.authorize_id_tag, self.charger.pk, id_tag)
+        decision = await self._in_order(persistence.authorize_id_tag, self.charger.pk, id_tag)
         return call_result.Authorize(id_tag_info=_id_tag_info(decision))
 
     @on(Action.start_transaction)
@@ -452,7 +495,7 @@ class BridgeChargePoint(FrameRouter):
             raise PropertyConstraintViolationError(
                 details={"cause": f"connectorId must be 1 to {persistence.MAX_CONNECTOR_ID}"}
             )
-        outcome = await self.bridge.db(
+        outcome = await self._in_order(
             persistence.start_transaction,
             self.charger.pk,
             connector_id,
@@ -485,7 +528,7 @@ class BridgeChargePoint(FrameRouter):
         )
         if transaction_data:
             rows, _ = self._parse_meters(connector_hint, transaction_id, transaction_data)
-        outcome = await self.bridge.db(
+        outcome = await self._in_order(
             persistence.stop_transaction,
             self.charger.pk,
             transaction_id,
@@ -569,7 +612,7 @@ class BridgeChargePoint(FrameRouter):
     # --- helpers ----------------------------------------------------------------------------
 
     async def _event(self, kind: EventKind, summary: str) -> None:
-        await self.bridge.db(
+        await self._write_behind(
             persistence.record_event,
             self.charger.pk,
             kind,

@@ -101,9 +101,10 @@ class TestCharger:
 
     __test__ = False  # not a test class
 
-    def __init__(self, loop: LoopThread, websocket: ClientConnection) -> None:
+    def __init__(self, loop: LoopThread, websocket: ClientConnection, bridge: BridgeHandle) -> None:
         self.loop = loop
         self.websocket = websocket
+        self.bridge = bridge
         self.answers: dict[str, Any] = {}  # action -> payload (or NO_ANSWER, or a CALLERROR)
         self.received: list[list[Any]] = []  # calls the central system sent
         self.replies: asyncio.Queue[list[Any]] = asyncio.Queue()
@@ -145,6 +146,11 @@ class TestCharger:
         reply = self.call(action, payload)
         assert reply[0] == 3, reply
         return reply[2]
+
+    def settle(self) -> None:
+        """Wait until the bridge has stored what this charger said (writes happen behind the
+        answers) and flushed its buffers."""
+        self.bridge.flush()
 
     def heartbeat_answers(self) -> bool:
         reply = self.call("Heartbeat", {}, unique_id="hb")
@@ -208,7 +214,7 @@ class Chargers:
             )
 
         websocket = self.loop.run(open_connection())
-        test_charger = TestCharger(self.loop, websocket)
+        test_charger = TestCharger(self.loop, websocket, self.bridge)
         self.open.append(test_charger)
         return test_charger
 

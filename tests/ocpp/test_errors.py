@@ -210,6 +210,7 @@ def test_a_bug_in_after_work_does_not_touch_the_answer_or_the_connection(
     monkeypatch.setattr(persistence, "record_event", broken)
     reply = a1.send([2, "x", "FirmwareStatusNotification", {"status": "Downloading"}])
     assert reply == [3, "x", {}]
+    a1.settle()
     assert a1.heartbeat_answers()
     assert not ChargerEvent.objects.filter(kind="firmware").exists()
 

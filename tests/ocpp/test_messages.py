@@ -53,7 +53,7 @@ class TestBootAndHeartbeat:
         ]
         assert UTC_SECOND.match(reply[2]["currentTime"])
         assert _close_to_now(reply[2]["currentTime"])
-        assert a1.heartbeat_answers()  # the boot's @after work is done before the next frame
+        a1.settle()  # the boot is stored behind the answer
         charger = world.charger_a1
         charger.refresh_from_db()
         assert (charger.vendor, charger.model, charger.serial_number, charger.firmware_version) == (
@@ -87,7 +87,7 @@ class TestStatusNotification:
         at = "2026-03-01T08:00:00Z"
         assert a2.call("StatusNotification", _status(1, "Preparing", timestamp=at)) == [3, "m1", {}]
         assert a2.call("StatusNotification", _status(2, "Available")) == [3, "m1", {}]
-        assert a2.heartbeat_answers()
+        a2.settle()
         statuses = dict(
             Connector.objects.filter(charger=world.charger_a2).values_list("connector_id", "status")
         )
@@ -109,20 +109,20 @@ class TestStatusNotification:
     ) -> None:
         a1.result("StatusNotification", _status(1, "Charging", timestamp="2026-03-01T09:00:00Z"))
         a1.result("StatusNotification", _status(1, "Available", timestamp="2026-03-01T08:00:00Z"))
-        assert a1.heartbeat_answers()
+        a1.settle()
         assert Connector.objects.get(charger=world.charger_a1).status == ConnectorStatus.CHARGING
 
     def test_a_repeated_status_changes_nothing(self, world: World, a1: TestCharger) -> None:
         a1.result("StatusNotification", _status(1, "Available", timestamp="2026-03-01T08:00:00Z"))
         a1.result("StatusNotification", _status(1, "Available", timestamp="2026-03-01T09:00:00Z"))
-        assert a1.heartbeat_answers()
+        a1.settle()
         connector = Connector.objects.get(charger=world.charger_a1, connector_id=1)
         assert connector.status_updated_at == datetime(2026, 3, 1, 8, tzinfo=UTC)  # since when
         assert ChargerEvent.objects.filter(kind=EventKind.STATUS).count() == 1
 
     def test_connector_zero_is_the_charger_itself(self, world: World, a1: TestCharger) -> None:
         assert a1.call("StatusNotification", _status(0, "Unavailable")) == [3, "m1", {}]
-        assert a1.heartbeat_answers()
+        a1.settle()
         assert not Connector.objects.filter(charger=world.charger_a1, connector_id=0).exists()
         event = ChargerEvent.objects.get(charger=world.charger_a1, kind=EventKind.STATUS)
         assert (event.connector_id, event.summary) == (0, "Charger: Unavailable")
@@ -137,7 +137,7 @@ class TestStatusNotification:
             vendorId="Acme",
         )
         assert a1.call("StatusNotification", report) == [3, "m1", {}]
-        assert a1.heartbeat_answers()
+        a1.settle()
         fault = ChargerEvent.objects.get(charger=world.charger_a1, kind=EventKind.FAULT)
         assert fault.summary == "Connector 1: GroundFailure (RCD tripped, E42)"
         assert fault.data["vendorErrorCode"] == "E42"
@@ -149,7 +149,7 @@ class TestStatusNotification:
         )
         assert connector.vendor_error_code == "E42"
         a1.result("StatusNotification", _status(1, "Available"))
-        assert a1.heartbeat_answers()
+        a1.settle()
         assert Connector.objects.get(charger=world.charger_a1, connector_id=1).error_code == ""
         assert ChargerEvent.objects.filter(kind=EventKind.FAULT).count() == 1
 
@@ -208,7 +208,7 @@ class TestNotifications:
     ) -> None:
         payload = {"vendorId": "com.acme", "messageId": "Diag", "data": '{"temp": 41}'}
         assert a1.call("DataTransfer", payload) == [3, "m1", {"status": "UnknownVendorId"}]
-        assert a1.heartbeat_answers()
+        a1.settle()
         event = ChargerEvent.objects.get(charger=world.charger_a1, kind=EventKind.DATA_TRANSFER)
         assert (event.summary, event.data) == ("Data transfer from com.acme (Diag)", payload)
 
@@ -229,6 +229,6 @@ class TestNotifications:
         summary: str,
     ) -> None:
         assert a1.call(action, {"status": status}) == [3, "m1", {}]
-        assert a1.heartbeat_answers()
+        a1.settle()
         event = ChargerEvent.objects.get(charger=world.charger_a1, kind=kind)
         assert (event.summary, event.data) == (summary, {"status": status})

@@ -149,7 +149,7 @@ class TestStartAndStop:
                     "timestamp": at(minutes),
                 },
             )
-            assert a1.heartbeat_answers()  # the status is stored before the next frame is read
+            a1.settle()  # statuses are stored behind the answers
 
         status("Preparing", 0)
         tx = a1.result("StartTransaction", start())["transactionId"]
@@ -162,6 +162,22 @@ class TestStartAndStop:
         session = ChargeSession.objects.get(pk=tx)
         assert (session.charging_seconds, session.charging_since) == (30 * 60, None)
         assert session.connected_seconds == 40 * 60
+
+
+def test_writes_behind_the_answers_keep_the_chargers_order(
+    a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    """No settling in between: each status is answered before it is stored, yet the stop is
+    stored after both, and the charging clock adds up."""
+    tx = a1.result("StartTransaction", start())["transactionId"]
+    for status, minute in [("Charging", 1), ("SuspendedEV", 21), ("Charging", 30)]:
+        a1.result(
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": status, "timestamp": at(minute)},
+        )
+    a1.result("StopTransaction", stop(tx, 9000, at(40)))
+    session = ChargeSession.objects.get(pk=tx)
+    assert (session.charging_seconds, session.charging_since) == (30 * 60, None)
 
 
 def _meter_values(connector: int, tx: int | None, when: str, *samples: dict) -> dict:

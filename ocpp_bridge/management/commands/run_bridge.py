@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ocpp_bridge.bridge import serve_bridge
+from ocpp_bridge.bridge import DB_THREADS, serve_bridge
 
 
 class Command(BaseCommand):
@@ -18,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, help="port (default: OCPP_BRIDGE_PORT)")
         parser.add_argument("--node-id", help="name in Redis presence (default: BRIDGE_NODE_ID)")
         parser.add_argument(
-            "--db-threads", type=int, default=8, help="database threads (default: 8)"
+            "--db-threads",
+            type=int,
+            default=DB_THREADS,
+            help=f"database threads (default: {DB_THREADS})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
