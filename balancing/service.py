@@ -4,6 +4,12 @@
 engine's documented extensions), ``balance`` solves it, records a ``BalancingDecision`` and sends
 the changed limits as SetChargingProfile commands: lowering ones first, and raising ones only
 after the lowering ones were answered (or timed out), so the fuses are never briefly overloaded.
+
+Failsafe: every online charger gets a stack-level-0 profile at the installation's failsafe
+current (once, again after a boot or a change), and each balancing limit above it carries a
+``validTo`` (``BALANCING_LIMIT_TTL_SECONDS``) and is renewed at half-life while a car charges. A
+charger that loses its connection therefore falls back to the failsafe current by itself when its
+limit expires; until then the part of its limit above failsafe stays reserved on its fuses.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from balancing import tuning
 from balancing.engine import solve
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus, SessionStatus
@@ -68,6 +76,68 @@ def _main_fuse_limit(installation: Installation, rating_a: float, now: datetime)
     return [min(rating_a, value) for value in available]
 
 
+def limit_ttl() -> timedelta:
+    return timedelta(seconds=settings.BALANCING_LIMIT_TTL_SECONDS)
+
+
+def limit_in_force(charger: Charger, now: datetime) -> bool:
+    """Whether the balancing limit last sent is still valid on the charger (it expires)."""
+    return charger.limit_sent_at is not None and charger.limit_sent_at + limit_ttl() > now
+
+
+def _measurement(
+    charger: Charger, state: routing.LiveState
+) -> tuple[list[float] | None, int | None]:
+    """The draw the engine may trust, and the car's phase count when only that can be trusted.
+
+    A draw measured before the last limit (plus a ramp-up time) was sent says nothing about
+    whether the car takes less than the new limit, so it is withheld; the phases it shows the car
+    using still hold. No current measurand at all: unknown, not "drawing nothing".
+    """
+    if all(value is None for value in state.current_a):
+        return None, None
+    measured = to_installation_phases(state.current_a, charger.phase_rotation)
+    ramp = timedelta(seconds=settings.BALANCING_RAMP_SECONDS)
+    stale = (
+        state.measured_at is not None
+        and charger.limit_sent_at is not None
+        and state.measured_at < charger.limit_sent_at + ramp
+    )
+    if not stale:
+        return measured, None
+    return None, _phases_in_use(measured, charger)
+
+
+def _phases_in_use(measured: list[float], charger: Charger) -> int | None:
+    """How many phases (in rotation order) the car draws on, when the draw shows it clearly."""
+    draws = [measured[index] for index in rotation_indexes(charger.phase_rotation)]
+    if charger.phases != 3 or max(draws) < tuning.PHASE_DETECT_MIN_DRAW_A:
+        return None
+    used = [draw >= tuning.PHASE_UNUSED_BELOW_A for draw in draws]
+    count = sum(used)
+    return count if used[:count] == [True] * count else None
+
+
+def _reserve_expiring_limits(
+    fuses: list[dict[str, Any]], circuits: list[Any], charger: Charger, failsafe_a: float
+) -> None:
+    """An offline charger keeps its last limit until that expires, then falls back to failsafe.
+    The engine reserves the failsafe current; the rest of a higher limit still in force is
+    counted as load on its fuse and every fuse above it (``base_load`` includes those below)."""
+    excess = (charger.allocated_current_a or 0.0) - failsafe_a
+    if excess <= 0:
+        return
+    by_id = {fuse["id"]: fuse for fuse in fuses}
+    parents = {circuit.pk: circuit.parent_id for circuit in circuits}
+    phases = rotation_indexes(charger.phase_rotation)[: charger.allocated_phases or charger.phases]
+    node: int | None = charger.circuit_id
+    while node is not None and fuse_id(node) in by_id:
+        load = by_id[fuse_id(node)]["base_load"]
+        for phase in phases:
+            load[phase] = round(load[phase] + excess, 1)
+        node = parents.get(node)
+
+
 def build_scenario(installation: Installation, now: datetime | None = None) -> dict[str, Any]:
     """The engine's snapshot of ``installation``: fuse tree, chargers, live measurements."""
     now = now or timezone.now()
@@ -97,6 +167,10 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         state = states[charger.pk]
         connected = any(c.status in CAR_CONNECTED_STATUSES for c in charger.connectors.all())
         session = sessions.get(charger.pk)
+        online = state.online or charger.is_online
+        measured, car_phases = _measurement(charger, state)
+        if not online and connected and limit_in_force(charger, now):
+            _reserve_expiring_limits(fuses, circuits, charger, installation.failsafe_current_a)
         entry: dict[str, Any] = {
             "id": charger.ocpp_identity,
             "fuse": fuse_id(charger.circuit_id),
@@ -104,11 +178,12 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
             "rotation": charger.phase_rotation,
             "min_current": charger.min_current_a,
             "max_current": charger.max_current_a,
-            "online": state.online or charger.is_online,
+            "online": online,
             "car_connected": connected,
-            "car_phases": None,
-            "measured": to_installation_phases(state.current_a, charger.phase_rotation),
-            "current_limit": charger.allocated_current_a,
+            "car_phases": car_phases,
+            "measured": measured,
+            # An expired limit is gone from the charger (it is at failsafe): no limit of ours.
+            "current_limit": charger.allocated_current_a if limit_in_force(charger, now) else None,
             "priority": charger.priority,
             "connected_since": (session.started_at if session else now).isoformat(),
             "energy_wh": session.energy_wh if session else 0,
@@ -141,29 +216,40 @@ def _previously_finished(installation: Installation) -> set[str]:
 
 
 def charging_profile(
-    current_a: float, phases: int, *, profile_id: int, stack_level: int, now: datetime | None = None
+    current_a: float,
+    phases: int,
+    *,
+    profile_id: int,
+    stack_level: int,
+    now: datetime | None = None,
+    valid_for: timedelta | None = None,
 ) -> dict[str, Any]:
     """A TxDefaultProfile for the whole charger (connector 0) at ``current_a`` per phase.
 
     Absolute, starting a minute ago: in force at once even if the charger's clock runs behind.
+    With ``valid_for`` it ends then (``validTo``) and the profile below it applies again.
     """
-    start = (now or timezone.now()) - timedelta(minutes=1)
-    return {
-        "connectorId": 0,
-        "csChargingProfiles": {
-            "chargingProfileId": profile_id,
-            "stackLevel": stack_level,
-            "chargingProfilePurpose": "TxDefaultProfile",
-            "chargingProfileKind": "Absolute",
-            "chargingSchedule": {
-                "startSchedule": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "chargingRateUnit": "A",
-                "chargingSchedulePeriod": [
-                    {"startPeriod": 0, "limit": round(current_a, 1), "numberPhases": phases}
-                ],
-            },
-        },
+    now = now or timezone.now()
+    profile: dict[str, Any] = {
+        "chargingProfileId": profile_id,
+        "stackLevel": stack_level,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
     }
+    if valid_for is not None:
+        profile["validTo"] = _ocpp_time(now + valid_for)
+    profile["chargingSchedule"] = {
+        "startSchedule": _ocpp_time(now - timedelta(minutes=1)),
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [
+            {"startPeriod": 0, "limit": round(current_a, 1), "numberPhases": phases}
+        ],
+    }
+    return {"connectorId": 0, "csChargingProfiles": profile}
+
+
+def _ocpp_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -174,35 +260,89 @@ class LimitChange:
     lowering: bool
 
 
-def planned_changes(chargers: dict[str, Charger], result: dict[str, Any]) -> list[LimitChange]:
-    """The limits to send, lowering ones first (the engine's order, kept)."""
+def planned_changes(
+    chargers: dict[str, Charger],
+    scenario: dict[str, Any],
+    result: dict[str, Any],
+    now: datetime | None = None,
+) -> list[LimitChange]:
+    """The limits to send to online chargers, lowering ones first (the engine's order, kept).
+
+    Besides the engine's changes: a limit that expired (the charger fell back to failsafe) or is
+    past half its validity while a car is connected is sent again. A charger without a car whose
+    limit is not in force is left alone: it draws nothing, and the failsafe current it would
+    apply fits the fuses (``installations.failsafe``); a car plugging in triggers a solve.
+    """
+    now = now or timezone.now()
+    entries = {entry["id"]: entry for entry in scenario["chargers"]}
+    renew_after = limit_ttl() / 2
     changes = []
     for allocation in result["allocations"]:
         charger = chargers.get(allocation["id"])
-        change = allocation.get("change", "none")
-        if charger is None or change == "none":
+        entry = entries.get(allocation["id"])
+        if charger is None or entry is None or not entry["online"]:
             continue
-        changes.append(
-            LimitChange(
-                charger, float(allocation["current"]), int(allocation["phases"]), change == "lower"
-            )
+        current, phases = float(allocation["current"]), int(allocation["phases"])
+        in_force = limit_in_force(charger, now)
+        if entry["car_connected"]:
+            due = not in_force or now - charger.limit_sent_at >= renew_after
+            if allocation.get("change", "none") == "none" and not due:
+                continue
+        elif not (in_force and allocation.get("change", "none") != "none"):
+            continue
+        applied = charger.allocated_current_a if in_force else charger.failsafe_sent_a
+        applied_phases = (charger.allocated_phases or charger.phases) if in_force else phases
+        lowering = current == 0 or (
+            applied is not None and current <= applied and phases <= applied_phases
         )
+        changes.append(LimitChange(charger, current, phases, lowering))
     return sorted(changes, key=lambda item: not item.lowering)  # stable: lowering first
 
 
-def send_limits(changes: list[LimitChange]) -> list[Command]:
+def send_failsafe(chargers: list[Charger], failsafe_a: float) -> list[Command]:
+    """Configure the failsafe current where it is not yet: a TxDefaultProfile at stack level 0
+    with no end, which the charger applies whenever the balancing profile above it has expired
+    (it loses its connection and nobody renews the limit)."""
+    sent = []
+    for charger in chargers:
+        if charger.failsafe_sent_a == failsafe_a:
+            continue
+        payload = charging_profile(
+            failsafe_a, charger.phases, profile_id=FAILSAFE_PROFILE_ID, stack_level=0
+        )
+        with transaction.atomic():
+            command = routing.issue_command(
+                charger,
+                CommandAction.SET_CHARGING_PROFILE,
+                payload,
+                source=CommandSource.WORKER,
+                timeout_s=15,
+            )
+            if not command.is_final:
+                Charger.objects.filter(pk=charger.pk).update(failsafe_sent_a=failsafe_a)
+        sent.append(command)
+    return sent
+
+
+def send_limits(changes: list[LimitChange], now: datetime | None = None) -> list[Command]:
     """Issue SetChargingProfile for each change; raising ones wait for the lowering ones."""
+    now = now or timezone.now()
     sent: list[Command] = []
     lowering = [change for change in changes if change.lowering]
     raising = [change for change in changes if not change.lowering]
     for batch in (lowering, raising):
-        if batch is raising and sent:
+        if batch is raising and raising and sent:
             deadline = time.monotonic() + LOWERING_WAIT_S
             for command in sent:
                 routing.wait_for_command(command, max(0.0, deadline - time.monotonic()))
         for change in batch:
             payload = charging_profile(
-                change.current_a, change.phases, profile_id=BALANCING_PROFILE_ID, stack_level=1
+                change.current_a,
+                change.phases,
+                profile_id=BALANCING_PROFILE_ID,
+                stack_level=1,
+                now=now,
+                valid_for=limit_ttl(),
             )
             with transaction.atomic():
                 command = routing.issue_command(
@@ -214,7 +354,9 @@ def send_limits(changes: list[LimitChange]) -> list[Command]:
                 )
                 if not command.is_final:
                     Charger.objects.filter(pk=change.charger.pk).update(
-                        allocated_current_a=change.current_a, allocated_phases=change.phases
+                        allocated_current_a=change.current_a,
+                        allocated_phases=change.phases,
+                        limit_sent_at=now,
                     )
             sent.append(command)
     return sent
@@ -232,7 +374,11 @@ def balance(
     result = solve(scenario)
     solve_ms = (time.perf_counter() - started) * 1000
     chargers = {charger.ocpp_identity: charger for charger in installation.chargers.all()}
-    commands = send_limits(planned_changes(chargers, result))
+    online = [
+        chargers[e["id"]] for e in scenario["chargers"] if e["online"] and e["id"] in chargers
+    ]
+    commands = send_failsafe(online, installation.failsafe_current_a)
+    commands += send_limits(planned_changes(chargers, scenario, result))
     return BalancingDecision.objects.create(
         installation=installation,
         trigger=trigger,

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from installations.choices import AuthorizationMode, NetworkType, Role
+from installations.failsafe import failsafe_problem
 from portal.tenancy import Action, TenantModel
 
 if TYPE_CHECKING:
@@ -106,6 +107,10 @@ class Installation(TenantModel):
                 raise ValidationError(
                     {"currency": "Use a three-letter ISO 4217 code such as EUR or NOK."}
                 )
+        if self.pk and self.failsafe_current_a is not None:
+            problem = failsafe_problem(self, failsafe_a=self.failsafe_current_a)
+            if problem:
+                raise ValidationError({"failsafe_current_a": problem})
 
     @property
     def main_fuse(self) -> Circuit | None:
@@ -209,6 +214,10 @@ class Circuit(TenantModel):
                 errors["max_current_a"] = (
                     f"Sub-circuits {names} would be above this circuit's limit."
                 )
+        if not errors and self.pk and self.max_current_a is not None:
+            problem = failsafe_problem(self.installation, circuit=self)
+            if problem:
+                errors["max_current_a"] = problem
         if errors:
             raise ValidationError(errors)
 

@@ -247,10 +247,13 @@ def live_fields(readings: dict[int, Readings], meter_start_wh: dict[int, int]) -
     power: float | None = None
     soc: float | None = None
     energy: float | None = None
+    measured_at: datetime | None = None  # balancing ignores a draw measured before a new limit
     for reading in readings.values():
         for index, phase in enumerate(("L1", "L2", "L3")):
             if phase in reading.current_a:
                 currents[index] = (currents[index] or 0.0) + reading.current_a[phase]
+        if reading.current_a and (measured_at is None or reading.timestamp > measured_at):
+            measured_at = reading.timestamp
         if reading.power_w is not None:
             power = (power or 0.0) + reading.power_w
         if reading.soc_percent is not None:
@@ -267,4 +270,6 @@ def live_fields(readings: dict[int, Readings], meter_start_wh: dict[int, int]) -
         "energy_wh": energy,
         "soc_percent": soc,
     }
-    return {key: "" if value is None else format(value, ".15g") for key, value in values.items()}
+    fields = {key: "" if value is None else format(value, ".15g") for key, value in values.items()}
+    fields["measured_at"] = measured_at.isoformat() if measured_at else ""
+    return fields

@@ -22,6 +22,7 @@ from django.db.models.functions import Cast, Coalesce, Extract, Greatest
 from django.utils import timezone
 
 from auth_access.decisions import Decision, authorize
+from balancing.triggers import charger_changed, chargers_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
 from ocpp_bridge.choices import AttemptReason, CommandStatus
@@ -165,6 +166,7 @@ def record_online_changes(changes: Sequence[OnlineChange], seen: dict[int, datet
             )
             for change in changes
         )
+        chargers_changed({change.charger_id for change in changes}, "chargers online/offline")
     latest = {change.charger_id: change for change in changes}
     rows = {charger_id: (None, at) for charger_id, at in seen.items() if charger_id not in latest}
     rows.update({cid: (change.online, change.at) for cid, change in latest.items()})
@@ -220,6 +222,9 @@ def record_boot(charger_id: int, boot_info: dict[str, Any], now: datetime) -> No
         last_boot_at=now,
         last_seen_at=now,
         is_online=True,
+        # A rebooted charger may have lost its charging profiles: balancing sends them again.
+        failsafe_sent_a=None,
+        limit_sent_at=None,
     )
     summary = f"Booted: {vendor} {model}" + (f", firmware {firmware}" if firmware else "")
     ChargerEvent.objects.create(
@@ -229,6 +234,7 @@ def record_boot(charger_id: int, boot_info: dict[str, Any], now: datetime) -> No
         summary=_summary(summary),
         data=boot_info,
     )
+    charger_changed(charger_id, "charger booted")
 
 
 @dataclass(frozen=True)
@@ -266,6 +272,8 @@ def record_status(charger_id: int, report: StatusReport, changed: bool, in_sessi
         _update_connector(charger_id, report)
         if in_session or report.status == ConnectorStatus.CHARGING:
             _update_charging_clock(charger_id, report)
+        if changed:  # a car plugged in or out, started or stopped drawing
+            charger_changed(charger_id, f"{where}: {report.status}")
     if events:
         data = {
             "status": report.status,

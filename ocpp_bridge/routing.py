@@ -124,6 +124,7 @@ class LiveState:
     energy_wh: float | None = None
     soc_percent: float | None = None
     connectors: dict[str, str] = field(default_factory=dict)  # connector id -> OCPP status
+    measured_at: datetime | None = None  # when the currents above were measured (charger clock)
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> LiveState:
@@ -139,6 +140,9 @@ class LiveState:
             energy_wh=number("energy_wh"),
             soc_percent=number("soc_percent"),
             connectors=json.loads(raw.get("connectors") or "{}"),
+            measured_at=datetime.fromisoformat(raw["measured_at"])
+            if raw.get("measured_at")
+            else None,
         )
 
 

@@ -251,6 +251,11 @@ BRIDGE_NODE_ID = env_str("BRIDGE_NODE_ID", "")
 # Load balancing: the periodic sweep (seconds) and the debounce of event-triggered solves.
 BALANCING_SWEEP_SECONDS = env_float("BALANCING_SWEEP_SECONDS", 15.0)
 BALANCING_DEBOUNCE_SECONDS = env_float("BALANCING_DEBOUNCE_SECONDS", 0.3)
+# A limit sent to a charger expires after this long unless renewed (renewed at half-life), so a
+# charger that loses its connection falls back to the failsafe current by itself.
+BALANCING_LIMIT_TTL_SECONDS = env_int("BALANCING_LIMIT_TTL_SECONDS", 600)
+# A draw measured less than this long after a new limit does not count as "the car takes less".
+BALANCING_RAMP_SECONDS = env_float("BALANCING_RAMP_SECONDS", 10.0)
 
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 
 from chargers.choices import ChargerAuthorizationMode, ConnectorStatus, PhaseRotation
 from installations.choices import Role
+from installations.failsafe import failsafe_problem
 from installations.models import PHASE_CHOICES, Circuit, Installation, Membership
 from portal.tenancy import Action, TenantModel
 
@@ -71,6 +72,18 @@ class Charger(TenantModel):
         help_text="The limit balancing last sent (0: paused).",
     )
     allocated_phases = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    limit_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When balancing last sent its limit (it expires unless renewed).",
+    )
+    failsafe_sent_a = models.FloatField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The failsafe current last configured on the charger (empty: not yet).",
+    )
     can_switch_phases = models.BooleanField(
         default=False, help_text="A 3-phase charger that can be told to charge on one phase."
     )
@@ -127,6 +140,10 @@ class Charger(TenantModel):
                 errors["name"] = "Another charger of this installation already has this name."
         if self.installation_id and self.phases == 3 and self.installation.phases == 1:
             errors["phases"] = "A 3-phase charger cannot sit on a 1-phase installation."
+        if not errors and self.circuit_id and self.installation_id:
+            problem = failsafe_problem(self.installation, charger=self)
+            if problem:
+                errors["circuit"] = problem
         if errors:
             raise ValidationError(errors)
 

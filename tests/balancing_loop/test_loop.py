@@ -26,7 +26,10 @@ def _clean_redis() -> None:
 def _plug_in(charger: Charger, currents: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
     """The charger is online with a car on connector 1, drawing ``currents`` on its own phases."""
     charger.connectors.filter(connector_id=1).update(status=ConnectorStatus.CHARGING)
-    Charger.objects.filter(pk=charger.pk).update(is_online=True)
+    # Its failsafe is configured already (tests/balancing_loop/test_failsafe.py covers sending it).
+    Charger.objects.filter(pk=charger.pk).update(
+        is_online=True, failsafe_sent_a=charger.installation.failsafe_current_a
+    )
     redis = get_redis()
     redis.set(routing.PRESENCE_KEY.format(identity=charger.ocpp_identity), "node-test", ex=60)
     redis.hset(
@@ -41,8 +44,13 @@ def _plug_in(charger: Charger, currents: tuple[float, float, float] = (0.0, 0.0,
 
 
 def _limits_sent() -> dict[str, float]:
+    """The balancing limits sent (not the failsafe profiles), by charger."""
     sent = {}
-    for command in Command.objects.filter(action="SetChargingProfile").order_by("id"):
+    balancing = Command.objects.filter(
+        action="SetChargingProfile",
+        payload__csChargingProfiles__chargingProfileId=service.BALANCING_PROFILE_ID,
+    )
+    for command in balancing.order_by("id"):
         period = command.payload["csChargingProfiles"]["chargingSchedule"][
             "chargingSchedulePeriod"
         ][0]
@@ -168,13 +176,17 @@ def test_sweep_covers_installations_with_chargers_online(world: World) -> None:
 
 
 def test_the_profile_sent_is_valid_ocpp_and_in_force_at_once() -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from ocpp_bridge.payloads import payload_errors
 
     now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-    payload = service.charging_profile(16.0, 3, profile_id=1001, stack_level=1, now=now)
+    payload = service.charging_profile(
+        16.0, 3, profile_id=1001, stack_level=1, now=now, valid_for=timedelta(minutes=10)
+    )
     assert payload_errors("SetChargingProfile", payload) == {}
+    # It expires unless renewed: then the failsafe profile below it applies again.
+    assert payload["csChargingProfiles"]["validTo"] == "2026-11-24T10:10:00Z"
     schedule = payload["csChargingProfiles"]["chargingSchedule"]
     # Absolute profiles need a start (chargers reject them otherwise); a minute early covers clock skew.
     assert schedule["startSchedule"] == "2026-11-24T09:59:00Z"
