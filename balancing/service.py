@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from balancing import tuning
@@ -379,7 +380,7 @@ def balance(
     ]
     commands = send_failsafe(online, installation.failsafe_current_a)
     commands += send_limits(planned_changes(chargers, scenario, result))
-    return BalancingDecision.objects.create(
+    decision = BalancingDecision(
         installation=installation,
         trigger=trigger,
         reason=reason[:120],
@@ -388,3 +389,27 @@ def balance(
         solve_ms=solve_ms,
         commands_sent=len(commands),
     )
+    if trigger == BalancingTrigger.SWEEP and not commands:
+        latest = installation.balancing_decisions.order_by("-created_at", "-id").first()
+        if latest is not None and latest.result == result:
+            BalancingDecision.objects.filter(pk=latest.pk).update(
+                confirmed_at=timezone.now(), confirmations=F("confirmations") + 1
+            )
+            return decision  # the same answer as the latest one: not stored again
+    decision.save()
+    return decision
+
+
+def prune_decisions(older_than: timedelta, batch: int = 5000) -> int:
+    """Delete decisions older than ``older_than`` in batches; return how many went."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            BalancingDecision.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += BalancingDecision.objects.filter(pk__in=ids).delete()[0]

@@ -7,6 +7,8 @@ running task solves once more at the end instead of queueing a parallel one.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -74,3 +76,10 @@ def sweep() -> int:
         balance_installation.delay(installation_id, BalancingTrigger.SWEEP, "periodic sweep")
         count += 1
     return count
+
+
+@shared_task(ignore_result=True)
+def prune_decisions() -> int:
+    """Daily: drop balancing decisions past ``BALANCING_DECISION_RETENTION_DAYS``."""
+    days = settings.BALANCING_DECISION_RETENTION_DAYS
+    return service.prune_decisions(timedelta(days=days))

@@ -256,9 +256,15 @@ BALANCING_DEBOUNCE_SECONDS = env_float("BALANCING_DEBOUNCE_SECONDS", 0.3)
 BALANCING_LIMIT_TTL_SECONDS = env_int("BALANCING_LIMIT_TTL_SECONDS", 600)
 # A draw measured less than this long after a new limit does not count as "the car takes less".
 BALANCING_RAMP_SECONDS = env_float("BALANCING_RAMP_SECONDS", 10.0)
+# Balancing decisions (snapshot, answer, reasons) are kept this long.
+BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
+    "prune-balancing-decisions": {
+        "task": "balancing.tasks.prune_decisions",
+        "schedule": 24 * 3600.0,
+    },
     "expire-commands": {"task": "ocpp_bridge.tasks.expire_commands", "schedule": 10.0},
     "detect-offline-chargers": {
         "task": "ocpp_bridge.tasks.detect_offline_chargers",

@@ -244,3 +244,32 @@ class TestAvailableCurrentApi:
         assert api_as(world.dora).post(url, {"current_a": [1, 2, 3]}).status_code == 404
         assert api_as(world.oscar).post(url, {"current_a": [1, 2, 3]}).status_code == 404
         assert Installation.objects.get(pk=world.site_a.pk).available_current_a is None
+
+
+def test_a_sweep_with_the_same_answer_is_not_stored_again(world: World) -> None:
+    _plug_in(world.charger_a1)
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    amps = _limits_sent()["HARBOUR-A1"] - 0.2
+    _plug_in(world.charger_a1, (amps, amps, amps))
+    service.balance(world.site_a.pk, BalancingTrigger.EVENT)  # events are always stored
+    for _ in range(3):
+        assert service.balance(world.site_a.pk, BalancingTrigger.SWEEP).pk is None
+    latest = BalancingDecision.objects.filter(installation=world.site_a).first()
+    assert BalancingDecision.objects.filter(installation=world.site_a).count() == 2
+    assert latest.confirmations == 3 and latest.confirmed_at is not None
+
+    _plug_in(world.charger_a2)  # a new car: a new answer, stored
+    assert service.balance(world.site_a.pk, BalancingTrigger.SWEEP).pk is not None
+
+
+def test_old_decisions_are_pruned(world: World) -> None:
+    from datetime import timedelta
+
+    for _ in range(3):
+        service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    old = timezone.now() - timedelta(days=40)
+    BalancingDecision.objects.filter(
+        pk__in=BalancingDecision.objects.order_by("id").values("pk")[:2]
+    ).update(created_at=old)
+    assert tasks.prune_decisions() == 2
+    assert BalancingDecision.objects.count() == 1
