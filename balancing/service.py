@@ -48,6 +48,9 @@ CAR_CONNECTED_STATUSES = {
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
 # The balancing profile sits above the failsafe profile (stack level 0) and replaces itself.
 BALANCING_PROFILE_ID = 1001
+# On a charger with several connectors the TxDefaultProfile is a limit per connector; this one
+# caps their sum at the charger's allocation.
+CHARGER_MAX_PROFILE_ID = 1002
 FAILSAFE_PROFILE_ID = 1000
 LOWERING_WAIT_S = 5.0
 
@@ -224,8 +227,10 @@ def charging_profile(
     stack_level: int,
     now: datetime | None = None,
     valid_for: timedelta | None = None,
+    purpose: str = "TxDefaultProfile",
 ) -> dict[str, Any]:
-    """A TxDefaultProfile for the whole charger (connector 0) at ``current_a`` per phase.
+    """A charging profile for the whole charger (connector 0) at ``current_a`` per phase: a
+    TxDefaultProfile (every connector's default) or a ChargePointMaxProfile (their sum).
 
     Absolute, starting a minute ago: in force at once even if the charger's clock runs behind.
     With ``valid_for`` it ends then (``validTo``) and the profile below it applies again.
@@ -234,7 +239,7 @@ def charging_profile(
     profile: dict[str, Any] = {
         "chargingProfileId": profile_id,
         "stackLevel": stack_level,
-        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfilePurpose": purpose,
         "chargingProfileKind": "Absolute",
     }
     if valid_for is not None:
@@ -337,30 +342,48 @@ def send_limits(changes: list[LimitChange], now: datetime | None = None) -> list
             for command in sent:
                 routing.wait_for_command(command, max(0.0, deadline - time.monotonic()))
         for change in batch:
-            payload = charging_profile(
-                change.current_a,
-                change.phases,
-                profile_id=BALANCING_PROFILE_ID,
-                stack_level=1,
-                now=now,
-                valid_for=limit_ttl(),
-            )
             with transaction.atomic():
-                command = routing.issue_command(
-                    change.charger,
-                    CommandAction.SET_CHARGING_PROFILE,
-                    payload,
-                    source=CommandSource.WORKER,
-                    timeout_s=15,
-                )
-                if not command.is_final:
+                commands = [
+                    routing.issue_command(
+                        change.charger,
+                        CommandAction.SET_CHARGING_PROFILE,
+                        payload,
+                        source=CommandSource.WORKER,
+                        timeout_s=15,
+                    )
+                    for payload in _limit_profiles(change, now)
+                ]
+                if not any(command.is_final for command in commands):
                     Charger.objects.filter(pk=change.charger.pk).update(
                         allocated_current_a=change.current_a,
                         allocated_phases=change.phases,
                         limit_sent_at=now,
                     )
-            sent.append(command)
+            sent.extend(commands)
     return sent
+
+
+def _limit_profiles(change: LimitChange, now: datetime) -> list[dict[str, Any]]:
+    """The profiles that carry one limit, in a safe order. One connector: a TxDefaultProfile.
+    Several: the same per connector plus a ChargePointMaxProfile on their sum; when lowering the
+    sum is capped first, when raising last."""
+    profiles = [(BALANCING_PROFILE_ID, "TxDefaultProfile")]
+    if len(change.charger.connectors.all()) > 1:
+        profiles.append((CHARGER_MAX_PROFILE_ID, "ChargePointMaxProfile"))
+        if change.lowering:
+            profiles.reverse()
+    return [
+        charging_profile(
+            change.current_a,
+            change.phases,
+            profile_id=profile_id,
+            stack_level=1,
+            now=now,
+            valid_for=limit_ttl(),
+            purpose=purpose,
+        )
+        for profile_id, purpose in profiles
+    ]
 
 
 def balance(
@@ -374,7 +397,10 @@ def balance(
     started = time.perf_counter()
     result = solve(scenario)
     solve_ms = (time.perf_counter() - started) * 1000
-    chargers = {charger.ocpp_identity: charger for charger in installation.chargers.all()}
+    chargers = {
+        charger.ocpp_identity: charger
+        for charger in installation.chargers.prefetch_related("connectors")
+    }
     online = [
         chargers[e["id"]] for e in scenario["chargers"] if e["online"] and e["id"] in chargers
     ]

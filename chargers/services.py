@@ -19,6 +19,7 @@ def register_charger(*, connector_count: int = 1, **fields: Any) -> tuple[Charge
         fields["installation"] = fields["circuit"].installation
     charger = Charger(**fields)
     password = charger.set_ocpp_password()
+    charger.planned_connectors = connector_count  # for the failsafe check in clean()
     charger.full_clean()
     charger.save()
     Connector.objects.bulk_create(

@@ -3,7 +3,8 @@
 A charger that loses its connection falls back to the installation's failsafe current by itself,
 and the balancing loop cannot lower it any more. If the whole site went offline (the internet
 connection is gone), every charger with a car would draw that current at once, so the fuse tree
-must carry it: worst case, every charger at ``min(failsafe, its max current)`` on each of its
+must carry it: worst case, every connector of every charger at the failsafe current (the failsafe
+profile is a default for each connector), at most the charger's max current, on each of its
 phases. Installation, circuit and charger validation call ``failsafe_problem`` with the value
 being changed, so a setting that breaks this is refused with the numbers and the way out.
 
@@ -40,6 +41,11 @@ class ChargerNode:
     phases: int
     rotation: str  # "L1L2L3", "L2L3L1", ...
     max_current_a: float
+    connectors: int = 1
+
+    def failsafe_draw_a(self, failsafe_a: float) -> float:
+        """Per phase, with a car on every connector at the failsafe current."""
+        return min(failsafe_a * max(1, self.connectors), self.max_current_a)
 
     def installation_phases(self) -> list[int]:
         """Indexes (0-2) of the installation phases this charger draws on."""
@@ -62,7 +68,7 @@ def worst_case_loads(
     parents = {fuse.id: fuse.parent_id for fuse in fuses}
     loads = {fuse.id: [0.0, 0.0, 0.0] for fuse in fuses}
     for charger in chargers:
-        draw = min(failsafe_a, charger.max_current_a)
+        draw = charger.failsafe_draw_a(failsafe_a)
         node: int | None = charger.fuse_id
         hops = 0
         while node is not None and node in loads and hops <= len(fuses):
@@ -114,6 +120,8 @@ def failsafe_problem(
     ``failsafe_a``, ``circuit`` or ``charger`` are the unsaved values being validated; they
     replace (or join) what the database holds.
     """
+    from django.db.models import Count
+
     from chargers.models import Charger
     from installations.models import Circuit
 
@@ -129,31 +137,36 @@ def failsafe_problem(
             fuses[circuit.pk], parent_id=circuit.parent_id, limit_a=circuit.max_current_a
         )
     nodes = {
-        row.pk: _charger_node(row)
-        for row in Charger.objects.filter(installation_id=installation.pk).only(
-            "circuit_id", "phases", "phase_rotation", "max_current_a"
-        )
+        row.pk: _charger_node(row, row.connector_count)
+        for row in Charger.objects.filter(installation_id=installation.pk)
+        .annotate(connector_count=Count("connectors"))
+        .only("circuit_id", "phases", "phase_rotation", "max_current_a")
     }
     if charger is not None and charger.circuit_id:
-        nodes[charger.pk or -1] = _charger_node(charger)
+        connectors = nodes[charger.pk].connectors if charger.pk in nodes else 1
+        # A charger being registered has no connectors yet: register_charger says how many.
+        connectors = getattr(charger, "planned_connectors", connectors)
+        nodes[charger.pk or -1] = _charger_node(charger, connectors)
     found = overloads(fuses.values(), nodes.values(), failsafe)
     if not found:
         return None
     worst = found[0]
     safe = largest_safe_failsafe(fuses.values(), nodes.values())
     return (
-        f"If every charger lost its connection, each would fall back to {failsafe:g} A and "
+        f"If every charger lost its connection, each connector would fall back to {failsafe:g} A "
+        f"and "
         f"{worst.fuse.name} would carry {worst.load_a:g} A on {PHASE_NAMES[worst.phase]} "
         f"(limit {worst.fuse.limit_a:g} A). The fuses allow a failsafe current of at most "
         f"{safe:g} A with these chargers."
     )
 
 
-def _charger_node(charger: Charger) -> ChargerNode:
+def _charger_node(charger: Charger, connectors: int) -> ChargerNode:
     return ChargerNode(
         id=charger.pk or -1,
         fuse_id=charger.circuit_id,
         phases=charger.phases,
         rotation=charger.phase_rotation,
         max_current_a=charger.max_current_a,
+        connectors=connectors,
     )

@@ -66,19 +66,20 @@ def test_a_failsafe_current_the_fuses_cannot_carry_is_refused_with_the_way_out(
     world: World,
 ) -> None:
     site = world.site_a
-    site.failsafe_current_a = 31.5
-    site.full_clean()  # A1 + A2 = 63 A through the main fuse: just fits
+    # Through the main fuse: A1 at the failsafe, A2's two connectors at twice it (up to 32 A).
+    site.failsafe_current_a = 31
+    site.full_clean()  # 31 + 32 = 63 A: just fits
     site.failsafe_current_a = 32
     with pytest.raises(ValidationError) as raised:
         site.full_clean()
     message = raised.value.message_dict["failsafe_current_a"][0]
     assert "Main fuse would carry 64 A on L1 (limit 63 A)" in message
-    assert "at most 31.5 A" in message
+    assert "at most 31 A" in message
 
 
 def test_the_api_refuses_it_with_a_field_error(world: World) -> None:
     url = f"/api/v1/installations/{world.site_a.pk}/"
-    # Both chargers draw at most their own 32 A, so 40 A of failsafe means 64 A on the main fuse.
+    # A1 draws at most its own 32 A, and so do A2's two connectors together: 64 A on the main fuse.
     response = api_as(world.ingrid).patch(url, {"failsafe_current_a": 40}, format="json")
     assert response.status_code == 400
     assert "would carry 64 A" in response.json()["error"]["fields"]["failsafe_current_a"][0]
@@ -86,12 +87,15 @@ def test_the_api_refuses_it_with_a_field_error(world: World) -> None:
 
 
 def test_a_charger_the_fuse_cannot_carry_at_failsafe_is_refused(world: World) -> None:
-    Installation.objects.filter(pk=world.site_a.pk).update(failsafe_current_a=16)
+    Installation.objects.filter(pk=world.site_a.pk).update(failsafe_current_a=10)
     world.site_a.refresh_from_db()
-    register_charger(circuit=world.row_a, name="A3", ocpp_identity="HARBOUR-A3")  # 32 A on Row A
-    with pytest.raises(ValidationError) as raised:
-        register_charger(circuit=world.row_a, name="A4", ocpp_identity="HARBOUR-A4")
-    assert "Row A would carry 48 A" in raised.value.message_dict["circuit"][0]
+    register_charger(circuit=world.row_a, name="A3", ocpp_identity="HARBOUR-A3")  # Row A: 20 A
+    with pytest.raises(ValidationError) as raised:  # each of its connectors counts
+        register_charger(
+            circuit=world.row_a, name="A4", ocpp_identity="HARBOUR-A4", connector_count=2
+        )
+    assert "Row A would carry 40 A" in raised.value.message_dict["circuit"][0]
+    register_charger(circuit=world.row_a, name="A4", ocpp_identity="HARBOUR-A4")  # 30 A: fits
 
 
 def test_lowering_a_circuit_below_the_failsafe_load_is_refused(world: World) -> None:

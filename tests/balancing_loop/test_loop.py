@@ -99,7 +99,7 @@ def test_balance_sends_limits_that_keep_every_fuse_safe(world: World) -> None:
         _plug_in(charger)
     Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[20, 20, 20])
     decision = service.balance(world.site_a.pk, BalancingTrigger.MANUAL, "test")
-    assert decision is not None and decision.commands_sent == 2
+    assert decision is not None and decision.commands_sent == 3  # A2 has two connectors
     limits = _limits_sent()
     assert set(limits) == {"HARBOUR-A1", "HARBOUR-A2"}
     assert sum(limits.values()) <= 20  # both 3-phase, on every phase of the 20 A live limit
@@ -124,7 +124,7 @@ def test_lowering_limits_are_sent_before_raising_ones(
     Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[40, 40, 40])
     service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
     order = list(Command.objects.order_by("id").values_list("charger__ocpp_identity", flat=True))
-    assert order == ["HARBOUR-A1", "HARBOUR-A2"]
+    assert order == ["HARBOUR-A1", "HARBOUR-A2", "HARBOUR-A2"]
     limits = _limits_sent()
     assert limits["HARBOUR-A1"] < 32 < limits["HARBOUR-A1"] + limits["HARBOUR-A2"] <= 40
 
@@ -273,3 +273,35 @@ def test_old_decisions_are_pruned(world: World) -> None:
     ).update(created_at=old)
     assert tasks.prune_decisions() == 2
     assert BalancingDecision.objects.count() == 1
+
+
+def test_a_charger_with_several_connectors_gets_a_cap_on_their_sum(world: World) -> None:
+    """TxDefaultProfile is a limit per connector: two cars on A2 could draw twice the limit. A
+    ChargePointMaxProfile caps the sum; it goes first when lowering and last when raising."""
+    _plug_in(world.charger_a2)
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    raising = _purposes(world.charger_a2)
+    assert raising == ["TxDefaultProfile", "ChargePointMaxProfile"]
+
+    Command.objects.all().delete()
+    Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[10, 10, 10])
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    assert _purposes(world.charger_a2) == ["ChargePointMaxProfile", "TxDefaultProfile"]
+    limits = {
+        c.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+        for c in Command.objects.filter(charger=world.charger_a2)
+    }
+    assert len(limits) == 1 and limits.pop() <= 10  # one limit, carried by both
+
+
+def _purposes(charger: Charger) -> list[str]:
+    return [
+        command.payload["csChargingProfiles"]["chargingProfilePurpose"]
+        for command in Command.objects.filter(
+            charger=charger,
+            payload__csChargingProfiles__chargingProfileId__in=[
+                service.BALANCING_PROFILE_ID,
+                service.CHARGER_MAX_PROFILE_ID,
+            ],
+        ).order_by("id")
+    ]
