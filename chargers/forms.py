@@ -21,6 +21,7 @@ class ChargerForm(ScopedModelForm):
             "circuit",
             "phases",
             "phase_rotation",
+            "can_switch_phases",
             "min_current_a",
             "max_current_a",
             "priority",
@@ -30,10 +31,42 @@ class ChargerForm(ScopedModelForm):
             "serial_number",
         ]
         field_classes = {"circuit": CircuitChoiceField}
-        labels = {"authorization_mode": "Authorization", "serial_number": "Serial number"}
+        labels = {
+            "authorization_mode": "Authorization",
+            "serial_number": "Serial number",
+            "can_switch_phases": "Can switch between 1 and 3 phases",
+        }
         help_texts = {
             "ocpp_identity": "The charge point identity configured in the charger; it ends its OCPP URL.",
-            "phase_rotation": "Which installation phase each charger phase is wired to.",
+            "circuit": (
+                "The fuse the charger is connected behind. Balancing keeps this fuse and every "
+                "fuse above it within its limit."
+            ),
+            "phases": (
+                "How many phases the charger is wired with. A 1-phase charger draws on the first "
+                "phase of its rotation."
+            ),
+            "phase_rotation": (
+                "Which installation phase each charger phase is wired to: L2 L3 L1 means the "
+                "charger's phase 1 is on L2. Rotating neighbouring chargers spreads 1-phase cars "
+                "over all three phases."
+            ),
+            "can_switch_phases": (
+                "Tick only if the charger supports it: balancing may then let a car charge on one "
+                "phase when there is not enough room on all three."
+            ),
+            "min_current_a": (
+                "The least the charger is given while a car charges; most cars need 6 A. When "
+                "there is less room, the car pauses instead and takes turns with others."
+            ),
+            "max_current_a": (
+                "The most the charger is given, per phase: its own rating or its cable's, "
+                "whichever is lower."
+            ),
+            "priority": (
+                "When there is not enough for every car, chargers with a higher number are served "
+                "first; equal numbers share fairly. 0 is normal."
+            ),
         }
         widgets = {
             "ocpp_identity": forms.TextInput(

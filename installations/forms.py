@@ -14,13 +14,29 @@ from functools import cache
 from typing import Any, ClassVar
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from installations.choices import Role
 from installations.models import Circuit, Installation, Invitation
 
 
-class ScopedModelForm(forms.ModelForm):
+class ModelErrorsMixin:
+    """A model ``clean()`` error on a field this form does not show goes above the form.
+
+    Django raises ``ValueError`` for it (a 500) instead; errors on shown fields stay there.
+    """
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        if hasattr(errors, "error_dict"):
+            placed: dict[str, list[ValidationError]] = {}
+            for name, messages in errors.error_dict.items():
+                key = name if name in self.fields else NON_FIELD_ERRORS  # type: ignore[attr-defined]
+                placed.setdefault(key, []).extend(messages)
+            errors = ValidationError(placed)
+        super()._update_errors(errors)  # type: ignore[misc]
+
+
+class ScopedModelForm(ModelErrorsMixin, forms.ModelForm):
     """A ModelForm for an object whose ``installation`` the view assigns before validation."""
 
     scope_fields: ClassVar[tuple[str, ...]] = ("installation",)
@@ -68,7 +84,7 @@ def time_zone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return list(groups.items())
 
 
-class InstallationForm(forms.ModelForm):
+class InstallationForm(ModelErrorsMixin, forms.ModelForm):
     """Settings of an installation (its main fuse is edited as a circuit)."""
 
     time_zone = forms.ChoiceField(choices=time_zone_choices)
@@ -95,7 +111,18 @@ class InstallationForm(forms.ModelForm):
         }
         help_texts = {
             "authorization_mode": "Locked: drivers identify with a card or the app before charging.",
-            "max_phase_imbalance_a": "The largest current difference allowed between phases.",
+            "phases": "How the site is supplied: one phase, or three (L1, L2, L3).",
+            "failsafe_current_a": (
+                "What every charger falls back to by itself when it cannot reach Fusebox (for "
+                "example when the internet connection is down). The fuses must carry it for "
+                "every charger at once, so it is kept free for offline chargers. Most cars need "
+                "at least 6 A; 0 stops charging while offline."
+            ),
+            "max_phase_imbalance_a": (
+                "Some grid operators limit how much more one phase may carry than another "
+                "(often 16 A or 20 A). Balancing keeps the chargers' combined draw within it. "
+                "Leave empty for no limit."
+            ),
             "currency": "Three-letter ISO 4217 code, e.g. EUR or NOK.",
         }
         widgets = {
@@ -182,7 +209,14 @@ class CircuitForm(ScopedModelForm):
         fields = ["name", "parent", "max_current_a"]
         field_classes = {"parent": CircuitChoiceField}
         labels = {"parent": "Below circuit", "max_current_a": "Limit per phase (A)"}
-        help_texts = {"max_current_a": "The fuse rating; it cannot exceed the circuit above it."}
+        help_texts = {
+            "name": "How people on site know this fuse, e.g. Garage row A.",
+            "parent": "The circuit this one is fed from; its chargers also count there.",
+            "max_current_a": (
+                "The fuse rating, per phase. Balancing keeps the chargers below it within this "
+                "limit; it cannot exceed the circuit above it."
+            ),
+        }
 
     def __init__(self, *args: Any, circuits: Any, **kwargs: Any) -> None:
         """``circuits``: the installation's circuits the user may administer (a restricted queryset)."""
@@ -190,7 +224,10 @@ class CircuitForm(ScopedModelForm):
         if self.instance.pk and self.instance.is_main_fuse:
             del self.fields["parent"]
             limit = self.fields["max_current_a"]
-            limit.help_text = "The main fuse protects the whole installation."
+            limit.help_text = (
+                "The rating of the fuse that protects the whole installation, per phase. A live "
+                "meter reading (through the API) can lower it for a while, never raise it."
+            )
             return
         candidates = list(circuits)
         excluded = (

@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "installations.choices.Role",
         "InstallationAuthorizationModeEnum": "installations.choices.AuthorizationMode",
         "ChargerAuthorizationModeEnum": "chargers.choices.ChargerAuthorizationMode",
+        "BalancingTriggerEnum": "balancing.models.BalancingTrigger",
     },
 }
 

@@ -9,6 +9,7 @@ from installations import views as installation_views
 urlpatterns = [
     path("", installation_views.home, name="home"),
     path("installations/", include("installations.urls")),
+    path("installations/", include("balancing.urls")),
     path("", include("ocpp_bridge.urls")),
     path("chargers/", include("chargers.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import MeView, ObtainTokenView
+from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
 from chargers.api.views import ChargerViewSet
 from installations.api.views import (
     CircuitViewSet,
@@ -29,11 +30,17 @@ router.register("sessions", ChargeSessionViewSet)
 router.register("charger-events", ChargerEventViewSet)
 router.register("commands", CommandViewSet)
 router.register("connection-attempts", ConnectionAttemptViewSet)
+router.register("balancing-decisions", BalancingDecisionViewSet)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "installations/<int:pk>/load/",
+        InstallationLoadViewSet.as_view({"get": "retrieve"}),
+        name="installation-load",
+    ),
     path("", include(router.urls)),
 ]
