@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from balancing import tuning
@@ -211,12 +212,14 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
 
 
 def _previously_finished(installation: Installation) -> set[str]:
+    """The cars the latest solve found finished (only that list is read, not the whole answer)."""
     latest = (
-        installation.balancing_decisions.order_by("-created_at")
-        .values_list("result", flat=True)
+        installation.balancing_decisions.order_by("-created_at", "-id")
+        .annotate(finished=KeyTransform("finished", "result"))
+        .values_list("finished", flat=True)
         .first()
     )
-    return set((latest or {}).get("finished", []))
+    return set(latest or [])
 
 
 def charging_profile(

@@ -34,6 +34,9 @@ class LiveStateSerializer(serializers.Serializer):
     connectors = serializers.DictField(
         child=serializers.CharField(), help_text="connector id -> OCPP status"
     )
+    measured_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the currents were measured (the charger's clock)."
+    )
 
 
 class ChargerListSerializer(serializers.ListSerializer):
@@ -61,13 +64,14 @@ class ChargerSerializer(ModelCleanMixin, serializers.ModelSerializer):
         fields = [
             "id", "installation", "circuit", "name", "ocpp_identity", "vendor", "model",
             "serial_number", "firmware_version", "phases", "phase_rotation", "min_current_a",
-            "max_current_a", "priority", "authorization_mode", "is_online", "last_seen_at",
+            "max_current_a", "priority", "can_switch_phases", "authorization_mode",
+            "allocated_current_a", "allocated_phases", "is_online", "last_seen_at",
             "connectors", "live", "connector_count", "created_at",
         ]  # fmt: skip
         list_serializer_class = ChargerListSerializer
         read_only_fields = [
             "id", "installation", "vendor", "model", "serial_number", "firmware_version",
-            "is_online", "last_seen_at", "created_at",
+            "allocated_current_a", "allocated_phases", "is_online", "last_seen_at", "created_at",
         ]  # fmt: skip
 
     @extend_schema_field(LiveStateSerializer)

@@ -344,3 +344,22 @@ def test_duplicate_names_within_an_installation_are_a_field_error(world: World) 
         "/api/v1/chargers/", {"circuit": world.main_b.pk, "name": "A1", "ocpp_identity": "X-2"}
     )
     assert response.status_code == 201
+
+
+def test_installers_set_the_balancing_settings_of_a_charger(world: World) -> None:
+    url = f"/api/v1/chargers/{world.charger_a1.pk}/"
+    payload = {"priority": 2, "can_switch_phases": True, "phase_rotation": "L2L3L1"}
+    response = api_as(world.ingrid).patch(url, payload, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["priority"], body["can_switch_phases"], body["phase_rotation"]) == (
+        2,
+        True,
+        "L2L3L1",
+    )
+    assert "allocated_current_a" in body and "measured_at" in body["live"]
+    # What balancing decided is shown, never set by a client.
+    api_as(world.ingrid).patch(url, {"allocated_current_a": 99}, format="json")
+    world.charger_a1.refresh_from_db()
+    assert world.charger_a1.allocated_current_a is None
+    assert api_as(world.dora).patch(url, {"priority": 9}, format="json").status_code in (403, 404)
