@@ -53,6 +53,7 @@ from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from websockets.exceptions import ConnectionClosed
 
+from auth_access import checks
 from chargers.choices import EventKind
 from ocpp_bridge import persistence
 from ocpp_bridge.meter_buffer import (
@@ -430,6 +431,8 @@ class BridgeChargePoint(FrameRouter):
         await self._write_behind(
             persistence.record_boot, self.charger.pk, self.current_payload, now_utc()
         )
+        # Authorization cache and Local Authorization List, set up by a worker (auth_access).
+        await self._write_behind(persistence.boot_access_hooks, self.charger.pk)
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:
@@ -479,7 +482,9 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        decision = await self._in_order(persistence.authorize_id_tag, self.charger.pk, id_tag)
+        check = await self._in_order(persistence.authorize_id_tag, self.charger.pk, id_tag)
+        # An external authorizer is asked here, in the loop: no database thread waits for it.
+        decision = await checks.conclude(check, self._write_behind)
         return call_result.Authorize(id_tag_info=_id_tag_info(decision))
 
     @on(Action.start_transaction)
@@ -507,8 +512,11 @@ class BridgeChargePoint(FrameRouter):
         self.active_sessions[connector_id] = ActiveSession(outcome.transaction_id, meter_start)
         self.readings.pop(connector_id, None)
         self._publish_readings()
+        decision = outcome.decision
+        if outcome.check is not None:
+            decision = await checks.conclude(outcome.check, self._write_behind)
         return call_result.StartTransaction(
-            transaction_id=outcome.transaction_id, id_tag_info=_id_tag_info(outcome.decision)
+            transaction_id=outcome.transaction_id, id_tag_info=_id_tag_info(decision)
         )
 
     @on(Action.stop_transaction)

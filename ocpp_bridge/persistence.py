@@ -21,7 +21,9 @@ from django.db.models import DurationField, ExpressionWrapper, F, IntegerField, 
 from django.db.models.functions import Cast, Coalesce, Extract, Greatest
 from django.utils import timezone
 
-from auth_access.decisions import Decision, authorize
+from auth_access import checks
+from auth_access.choices import AuthorizationTrigger
+from auth_access.decisions import Decision
 from balancing.triggers import charger_changed, chargers_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
@@ -77,8 +79,9 @@ class ConnectedState:
 @dataclass(frozen=True)
 class StartOutcome:
     transaction_id: int
-    decision: Decision
+    decision: Decision  # the local decision; ``check`` says whether an external one follows
     created: bool
+    check: checks.Check | None = None
 
 
 @dataclass(frozen=True)
@@ -330,11 +333,25 @@ def _seconds_since_charging(until: datetime) -> Greatest:
     return Greatest(Value(0), Cast(Extract(elapsed, "epoch"), IntegerField()))
 
 
-def authorize_id_tag(charger_id: int, id_tag: str) -> Decision:
-    """THE authorization decision (``auth_access.decisions.authorize``) on fresh charger data."""
+def authorize_id_tag(charger_id: int, id_tag: str) -> checks.Check:
+    """THE authorization decision (``auth_access.decisions``) on fresh charger data, recorded;
+    or, where an external authorizer decides, the request to make (``checks.conclude()``)."""
     close_old_connections()
-    charger = Charger.objects.select_related("installation").get(pk=charger_id)
-    return authorize(charger, id_tag)
+    return checks.begin(charger_id, id_tag, AuthorizationTrigger.AUTHORIZE)
+
+
+def record_authorization(outcome: checks.Outcome) -> None:
+    """Store a decision the external authorizer (or its fallback) took."""
+    close_old_connections()
+    checks.record(outcome)
+
+
+def boot_access_hooks(charger_id: int) -> None:
+    """After a BootNotification: queue the charger's access set-up (authorization cache and
+    Local Authorization List, ``auth_access.tasks``); a Celery task, so no command waits here."""
+    from auth_access.tasks import request_local_list_sync
+
+    request_local_list_sync([charger_id], configure=True)
 
 
 def start_transaction(
@@ -348,8 +365,8 @@ def start_transaction(
     """Create the session (accepted or not, the charger holds a transaction now); a retried
     StartTransaction finds the session it created and creates nothing."""
     close_old_connections()
-    charger = Charger.objects.select_related("installation").get(pk=charger_id)
-    decision = authorize(charger, id_tag)
+    check = checks.begin(charger_id, id_tag, AuthorizationTrigger.START, connector_id=connector_id)
+    decision = check.decision
     key = {
         "charger_id": charger_id,
         "connector__connector_id": connector_id,
@@ -359,7 +376,7 @@ def start_transaction(
     }
     existing = ChargeSession.objects.filter(**key).values_list("id", flat=True).first()
     if existing is not None:
-        return StartOutcome(existing, decision, created=False)
+        return StartOutcome(existing, decision, created=False, check=check)
     connector, _ = Connector.objects.get_or_create(charger_id=charger_id, connector_id=connector_id)
     try:
         with transaction.atomic():
@@ -393,8 +410,11 @@ def start_transaction(
             ChargeSession.objects.filter(**key).values_list("id", flat=True).get(),
             decision,
             created=False,
+            check=check,
         )
-    return StartOutcome(session.pk, decision, created=True)
+    if check.virtual and decision.accepted:
+        checks.link_remote_start(check, session.pk)
+    return StartOutcome(session.pk, decision, created=True, check=check)
 
 
 def stop_transaction(
@@ -409,8 +429,7 @@ def stop_transaction(
     close_old_connections()
     decision = None
     if id_tag:
-        charger = Charger.objects.select_related("installation").get(pk=charger_id)
-        decision = authorize(charger, id_tag)
+        decision = checks.begin(charger_id, id_tag, AuthorizationTrigger.STOP).decision
     session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
     connector_id = session.values_list("connector__connector_id", flat=True).first()
     if connector_id is None:

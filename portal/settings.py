@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "installations.choices.Role",
         "InstallationAuthorizationModeEnum": "installations.choices.AuthorizationMode",
         "ChargerAuthorizationModeEnum": "chargers.choices.ChargerAuthorizationMode",
+        "AuthorizationTriggerEnum": "auth_access.choices.AuthorizationTrigger",
         "BalancingTriggerEnum": "balancing.models.BalancingTrigger",
     },
 }
@@ -259,6 +260,9 @@ BALANCING_LIMIT_TTL_SECONDS = env_int("BALANCING_LIMIT_TTL_SECONDS", 600)
 BALANCING_RAMP_SECONDS = env_float("BALANCING_RAMP_SECONDS", 10.0)
 # Balancing decisions (snapshot, answer, reasons) are kept this long.
 BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS", 30)
+
+# Access control: allow plain http:// external authorizer URLs (development and tests only).
+ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)
 
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},

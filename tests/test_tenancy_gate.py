@@ -8,7 +8,14 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import User
-from auth_access.models import ChargeCard, ChargerPermission
+from auth_access.models import (
+    AuthorizationRecord,
+    ChargeCard,
+    ChargerPermission,
+    LocalListState,
+    RemoteStart,
+    SeenCard,
+)
 from balancing.models import BalancingDecision
 from chargers.models import ChargerEvent, ChargeSession
 from installations.models import Invitation, Membership
@@ -67,6 +74,16 @@ def _populate_everything(world: World) -> None:
             result={},
             solve_ms=1.0,
         )
+        # Access control (each installation's AccessPolicy is created with it).
+        SeenCard.record(charger.pk, f"SEEN{charger.pk}", now)
+        AuthorizationRecord.objects.create(
+            installation=charger.installation, charger=charger, id_tag="X", user=user,
+            trigger="authorize", status="Accepted", reason="test", source="local", latency_ms=1,
+        )  # fmt: skip
+        RemoteStart.objects.create(
+            charger=charger, connector_id=1, user=user, id_tag="FBX", expires_at=now
+        )
+        LocalListState.objects.create(charger=charger)
 
 
 @pytest.mark.django_db

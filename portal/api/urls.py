@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import MeView, ObtainTokenView
+from auth_access.api.urls import register as register_access
 from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
 from chargers.api.views import ChargerViewSet
 from installations.api.views import (
@@ -30,6 +31,7 @@ router.register("sessions", ChargeSessionViewSet)
 router.register("charger-events", ChargerEventViewSet)
 router.register("commands", CommandViewSet)
 router.register("connection-attempts", ConnectionAttemptViewSet)
+register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
 
 urlpatterns = [

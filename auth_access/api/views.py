@@ -1,0 +1,313 @@
+"""Access control over the API: cards, permissions, seen cards, decisions, policies, remote starts,
+local lists. Every viewset goes through the tenancy gate; the rules beyond it are the services'
+(``auth_access.services``, ``auth_access.remote``), whose refusals are 403 with their message."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from auth_access import external, remote, services
+from auth_access.api.serializers import (
+    AccessPolicySerializer,
+    AssignSeenCardSerializer,
+    AuthorizationRecordSerializer,
+    ChargeCardSerializer,
+    ChargerPermissionSerializer,
+    ChargingRightsSerializer,
+    ExternalTestSerializer,
+    LocalListStateSerializer,
+    LocalListSyncSerializer,
+    RemoteStartRequestSerializer,
+    RemoteStartSerializer,
+    RemoteStopRequestSerializer,
+    SeenCardSerializer,
+)
+from auth_access.models import (
+    AccessPolicy,
+    AuthorizationRecord,
+    ChargeCard,
+    ChargerPermission,
+    LocalListState,
+    RemoteStart,
+    SeenCard,
+)
+from auth_access.tasks import request_local_list_sync
+from installations.models import Membership
+from ocpp_bridge import routing
+from ocpp_bridge.api.serializers import CommandSerializer
+from portal.api.viewsets import (
+    TenantListRetrieveDestroyViewSet,
+    TenantModelViewSet,
+    TenantReadOnlyViewSet,
+    TenantViewSetMixin,
+)
+from portal.tenancy import Action
+
+
+class AccessErrorsMixin:
+    """A service's AccessError is a 403 with its message."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.AccessError):
+            exc = exceptions.PermissionDenied(str(exc))
+        return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
+
+
+def _members_of(installation_id: int) -> Any:
+    return Membership.objects.filter(installation_id=installation_id).values("user_id")
+
+
+class ChargeCardFilter(django_filters.FilterSet):
+    installation = django_filters.NumberFilter(
+        method="filter_installation", label="Cards of this installation's members"
+    )
+
+    class Meta:
+        model = ChargeCard
+        fields = ["installation", "user", "is_blocked"]
+
+    def filter_installation(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return queryset.filter(user_id__in=_members_of(value))
+
+
+class ChargeCardViewSet(AccessErrorsMixin, TenantModelViewSet):
+    """Charge cards (RFID idTags). Drivers manage their own; owners and installers also those of
+    their installations' members. A card number is unique across the system (upper-case)."""
+
+    queryset = ChargeCard.objects.select_related("user", "created_by")
+    serializer_class = ChargeCardSerializer
+    filterset_class = ChargeCardFilter
+    search_fields = ["id_tag", "name", "user__email"]
+    ordering_fields = ["id_tag", "name", "created_at", "expires_at"]
+
+    def perform_destroy(self, instance: ChargeCard) -> None:
+        services.delete_card(self.request.user, instance)
+
+    @extend_schema(request=None, responses={200: ChargeCardSerializer})
+    @action(detail=True, methods=["post"])
+    def block(self, request: Request, pk: str | None = None) -> Response:
+        """Block the card everywhere, from its next authorization on."""
+        card = services.update_card(request.user, self.get_object(), {"is_blocked": True})
+        return Response(ChargeCardSerializer(card, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={200: ChargeCardSerializer})
+    @action(detail=True, methods=["post"])
+    def unblock(self, request: Request, pk: str | None = None) -> Response:
+        """Unblock the card (a card blocked by its installation: owners and installers only)."""
+        card = services.update_card(request.user, self.get_object(), {"is_blocked": False})
+        return Response(ChargeCardSerializer(card, context=self.get_serializer_context()).data)
+
+
+class ChargerPermissionFilter(django_filters.FilterSet):
+    installation = django_filters.NumberFilter(field_name="charger__installation")
+    user = django_filters.NumberFilter(field_name="membership__user")
+
+    class Meta:
+        model = ChargerPermission
+        fields = ["installation", "charger", "membership", "user"]
+
+
+class ChargerPermissionViewSet(AccessErrorsMixin, TenantModelViewSet):
+    """Per-charger permissions: a member may charge on a named charger. Owners and installers
+    grant (POST) and revoke (DELETE); drivers see their own."""
+
+    queryset = ChargerPermission.objects.select_related("membership__user", "charger", "granted_by")
+    serializer_class = ChargerPermissionSerializer
+    filterset_class = ChargerPermissionFilter
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def perform_destroy(self, instance: ChargerPermission) -> None:
+        services.revoke_charger(self.request.user, instance)
+
+
+class ChargingRightsViewSet(
+    AccessErrorsMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Each member's right to charge, by membership: on the whole installation
+    (``may_charge_everywhere``) or on the chargers listed. PATCH to grant or revoke either."""
+
+    queryset = Membership.objects.select_related("user").prefetch_related("charger_permissions")
+    serializer_class = ChargingRightsSerializer
+    filterset_fields = ["installation", "role", "may_charge_everywhere"]
+    http_method_names = ["get", "patch", "head", "options"]
+
+
+class SeenCardFilter(django_filters.FilterSet):
+    installation = django_filters.NumberFilter(field_name="charger__installation")
+
+    class Meta:
+        model = SeenCard
+        fields = ["installation", "charger", "id_tag"]
+
+
+class SeenCardViewSet(AccessErrorsMixin, TenantListRetrieveDestroyViewSet):
+    """Unknown cards shown at your chargers (owners and installers); assign one to a member in
+    one step, or delete it from the list."""
+
+    queryset = SeenCard.objects.select_related("charger")
+    serializer_class = SeenCardSerializer
+    filterset_class = SeenCardFilter
+    ordering_fields = ["last_seen_at", "times_seen"]
+
+    @extend_schema(request=AssignSeenCardSerializer, responses={201: ChargeCardSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        """Register the card for a member of the installation; it leaves the seen list."""
+        seen = self.get_object()
+        serializer = AssignSeenCardSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        card = services.assign_seen_card(
+            request.user, seen, serializer.validated_data["user"], serializer.validated_data["name"]
+        )
+        body = ChargeCardSerializer(card, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AuthorizationRecordFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    result = django_filters.CharFilter(field_name="status", label="OCPP status, e.g. Accepted")
+
+    class Meta:
+        model = AuthorizationRecord
+        fields = [
+            "installation", "charger", "user", "card", "id_tag", "status", "result", "source",
+            "trigger", "created_after", "created_before",
+        ]  # fmt: skip
+
+
+class AuthorizationRecordViewSet(TenantReadOnlyViewSet):
+    """Every authorization decision: owners and installers see their installations', drivers
+    their own."""
+
+    queryset = AuthorizationRecord.objects.select_related("user")
+    serializer_class = AuthorizationRecordSerializer
+    filterset_class = AuthorizationRecordFilter
+    ordering_fields = ["created_at", "latency_ms"]
+
+
+class AccessPolicyViewSet(
+    AccessErrorsMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Each installation's access policy, by installation id: what happens to running sessions
+    on revocation, and the external authorizer (its secret is write-only)."""
+
+    queryset = AccessPolicy.objects.all()
+    serializer_class = AccessPolicySerializer
+    lookup_field = "installation"
+    filterset_fields = ["external_enabled", "running_session_policy"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
+    tenant_actions = {"test_external": Action.ADMINISTER}
+
+    @extend_schema(request=None, responses={200: ExternalTestSerializer})
+    @action(detail=True, methods=["post"], url_path="test-external")
+    def test_external(self, request: Request, installation: str | None = None) -> Response:
+        """Send a signed test request (``"type": "test"``) to the external authorizer and show
+        its answer: status, or what went wrong, and the time it took."""
+        policy = self.get_object()
+        if not (policy.external_url and policy.external_secret):
+            raise exceptions.ValidationError("Set the external authorizer's URL and secret first.")
+        probe = external.build_request(
+            url=policy.external_url,
+            secret=policy.external_secret,
+            deadline_ms=policy.external_deadline_ms,
+            fields={"type": "test", "installation": {"id": policy.installation_id}},
+            now=timezone.now(),
+            require_signed_reply=policy.external_require_signed_reply,
+        )
+        started = time.perf_counter()
+        answer = external.ask_now(probe)
+        body = {
+            "status": answer.status,
+            "error": answer.error,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        return Response(body)
+
+
+class RemoteStartViewSet(
+    AccessErrorsMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Start charging from the portal or app (RemoteStartTransaction with your virtual idTag),
+    and stop a session. Drivers see their own starts; owners and installers all of theirs."""
+
+    queryset = RemoteStart.objects.select_related("command__requested_by")
+    serializer_class = RemoteStartSerializer
+    filterset_fields = ["charger", "user", "status"]
+    tenant_actions = {"create": Action.VIEW, "stop": Action.VIEW}
+
+    @extend_schema(request=RemoteStartRequestSerializer, responses={201: RemoteStartSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start charging on a connector, as yourself. 403 when you may not charge there (the
+        refusal is recorded), 400 for a busy or unknown connector."""
+        serializer = RemoteStartRequestSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        started = remote.start_charging(request.user, data["charger"], data["connector_id"])
+        started = remote.follow(started, data["wait_s"])
+        return Response(RemoteStartSerializer(started).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RemoteStopRequestSerializer, responses={201: CommandSerializer})
+    @action(detail=False, methods=["post"])
+    def stop(self, request: Request) -> Response:
+        """Stop a session in progress (RemoteStopTransaction): your own, or any on chargers you
+        operate."""
+        serializer = RemoteStopRequestSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        command = remote.stop_charging(request.user, serializer.validated_data["session"])
+        if serializer.validated_data["wait_s"] and not command.is_final:
+            command = routing.wait_for_command(command, serializer.validated_data["wait_s"])
+        return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
+
+
+class LocalListFilter(django_filters.FilterSet):
+    installation = django_filters.NumberFilter(field_name="charger__installation")
+
+    class Meta:
+        model = LocalListState
+        fields = ["installation", "charger", "status"]
+
+
+class LocalListViewSet(TenantReadOnlyViewSet):
+    """Where each charger's Local Authorization List stands (owners and installers)."""
+
+    queryset = LocalListState.objects.all()
+    serializer_class = LocalListStateSerializer
+    filterset_class = LocalListFilter
+    tenant_actions = {"sync": Action.OPERATE}
+
+    @extend_schema(request=LocalListSyncSerializer, responses={202: None})
+    @action(detail=False, methods=["post"])
+    def sync(self, request: Request) -> Response:
+        """Queue a sync of a charger's list now (a worker sends what differs)."""
+        serializer = LocalListSyncSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        request_local_list_sync(
+            [serializer.validated_data["charger"].pk],
+            configure=serializer.validated_data["configure"],
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,19 @@
+"""Access control: cards, seen cards, permissions, policies, decisions, remote starts, local lists."""
+
+from auth_access.models.cards import ChargeCard, SeenCard, id_tag_validator, normalize_id_tag
+from auth_access.models.local_list import LocalListState
+from auth_access.models.permissions import ChargerPermission
+from auth_access.models.policy import AccessPolicy
+from auth_access.models.records import AuthorizationRecord, RemoteStart
+
+__all__ = [
+    "AccessPolicy",
+    "AuthorizationRecord",
+    "ChargeCard",
+    "ChargerPermission",
+    "LocalListState",
+    "RemoteStart",
+    "SeenCard",
+    "id_tag_validator",
+    "normalize_id_tag",
+]

@@ -1,0 +1,85 @@
+"""Each installation's access policy: running sessions on revocation, the external authorizer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from auth_access.choices import FallbackPolicy, RunningSessionPolicy
+from portal.tenancy import TenantModel
+
+if TYPE_CHECKING:
+    from installations.models import Installation
+
+MIN_SECRET_LENGTH = 16
+
+
+class AccessPolicy(TenantModel):
+    """How an installation treats revocations, and whether an external system authorizes.
+
+    One per installation (created with it). With ``external_enabled``, every decision on a locked
+    charger is asked of ``external_url`` (a signed POST, see ``auth_access.external`` and
+    docs/access.md) within ``external_deadline_ms``; when it fails, ``external_fallback`` decides.
+    """
+
+    installation = models.OneToOneField(
+        "installations.Installation", on_delete=models.CASCADE, related_name="access_policy"
+    )
+    running_session_policy = models.CharField(
+        max_length=10, choices=RunningSessionPolicy.choices, default=RunningSessionPolicy.LET_RUN
+    )
+    external_enabled = models.BooleanField("external authorizer enabled", default=False)
+    external_url = models.URLField("external authorizer URL", max_length=500, blank=True)
+    external_secret = models.CharField(
+        max_length=200, blank=True, help_text="Shared secret of the HMAC-SHA256 signatures."
+    )
+    external_deadline_ms = models.PositiveIntegerField(
+        default=2000, validators=[MinValueValidator(100), MaxValueValidator(10_000)]
+    )
+    external_fallback = models.CharField(
+        max_length=12, choices=FallbackPolicy.choices, default=FallbackPolicy.ACCEPT_KNOWN
+    )
+    external_require_signed_reply = models.BooleanField(
+        default=False, help_text="Treat an answer without a valid signature as a failure."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "access policies"
+        ordering = ["installation_id"]
+
+    def __str__(self) -> str:
+        return f"Access policy of {self.installation}"
+
+    @classmethod
+    def of(cls, installation: Installation) -> AccessPolicy:
+        """The installation's policy (an unsaved default when it has none yet)."""
+        try:
+            return installation.access_policy  # type: ignore[attr-defined,no-any-return]
+        except cls.DoesNotExist:
+            return cls(installation=installation)
+
+    @property
+    def uses_external(self) -> bool:
+        return bool(self.external_enabled and self.external_url and self.external_secret)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.external_url:
+            scheme = urlsplit(self.external_url).scheme
+            if scheme != "https" and not (scheme == "http" and settings.ACCESS_EXTERNAL_ALLOW_HTTP):
+                errors["external_url"] = "The external authorizer must be an https:// URL."
+        if self.external_secret and len(self.external_secret) < MIN_SECRET_LENGTH:
+            errors["external_secret"] = f"Use at least {MIN_SECRET_LENGTH} characters."
+        if self.external_enabled:
+            if not self.external_url:
+                errors.setdefault("external_url", "Required to enable the external authorizer.")
+            if not self.external_secret:
+                errors.setdefault("external_secret", "Required to enable the external authorizer.")
+        if errors:
+            raise ValidationError(errors)
