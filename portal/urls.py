@@ -11,6 +11,7 @@ urlpatterns = [
     path("installations/", include("installations.urls")),
     path("installations/", include("balancing.urls")),
     path("", include("ocpp_bridge.urls")),
+    path("", include("auth_access.urls")),
     path("chargers/", include("chargers.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
     path("accounts/", include("allauth.urls")),

@@ -1,0 +1,78 @@
+"""Helpers of the access-control UI tests: seen cards, decisions, a charger that is online (a
+bridge node holds it), and the browser fixtures of tests/web (re-exported so the browser test
+here shares their setup)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from django.utils import timezone
+
+from auth_access.choices import AuthorizationStatus, AuthorizationTrigger, DecisionSource
+from auth_access.models import AuthorizationRecord, SeenCard
+from chargers.choices import ConnectorStatus
+from chargers.models import Charger
+from ocpp_bridge import routing
+from portal.redis import get_redis
+from tests.web.conftest import (  # noqa: F401
+    browser,
+    client_as,
+    live_static,
+    page,
+    phone,
+    screenshot,
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> None:
+    """Presence keys of earlier tests must not make an offline charger look online."""
+    get_redis().flushdb()
+
+
+def put_online(charger: Charger, *statuses: ConnectorStatus) -> None:
+    """The charger is connected to a bridge node; its connectors report ``statuses``."""
+    Charger.objects.filter(pk=charger.pk).update(is_online=True, last_seen_at=timezone.now())
+    for number, status in enumerate(statuses or [ConnectorStatus.AVAILABLE], start=1):
+        charger.connectors.filter(connector_id=number).update(status=status)
+    get_redis().set(routing.PRESENCE_KEY.format(identity=charger.ocpp_identity), "node-t", ex=60)
+    charger.refresh_from_db()
+
+
+def field_html(html: str, field_id: str) -> str:
+    """The markup of one form field (its label, input, help and errors) in a page."""
+    start = html.index(f'<label for="{field_id}">')
+    ends = [html.find(mark, start + 1) for mark in ('<div class="field', "<fieldset", "</form>")]
+    return html[start : min(end for end in ends if end > 0)]
+
+
+def see_card(charger: Charger, id_tag: str, times: int = 1, at: datetime | None = None) -> None:
+    """``id_tag`` was shown ``times`` times at ``charger`` (as the bridge records it)."""
+    for _ in range(times):
+        SeenCard.record(charger.pk, id_tag, at or timezone.now())
+
+
+def decision(
+    charger: Charger,
+    id_tag: str,
+    status: AuthorizationStatus = AuthorizationStatus.ACCEPTED,
+    *,
+    reason: str = "may charge on the whole installation",
+    user: object = None,
+    at: datetime | None = None,
+    source: DecisionSource = DecisionSource.LOCAL,
+) -> AuthorizationRecord:
+    return AuthorizationRecord.objects.create(
+        installation_id=charger.installation_id,
+        charger=charger,
+        connector_id=1,
+        id_tag=id_tag,
+        user=user,
+        trigger=AuthorizationTrigger.AUTHORIZE,
+        status=status,
+        reason=reason,
+        source=source,
+        latency_ms=1.234,
+        created_at=at or timezone.now(),
+    )
