@@ -33,7 +33,7 @@ from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession
 from installations.models import Installation
 from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandAction, CommandSource
+from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
 from ocpp_bridge.models import Command
 
 logger = logging.getLogger(__name__)
@@ -333,6 +333,16 @@ def send_failsafe(chargers: list[Charger], failsafe_a: float) -> list[Command]:
     return sent
 
 
+def forget_refused_failsafe(commands: list[Command]) -> None:
+    """A failsafe profile the charger already refused (or that failed) is not configured: the
+    next solve sends it again. Ones not answered yet stay marked (they usually are answered by
+    now, after the limits were sent; a later refusal waits for the next boot or change)."""
+    for command in commands:
+        command.refresh_from_db(fields=["status"])
+        if command.is_final and command.status != CommandStatus.ACCEPTED:
+            Charger.objects.filter(pk=command.charger_id).update(failsafe_sent_a=None)
+
+
 def send_limits(changes: list[LimitChange], now: datetime | None = None) -> list[Command]:
     """Issue SetChargingProfile for each change; raising ones wait for the lowering ones."""
     now = now or timezone.now()
@@ -407,8 +417,9 @@ def balance(
     online = [
         chargers[e["id"]] for e in scenario["chargers"] if e["online"] and e["id"] in chargers
     ]
-    commands = send_failsafe(online, installation.failsafe_current_a)
-    commands += send_limits(planned_changes(chargers, scenario, result))
+    failsafe = send_failsafe(online, installation.failsafe_current_a)
+    commands = failsafe + send_limits(planned_changes(chargers, scenario, result))
+    forget_refused_failsafe(failsafe)
     decision = BalancingDecision(
         installation=installation,
         trigger=trigger,

@@ -136,6 +136,20 @@ def test_every_online_charger_is_told_its_failsafe_once(world: World) -> None:
     # (A BootNotification clears it, so a rebooted charger is told again: tests/ocpp.)
 
 
+def test_a_refused_failsafe_is_sent_again(world: World) -> None:
+    from ocpp_bridge.choices import CommandStatus
+
+    _plug_in(world.charger_a1)
+    Charger.objects.filter(pk=world.charger_a1.pk).update(failsafe_sent_a=None)
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    [command] = _failsafe_commands()
+    Command.objects.filter(pk=command.pk).update(status=CommandStatus.REJECTED)
+    service.forget_refused_failsafe([command])
+    assert Charger.objects.get(pk=world.charger_a1.pk).failsafe_sent_a is None
+    service.balance(world.site_a.pk, BalancingTrigger.SWEEP)
+    assert len(_failsafe_commands()) == 2
+
+
 def test_a_new_failsafe_current_reaches_every_online_charger(world: World) -> None:
     _plug_in(world.charger_a1)
     _plug_in(world.charger_a2)
