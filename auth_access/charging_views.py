@@ -5,8 +5,9 @@ connector what the user may do: "Start charging" on a free connector of an onlin
 the one decision function accepts a start from the portal by them, "Stop charging" on their own
 session in progress (owners and installers: on any). Starting calls
 ``auth_access.remote.start_charging`` (which decides again, records the decision and sends
-RemoteStartTransaction through the command path); the panel then shows the start's outcome:
-pending (sent, no answer yet), accepted (plug in the car), started, or rejected. While something
+RemoteStartTransaction through the command path); the panel then shows the start's outcome
+(``RemoteStart.refresh_outcome``, stored): pending (sent, no answer yet), accepted (plug in the
+car), started, rejected or expired. Whether to offer "Start charging" is ``remote.may_start``. While something
 is pending, ``static/js/access.js`` reloads the panel from ``charging_panel`` every
 ``PENDING_POLL_MS``; without JavaScript a "Check again" link does the same.
 """
@@ -29,9 +30,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from auth_access import remote, services
 from auth_access.choices import RemoteStartStatus
-from auth_access.decisions import decide, gather
 from auth_access.models import RemoteStart
-from auth_access.virtual_tags import virtual_id_tag
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession, Connector
 from ocpp_bridge import routing
@@ -65,22 +64,20 @@ class StartState:
 
 
 def start_state(remote_start: RemoteStart, now: datetime, time_zone: str) -> StartState:
-    """The outcome of a start so far: from the RemoteStart and its command's answer."""
+    """The panel's words for where a start stands (``RemoteStart.refresh_outcome``: the one
+    place that reads the command's answer and the clock, and stores what it finds)."""
     connector = f"connector {remote_start.connector_id}"
-    if remote_start.status == RemoteStartStatus.STARTED:
+    outcome = remote_start.refresh_outcome(now)
+    if outcome.status == RemoteStartStatus.STARTED:
         return StartState("started", f"Charging started on {connector}.")
-    if remote_start.status in (RemoteStartStatus.FAILED, RemoteStartStatus.REFUSED):
-        return StartState("rejected", f"Not started on {connector}.", remote_start.reason)
-    command = remote_start.command
-    if command is None or command.status in (CommandStatus.PENDING, CommandStatus.SENT):
+    if outcome.status in (RemoteStartStatus.FAILED, RemoteStartStatus.REFUSED):
+        return StartState("rejected", f"Not started on {connector}.", outcome.reason)
+    if outcome.status == RemoteStartStatus.EXPIRED:
+        return StartState("expired", outcome.reason, "Start again when ready.")
+    if outcome.status == RemoteStartStatus.REQUESTED:
         return StartState(
             "pending", f"Waiting for the charger to answer ({connector})…", "Sent a moment ago."
         )
-    if command.status != CommandStatus.ACCEPTED:
-        reason = command.error or f"The charger answered {command.get_status_display().lower()}."
-        return StartState("rejected", f"The charger did not start {connector}.", reason)
-    if remote_start.expires_at <= now:
-        return StartState("expired", "No car was plugged in in time.", "Start again when ready.")
     until = remote_start.expires_at.astimezone(ZoneInfo(time_zone)).strftime("%H:%M")
     return StartState(
         "accepted",
@@ -96,14 +93,6 @@ class ConnectorRow:
     own: bool
     may_start: bool
     may_stop: bool
-
-
-def may_start_here(user: User, charger: Charger, now: datetime) -> bool:
-    """Would the one decision function accept a start from the portal by ``user`` here?
-    (Only decides whether to offer the button: ``start_charging`` decides again, asks the
-    external authorizer where there is one, and records the decision.)"""
-    facts = gather(charger, virtual_id_tag(user.pk), now, remote_start=True)
-    return decide(facts, now).accepted
 
 
 def charging_context(request: HttpRequest, charger: Charger) -> dict[str, Any]:
@@ -123,7 +112,7 @@ def charging_context(request: HttpRequest, charger: Charger) -> dict[str, Any]:
         .select_related("user")
     }
     operates = Charger.objects.restrict(user, Action.OPERATE).filter(pk=charger.pk).exists()
-    allowed = charger.is_online and may_start_here(user, charger, now)
+    allowed = charger.is_online and remote.may_start(user, charger, now)
     latest = (
         RemoteStart.objects.restrict(user, Action.VIEW)
         .filter(charger=charger, user=user, created_at__gte=now - remote.REMOTE_START_WINDOW)

@@ -56,7 +56,12 @@ class LocalListStatus(models.TextChoices):
 
 
 class RemoteStartStatus(models.TextChoices):
+    """A start from the portal: requested -> accepted -> started, or refused (by Fusebox),
+    failed (the charger rejected it, failed or did not answer) or expired (no session in time)."""
+
     REQUESTED = "requested", "Sent to the charger"
+    ACCEPTED = "accepted", "Accepted by the charger, waiting for the car"
     REFUSED = "refused", "Refused (no right to charge here)"
     FAILED = "failed", "The charger did not accept it"
     STARTED = "started", "Session started"
+    EXPIRED = "expired", "No session started in time"

@@ -314,7 +314,7 @@ def _remote_start_open(charger_id: int, user_id: int, id_tag: str, now: datetime
         charger_id=charger_id,
         user_id=user_id,
         expires_at__gt=now,
-        status__in=[RemoteStartStatus.REQUESTED, RemoteStartStatus.STARTED],
+        status__in=[*RemoteStart.OPEN_STATUSES, RemoteStartStatus.STARTED],
     )
     running = ChargeSession.objects.filter(
         charger_id=charger_id, id_tag=id_tag, status=SessionStatus.ACTIVE

@@ -19,8 +19,10 @@ Protocol (docs/access.md has the full description and a receiver example):
   it to our request. A signature present is always checked; with
   ``external_require_signed_reply`` an answer without one is a failure.
 
-The HTTP call is plain ``urllib`` (no dependency). In the bridge it runs on a small thread pool
-of its own (``ask()``), never on the database threads, under a hard asyncio deadline.
+The HTTP call is plain ``http.client`` (no dependency), to the addresses ``auth_access.egress``
+checked (the SSRF guard: public addresses only, checked again at every call). In the bridge it
+runs on a small thread pool of its own (``ask()``), never on the database threads, under a hard
+asyncio deadline.
 """
 
 from __future__ import annotations
@@ -28,19 +30,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from auth_access import egress
 from auth_access.choices import AuthorizationStatus
+
+if TYPE_CHECKING:
+    from auth_access.models import AccessPolicy
 
 SIGNATURE_HEADER = "X-Fusebox-Signature"
 TIMESTAMP_HEADER = "X-Fusebox-Timestamp"
@@ -232,37 +239,76 @@ def build_request(
     )
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an error: the answer must come from the configured URL."""
+def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked ``addresses`` that answers (never a new
+    DNS lookup: what was checked is what is called)."""
+    last_error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as error:
+            last_error = error
+    raise last_error or OSError("no address to connect to")
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, destination: egress.Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
+            destination.addresses, address[1], timeout
+        )
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """TLS to the checked address; the server name and certificate check use the URL's host."""
+
+    def __init__(self, destination: egress.Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout, context=tls_context())
+        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
+            destination.addresses, address[1], timeout
+        )
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's trust store, certificate and host name checked (the tests swap it)."""
+    global _tls
+    if _tls is None:
+        _tls = ssl.create_default_context()
+    return _tls
 
 
 def call(request: ExternalRequest) -> ExternalAnswer:
     """Make the call (blocking, at most about ``deadline_s`` per network step) and read the
-    verdict. Never raises: a failure is an answer with ``error``."""
-    http_request = urllib.request.Request(
-        request.url, data=request.body, headers=request.headers(), method="POST"
-    )
+    verdict. Never raises: a failure is an answer with ``error``.
+
+    The URL is checked again here (``egress.resolve``: DNS may have changed since it was saved)
+    and the connection goes to the addresses checked. No proxy, no redirect (a 3xx is a
+    failure like any other non-2xx)."""
+    from django.conf import settings
+
     try:
-        with _opener.open(http_request, timeout=request.deadline_s) as response:
-            body = response.read(MAX_ANSWER_BYTES + 1)
-            headers = dict(response.headers.items())
-    except urllib.error.HTTPError as error:
-        return ExternalAnswer(None, error=f"HTTP {error.code}")
+        destination = egress.resolve(request.url, allow_local=settings.ACCESS_EXTERNAL_ALLOW_HTTP)
+    except egress.UnsafeDestination as error:
+        return ExternalAnswer(None, error=f"refused URL: {error}"[:150])
+    pinned = _PinnedHTTPS if destination.scheme == "https" else _PinnedHTTP
+    connection = pinned(destination, request.deadline_s)
+    try:
+        connection.request("POST", destination.target, body=request.body, headers=request.headers())
+        response = connection.getresponse()
+        if not 200 <= response.status < 300:
+            return ExternalAnswer(None, error=f"HTTP {response.status}")
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        headers = dict(response.getheaders())
     except TimeoutError:
         return ExternalAnswer(None, error="timeout")
-    except urllib.error.URLError as error:
-        reason = error.reason
-        if isinstance(reason, TimeoutError):
-            return ExternalAnswer(None, error="timeout")
-        return ExternalAnswer(None, error=f"connection error: {reason}"[:150])
-    except (OSError, ValueError) as error:  # connection reset, bad URL, bad status line
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        # refused, reset, TLS failure, bad status line
         return ExternalAnswer(None, error=f"connection error: {error}"[:150])
+    finally:
+        connection.close()
     return parse_answer(request, headers, body)
 
 
@@ -294,6 +340,42 @@ def parse_answer(
         if expires_at.tzinfo is None:
             return ExternalAnswer(None, error="expiry without a time zone")
     return ExternalAnswer(status, expires_at)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a test request brought back: the authorizer's status (or None and ``error``), and
+    how long it took, the URL check and the deadline included."""
+
+    status: AuthorizationStatus | None
+    error: str
+    latency_ms: float
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+
+def send_test(policy: AccessPolicy, now: datetime | None = None) -> ProbeResult:
+    """Send a signed ``"type": "test"`` request to ``policy``'s authorizer, the way every real
+    one goes (URL check, signature, deadline, answer checks), and say what came back. The
+    policy needs its URL and secret (enabled or not)."""
+    now = now or datetime.now(UTC)
+    probe = build_request(
+        url=policy.external_url,
+        secret=policy.external_secret,
+        deadline_ms=policy.external_deadline_ms,
+        fields={
+            "type": "test",
+            "installation": {"id": policy.installation_id, "name": policy.installation.name},
+        },
+        now=now,
+        require_signed_reply=policy.external_require_signed_reply,
+    )
+    started = time.perf_counter()
+    answer = ask_now(probe)
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return ProbeResult(answer.status, answer.error, latency_ms)
 
 
 _executor: ThreadPoolExecutor | None = None

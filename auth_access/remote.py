@@ -7,6 +7,9 @@ where the installation has one), records the decision, and on acceptance opens a
 virtual idTag through ``ocpp_bridge.routing``. While the remote start is open the charger's
 Authorize/StartTransaction with that idTag is accepted, and the session is the user's.
 
+``follow(remote_start, wait_s)`` waits for the charger's answer and stores the outcome;
+``may_start(user, charger)`` says whether to offer a start at all.
+
 ``stop_charging(user, session)`` sends RemoteStopTransaction for a session in progress: the
 user's own, or any session on a charger the user may operate (owners and installers).
 """
@@ -22,6 +25,7 @@ from django.utils import timezone
 
 from auth_access import checks
 from auth_access.choices import AuthorizationTrigger, RemoteStartStatus
+from auth_access.decisions import decide, gather
 from auth_access.models import RemoteStart
 from auth_access.services import AccessError
 from auth_access.virtual_tags import virtual_id_tag
@@ -32,6 +36,8 @@ from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
 from portal.tenancy import Action
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from accounts.models import User
     from ocpp_bridge.models import Command
 
@@ -97,17 +103,22 @@ def start_charging(
 
 
 def follow(remote_start: RemoteStart, wait_s: float) -> RemoteStart:
-    """Wait up to ``wait_s`` for the charger's answer; a rejection closes the remote start."""
+    """Wait up to ``wait_s`` for the charger's answer, then store where the start stands
+    (``RemoteStart.refresh_outcome``: accepted, or failed with the charger's reason)."""
     command = remote_start.command
-    if command is None or wait_s <= 0:
-        return remote_start
-    command = routing.wait_for_command(command, wait_s)
-    if command.is_final and command.status != CommandStatus.ACCEPTED:
-        RemoteStart.objects.filter(pk=remote_start.pk, status=RemoteStartStatus.REQUESTED).update(
-            status=RemoteStartStatus.FAILED, reason=(command.error or command.status)[:200]
-        )
-    remote_start.refresh_from_db()
+    if command is not None and wait_s > 0 and remote_start.status in RemoteStart.OPEN_STATUSES:
+        remote_start.command = routing.wait_for_command(command, wait_s)
+    remote_start.refresh_outcome()
     return remote_start
+
+
+def may_start(user: User, charger: Charger, now: datetime | None = None) -> bool:
+    """Would a start from the portal by ``user`` on ``charger`` be accepted by the decision
+    function (locally)? For offering the button: ``start_charging`` decides again, asks the
+    external authorizer where there is one, and records the decision."""
+    now = now or timezone.now()
+    facts = gather(charger, virtual_id_tag(user.pk), now, remote_start=True)
+    return decide(facts, now).accepted
 
 
 def stop_charging(

@@ -25,7 +25,7 @@ from django.utils.http import urlencode
 from django.views.generic import FormView, TemplateView
 
 from accounts.models import User
-from auth_access import services
+from auth_access import external, services
 from auth_access.forms import (
     AccessRulesForm,
     AssignSeenCardForm,
@@ -404,6 +404,27 @@ class ExternalAuthorizerView(AccessPageMixin, FormView):
             text = "The external authorizer settings were saved; it is off."
         messages.success(self.request, text)
         return redirect("access:external", pk=self.installation.pk)
+
+
+class ExternalAuthorizerTestView(ExternalAuthorizerView):
+    """The "Send a test request" button: a signed ``"type": "test"`` request to the saved URL,
+    the way every real one goes (``external.send_test``); the page shows status, time, reason."""
+
+    http_method_names = ["post"]
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs.pop("data", None)  # the page shows the saved settings, untouched
+        kwargs.pop("files", None)
+        return kwargs
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        policy = self.get_form_kwargs()["instance"]
+        if not (policy.pk and policy.external_url and policy.external_secret):
+            messages.error(request, "Save a webhook URL and a secret first.")
+            return redirect("access:external", pk=self.installation.pk)
+        result = external.send_test(policy)
+        return self.render_to_response(self.get_context_data(probe=result))
 
 
 # ---------- The authorization log ----------

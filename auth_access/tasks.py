@@ -9,6 +9,14 @@
 
 ``request_local_list_sync()`` and ``request_enforcement()`` queue them after the commit, one
 task per charger (installation) within ``DEBOUNCE_S`` however many changes arrive.
+
+Periodic (Celery beat, ``CELERY_BEAT_SCHEDULE`` in portal/settings.py; the work is in
+``auth_access.hygiene``):
+
+- ``prune()``, daily: authorization records past ``ACCESS_RECORD_RETENTION_DAYS``, seen cards
+  not seen for ``ACCESS_SEEN_CARD_RETENTION_DAYS``.
+- ``sweep()``, every ``ACCESS_SWEEP_SECONDS``: list syncs to retry, cards that expired during a
+  session (where sessions stop on revocation), remote starts to settle.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -109,6 +118,32 @@ def enforce_access(installation_id: int) -> int:
             )
         stopped += 1
     return stopped
+
+
+@shared_task(ignore_result=True)
+def prune() -> dict[str, int]:
+    """Daily: old authorization records and seen cards; how many of each were deleted."""
+    from auth_access import hygiene
+
+    return {
+        "records": hygiene.prune_records(timedelta(days=settings.ACCESS_RECORD_RETENTION_DAYS)),
+        "seen_cards": hygiene.prune_seen_cards(
+            timedelta(days=settings.ACCESS_SEEN_CARD_RETENTION_DAYS)
+        ),
+    }
+
+
+@shared_task(ignore_result=True)
+def sweep() -> dict[str, int]:
+    """Periodic: retry list syncs, stop sessions whose card expired, settle remote starts."""
+    from auth_access import hygiene
+
+    now = timezone.now()
+    return {
+        "list_syncs": hygiene.retry_list_syncs(now=now),
+        "enforcements": len(hygiene.enforce_expired_cards(now=now)),
+        "remote_starts": hygiene.settle_remote_starts(now=now),
+    }
 
 
 def request_local_list_sync(charger_ids: Iterable[int], *, configure: bool = False) -> None:

@@ -53,6 +53,11 @@ urlpatterns = [
         name="external",
     ),
     path(
+        "installations/<int:pk>/access/external/test/",
+        tab_views.ExternalAuthorizerTestView.as_view(),
+        name="external_test",
+    ),
+    path(
         "installations/<int:pk>/access/log/", tab_views.AuthorizationLogView.as_view(), name="log"
     ),
     # Start / stop charging from the portal.

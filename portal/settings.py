@@ -263,6 +263,11 @@ BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS",
 
 # Access control: allow plain http:// external authorizer URLs (development and tests only).
 ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)
+# Authorization records and seen cards are kept this long (days); the access sweep (list sync
+# retries, cards expiring during a session, remote starts to settle) runs this often (seconds).
+ACCESS_RECORD_RETENTION_DAYS = env_int("ACCESS_RECORD_RETENTION_DAYS", 365)
+ACCESS_SEEN_CARD_RETENTION_DAYS = env_int("ACCESS_SEEN_CARD_RETENTION_DAYS", 90)
+ACCESS_SWEEP_SECONDS = env_float("ACCESS_SWEEP_SECONDS", 60.0)
 
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
@@ -275,4 +280,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ocpp_bridge.tasks.detect_offline_chargers",
         "schedule": 30.0,
     },
+    "access-sweep": {"task": "auth_access.tasks.sweep", "schedule": ACCESS_SWEEP_SECONDS},
+    "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
 }

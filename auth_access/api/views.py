@@ -4,7 +4,6 @@ local lists. Every viewset goes through the tenancy gate; the rules beyond it ar
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import django_filters
@@ -227,21 +226,8 @@ class AccessPolicyViewSet(
         policy = self.get_object()
         if not (policy.external_url and policy.external_secret):
             raise exceptions.ValidationError("Set the external authorizer's URL and secret first.")
-        probe = external.build_request(
-            url=policy.external_url,
-            secret=policy.external_secret,
-            deadline_ms=policy.external_deadline_ms,
-            fields={"type": "test", "installation": {"id": policy.installation_id}},
-            now=timezone.now(),
-            require_signed_reply=policy.external_require_signed_reply,
-        )
-        started = time.perf_counter()
-        answer = external.ask_now(probe)
-        body = {
-            "status": answer.status,
-            "error": answer.error,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-        }
+        result = external.send_test(policy)
+        body = {"status": result.status, "error": result.error, "latency_ms": result.latency_ms}
         return Response(body)
 
 
@@ -259,6 +245,21 @@ class RemoteStartViewSet(
     serializer_class = RemoteStartSerializer
     filterset_fields = ["charger", "user", "status"]
     tenant_actions = {"create": Action.VIEW, "stop": Action.VIEW}
+
+    # Every start shown is brought up to date first (``RemoteStart.refresh_outcome``: the
+    # charger's answer, the window), so ``status`` never says "requested" about a start the
+    # charger rejected. Final ones cost nothing; the access sweep settles the rest every minute.
+    def get_object(self) -> RemoteStart:
+        remote_start: RemoteStart = super().get_object()
+        remote_start.refresh_outcome()
+        return remote_start
+
+    def paginate_queryset(self, queryset: QuerySet) -> list[RemoteStart] | None:
+        page = super().paginate_queryset(queryset)
+        now = timezone.now()
+        for remote_start in page or []:
+            remote_start.refresh_outcome(now)
+        return page
 
     @extend_schema(request=RemoteStartRequestSerializer, responses={201: RemoteStartSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -139,12 +139,21 @@ class SeenCard(TenantModel):
         """Count a sighting (insert, or move last_seen_at and the count): one statement."""
         from django.db import connection
 
-        table = connection.ops.quote_name(cls._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (charger_id, id_tag, first_seen_at, last_seen_at, times_seen)"
-                " VALUES (%s, %s, %s, %s, 1) ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
-                f" times_seen = {table}.times_seen + 1,"
-                f" last_seen_at = GREATEST({table}.last_seen_at, EXCLUDED.last_seen_at)",
-                [charger_id, normalize_id_tag(id_tag)[:20], now, now],
-            )
+            cursor.execute(*cls.record_statement(charger_id, id_tag, now))
+
+    @classmethod
+    def record_statement(
+        cls, charger_id: int, id_tag: str, now: datetime
+    ) -> tuple[str, list[object]]:
+        """The upsert of ``record()``, to run alone or with the decision's record."""
+        from django.db import connection
+
+        table = connection.ops.quote_name(cls._meta.db_table)
+        return (
+            f"INSERT INTO {table} (charger_id, id_tag, first_seen_at, last_seen_at, times_seen)"
+            " VALUES (%s, %s, %s, %s, 1) ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
+            f" times_seen = {table}.times_seen + 1,"
+            f" last_seen_at = GREATEST({table}.last_seen_at, EXCLUDED.last_seen_at)",
+            [charger_id, normalize_id_tag(id_tag)[:20], now, now],
+        )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from auth_access import egress
 from auth_access.choices import FallbackPolicy, RunningSessionPolicy
 from portal.tenancy import TenantModel
 
@@ -25,6 +25,7 @@ class AccessPolicy(TenantModel):
     One per installation (created with it). With ``external_enabled``, every decision on a locked
     charger is asked of ``external_url`` (a signed POST, see ``auth_access.external`` and
     docs/access.md) within ``external_deadline_ms``; when it fails, ``external_fallback`` decides.
+    ``external_url`` must pass the SSRF guard (``auth_access.egress``: https, public addresses).
     """
 
     installation = models.OneToOneField(
@@ -71,9 +72,12 @@ class AccessPolicy(TenantModel):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.external_url:
-            scheme = urlsplit(self.external_url).scheme
-            if scheme != "https" and not (scheme == "http" and settings.ACCESS_EXTERNAL_ALLOW_HTTP):
-                errors["external_url"] = "The external authorizer must be an https:// URL."
+            # The SSRF guard: https, a sane port, public addresses only (checked again at every
+            # call, DNS may change). The host is resolved here, so a typo shows at once.
+            try:
+                egress.resolve(self.external_url, allow_local=settings.ACCESS_EXTERNAL_ALLOW_HTTP)
+            except egress.UnsafeDestination as error:
+                errors["external_url"] = str(error)
         if self.external_secret and len(self.external_secret) < MIN_SECRET_LENGTH:
             errors["external_secret"] = f"Use at least {MIN_SECRET_LENGTH} characters."
         if self.external_enabled:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -16,9 +17,12 @@ from auth_access.choices import (
     DecisionSource,
     RemoteStartStatus,
 )
+from ocpp_bridge.choices import CommandStatus
 from portal.tenancy import Action, TenantModel
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
 
 
@@ -80,10 +84,37 @@ class AuthorizationRecord(TenantModel):
         return self.status == AuthorizationStatus.ACCEPTED
 
 
+COMMAND_FAILURES = {
+    CommandStatus.REJECTED: "The charger rejected the start.",
+    CommandStatus.TIMED_OUT: "The charger did not answer.",
+}
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """Where a remote start stands: its status and, when it did not start, why."""
+
+    status: RemoteStartStatus
+    reason: str
+
+    @property
+    def final(self) -> bool:
+        return self.status not in RemoteStart.OPEN_STATUSES
+
+
 class RemoteStart(TenantModel):
     """A start requested from the portal or app: RemoteStartTransaction with the user's virtual
     idTag. While open (``expires_at``), the charger's Authorize/StartTransaction with that idTag
-    is accepted for this user on this charger, and the session it starts is theirs."""
+    is accepted for this user on this charger, and the session it starts is theirs.
+
+    Its lifecycle is in one place: ``outcome(now)`` reads it from the row, the command's answer
+    and the clock; ``refresh_outcome()`` stores it (the API, the charging panel and the access
+    sweep call it). ``requested`` -> ``accepted`` (the charger took the command) -> ``started``
+    (the session began, ``checks.link_remote_start``); or ``refused`` (Fusebox said no),
+    ``failed`` (the charger rejected, failed or timed out), ``expired`` (no session in the window).
+    """
+
+    OPEN_STATUSES = (RemoteStartStatus.REQUESTED, RemoteStartStatus.ACCEPTED)
 
     tenancy_path = "charger__installation"
 
@@ -125,3 +156,35 @@ class RemoteStart(TenantModel):
     @classmethod
     def driver_scope(cls, user: AbstractBaseUser, action: Action) -> Q | None:
         return Q(user=user) if action == Action.VIEW else None
+
+    def outcome(self, now: datetime) -> StartOutcome:
+        """The status as it stands at ``now`` (reads ``command``; writes nothing)."""
+        status = RemoteStartStatus(self.status)
+        if status not in self.OPEN_STATUSES:
+            return StartOutcome(status, self.reason)
+        command = self.command
+        if command is not None and command.is_final:
+            if command.status != CommandStatus.ACCEPTED:
+                why = command.error or COMMAND_FAILURES.get(command.status, "The command failed.")
+                return StartOutcome(RemoteStartStatus.FAILED, why)
+            status = RemoteStartStatus.ACCEPTED
+        if self.expires_at <= now:
+            if status == RemoteStartStatus.ACCEPTED:
+                return StartOutcome(RemoteStartStatus.EXPIRED, "No car was plugged in in time.")
+            return StartOutcome(RemoteStartStatus.EXPIRED, "The charger did not answer in time.")
+        return StartOutcome(status, self.reason)
+
+    def refresh_outcome(self, now: datetime | None = None) -> StartOutcome:
+        """Store ``outcome()`` when it moved on (a conditional UPDATE: a session linked
+        meanwhile wins); returns where the start stands."""
+        found = self.outcome(now or timezone.now())
+        if found.status == self.status:
+            return found
+        moved = RemoteStart.objects.filter(pk=self.pk, status=self.status).update(
+            status=found.status, reason=found.reason[:200]
+        )
+        if moved:
+            self.status, self.reason = found.status, found.reason[:200]
+            return found
+        self.refresh_from_db(fields=["status", "reason", "session"])
+        return StartOutcome(RemoteStartStatus(self.status), self.reason)

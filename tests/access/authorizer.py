@@ -4,6 +4,7 @@ with the reference verifier (``auth_access.external.verify_request``) as a recei
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -37,18 +38,26 @@ class Received:
 class Authorizer:
     """Start with ``start()``; set ``decide`` (payload -> Reply); read ``received``."""
 
-    def __init__(self, secret: str = SECRET) -> None:
+    def __init__(
+        self, secret: str = SECRET, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        """``tls``: serve https with this server context; ``host``: the name in ``url`` (it
+        must resolve to 127.0.0.1, see tests/access/fake_dns.py)."""
         self.secret = secret
+        self.scheme = "https" if tls else "http"
+        self.host = host
         self.nonces = external.NonceCache()
         self.decide: Callable[[dict[str, Any]], Reply] = lambda payload: Reply()
         self.received: list[Received] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/authorize"
+        return f"{self.scheme}://{self.host}:{self.server.server_address[1]}/authorize"
 
     def start(self) -> Authorizer:
         self.thread.start()

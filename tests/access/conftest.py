@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from auth_access import egress
 from auth_access.models import ChargeCard
 from portal.redis import get_redis
+from tests.access.fake_dns import FakeDns
 from tests.conftest import World
 from tests.ocpp.conftest import Chargers, TestCharger, bridge, chargers  # noqa: F401
 
@@ -27,6 +30,20 @@ def _no_queued_access_work() -> Iterator[None]:
     for key in redis.scan_iter("fusebox:access:*"):
         redis.delete(key)
     yield
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
+    """No test asks real DNS (the SSRF guard resolves every external authorizer's host)."""
+    resolver = FakeDns()
+    monkeypatch.setattr(egress, "lookup", resolver)
+    return resolver
+
+
+@pytest.fixture
+def local_authorizers(settings: Any) -> None:
+    """The tests' authorizer listens on 127.0.0.1 over plain http: the development switch."""
+    settings.ACCESS_EXTERNAL_ALLOW_HTTP = True
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ START = {"connectorId": 1, "meterStart": 100, "timestamp": "2026-02-01T18:00:00Z
 
 
 @pytest.fixture
-def authorizer() -> Iterator[Authorizer]:
+def authorizer(local_authorizers: None) -> Iterator[Authorizer]:
     server = Authorizer().start()
     try:
         yield server

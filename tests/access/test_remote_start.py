@@ -38,7 +38,7 @@ def test_a_driver_starts_and_stops_charging_from_the_portal(world: World, a1: Te
     tag = virtual_id_tag(world.dora.pk)
     body = start_from_portal(world, "dora", world.charger_a1.pk)
     assert (body["status"], body["user"], body["command"]["status"]) == (
-        "requested", world.dora.pk, "accepted",
+        "accepted", world.dora.pk, "accepted",
     )  # fmt: skip
     [call] = [m for m in a1.received if m[2] == "RemoteStartTransaction"]
     assert call[3] == {"connectorId": 1, "idTag": tag}
@@ -120,6 +120,7 @@ def test_an_offline_charger_fails_at_once(world: World, a1: TestCharger) -> None
     assert (body["status"], body["reason"]) == ("failed", "Charger is offline.")
 
 
+@pytest.mark.usefixtures("local_authorizers")
 def test_the_external_authorizer_decides_remote_starts_too(world: World, a1: TestCharger) -> None:
     authorizer = Authorizer().start()
     try:

@@ -15,6 +15,7 @@ from chargers.choices import ConnectorStatus
 from chargers.models import Charger
 from ocpp_bridge import routing
 from portal.redis import get_redis
+from tests.access.conftest import fake_dns, local_authorizers  # noqa: F401
 from tests.web.conftest import (  # noqa: F401
     browser,
     client_as,

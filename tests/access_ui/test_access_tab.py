@@ -394,6 +394,12 @@ def test_an_empty_secret_keeps_the_stored_one_and_a_new_one_replaces_it(
     ("changes", "field", "message"),
     [
         ({"external_url": "http://auth.example.com/"}, "external_url", "must be an https:// URL"),
+        (
+            {"external_url": "https://localhost:8443/"},
+            "external_url",
+            "localhost resolves to 127.0.0.1, a loopback address",
+        ),
+        ({"external_url": "https://auth.example.com:25/"}, "external_url", "Port 25 is reserved"),
         ({"external_secret": "short"}, "external_secret", "Use at least 16 characters."),
         ({"external_url": ""}, "external_url", "Required to enable the external authorizer."),
         ({"external_deadline_ms": 50}, "external_deadline_ms", "greater than or equal to 100"),

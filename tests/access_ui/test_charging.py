@@ -5,6 +5,7 @@ itself while it waits, and stopping one's own session."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -119,7 +120,7 @@ def test_a_driver_starts_and_follows_the_outcome(world: World, client_as: Client
 @pytest.mark.parametrize(
     ("status", "error", "text"),
     [
-        (CommandStatus.REJECTED, "", "The charger answered rejected."),
+        (CommandStatus.REJECTED, "", "The charger rejected the start."),
         (CommandStatus.TIMED_OUT, "No answer from the charger in time.", "No answer"),
     ],
 )
@@ -131,10 +132,27 @@ def test_a_start_the_charger_refuses_is_shown_as_rejected(
     start(client, world.charger_a1)
     Command.objects.update(status=status, error=error)
     html = panel(client, world.charger_a1)
-    assert (
-        'data-start-state="rejected"' in html and "The charger did not start connector 1." in html
-    )
+    assert 'data-start-state="rejected"' in html and "Not started on connector 1." in html
     assert text in html and "data-poll-ms" not in html  # final: no more polling
+    # The panel stored what it found: the API and the sweep see the same.
+    assert RemoteStart.objects.get().status == RemoteStartStatus.FAILED
+
+
+def test_a_start_without_a_car_in_time_is_shown_as_expired_and_stored(
+    world: World, client_as: ClientAs
+) -> None:
+    put_online(world.charger_a1)
+    client = client_as(world.dora)
+    start(client, world.charger_a1)
+    Command.objects.update(status=CommandStatus.ACCEPTED)
+    assert 'data-start-state="accepted"' in panel(client, world.charger_a1)
+    now = timezone.now()
+    RemoteStart.objects.update(
+        created_at=now - timedelta(minutes=4), expires_at=now - timedelta(seconds=1)
+    )
+    html = panel(client, world.charger_a1)
+    assert 'data-start-state="expired"' in html and "No car was plugged in in time." in html
+    assert RemoteStart.objects.get().status == RemoteStartStatus.EXPIRED
 
 
 def test_a_charger_that_went_away_rejects_at_once(world: World, client_as: ClientAs) -> None:

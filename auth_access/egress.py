@@ -1,0 +1,137 @@
+"""Where Fusebox may send the requests an owner points it at: the SSRF guard of the external
+authorizer.
+
+An owner types a URL; the bridge and the web processes then POST to it from inside our network.
+So a URL is only good when:
+
+- its scheme is ``https`` (``http`` only with ``ACCESS_EXTERNAL_ALLOW_HTTP``, for development);
+- it has a host and no user name or password in it;
+- its port is the default (443), or 1024 and up: the well-known ports below 1024 belong to
+  other protocols (SSH, SMTP, ...), a webhook has no business there;
+- EVERY address its host resolves to is a public unicast address: not loopback, private
+  (RFC 1918, fc00::/7, shared 100.64/10), link-local (169.254/16 with the cloud metadata
+  address, fe80::/10), multicast, unspecified, reserved or documentation space; IPv6 forms that
+  embed an IPv4 address (mapped, 6to4, NAT64, Teredo) are judged by that address.
+
+With ``ACCESS_EXTERNAL_ALLOW_HTTP`` on (development and the tests' local HTTP server) local
+addresses and any port are allowed too.
+
+The check runs twice: when the URL is saved (``AccessPolicy.clean()``, hence the API and the
+form), and at every call (``resolve()`` in ``auth_access.external.call``), because DNS answers
+change. The call then connects to the very addresses it checked (``external`` pins them), so a
+name that resolves to a public address for the check and to 127.0.0.1 a moment later (DNS
+rebinding) gets nowhere; TLS still verifies the certificate against the URL's host name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+LOWEST_OTHER_PORT = 1024
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+class UnsafeDestination(ValueError):
+    """A URL Fusebox will not call; the message says why, for the owner."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A checked URL: where to connect (``addresses``) and what to say (``host``, ``target``)."""
+
+    scheme: str
+    host: str  # as in the URL: the Host header, TLS server name and certificate check
+    port: int
+    target: str  # path and query, for the request line
+    addresses: tuple[str, ...]  # every address the host resolved to, all checked
+
+
+def lookup(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (the tests replace this with a fake resolver)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def address_problem(address: str) -> str | None:
+    """Why Fusebox may not call ``address`` ("a loopback address", ...), or None. Pure."""
+    ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])  # no IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return address_problem(str(embedded))
+    checks = [
+        (ip.is_unspecified, "the unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
+        (not ip.is_global, "not a public address"),
+    ]
+    return next((why for failed, why in checks if failed), None)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def check_form(url: str, *, allow_local: bool) -> tuple[str, str, int, str]:
+    """Scheme, host, port and target of ``url``, or UnsafeDestination (no DNS lookup)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeDestination("This is not a valid URL.") from None
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (scheme == "http" and allow_local):
+        raise UnsafeDestination("The external authorizer must be an https:// URL.")
+    host = parts.hostname
+    if not host:
+        raise UnsafeDestination("The URL needs a host name.")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeDestination("Put no user name or password in the URL; the secret signs.")
+    if port is None:
+        port = DEFAULT_PORTS[scheme]
+    elif not allow_local and port != DEFAULT_PORTS[scheme] and port < LOWEST_OTHER_PORT:
+        raise UnsafeDestination(
+            f"Port {port} is reserved for other services: use 443 (the default) or a port "
+            f"from {LOWEST_OTHER_PORT} up."
+        )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return scheme, host, port, target
+
+
+def resolve(url: str, *, allow_local: bool) -> Destination:
+    """Check ``url`` and every address its host resolves to now; UnsafeDestination otherwise."""
+    scheme, host, port, target = check_form(url, allow_local=allow_local)
+    try:
+        addresses = lookup(host, port)
+    except (OSError, UnicodeError):
+        raise UnsafeDestination(f"The host name {host} could not be resolved.") from None
+    if not addresses:
+        raise UnsafeDestination(f"The host name {host} could not be resolved.")
+    if not allow_local:
+        for address in addresses:
+            problem = address_problem(address)
+            if problem:
+                named = f"{host} is" if host == address else f"{host} resolves to {address},"
+                raise UnsafeDestination(
+                    f"{named} {problem}: Fusebox only calls authorizers on the public internet."
+                )
+    return Destination(scheme, host, port, target, tuple(addresses))

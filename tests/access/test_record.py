@@ -1,0 +1,73 @@
+"""Recording a decision cheaply (``checks.record``): one round trip with the seen card, a commit
+of its own outside a transaction (without waiting for the WAL flush), part of the caller's
+transaction inside one, and a connection left clean either way."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from psycopg.pq import TransactionStatus
+
+from auth_access import checks
+from auth_access.choices import AuthorizationTrigger
+from auth_access.models import AuthorizationRecord, SeenCard
+from tests.conftest import World
+
+
+def statements_of(call: object) -> list[str]:
+    seen: list[str] = []
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        call()  # type: ignore[operator]
+    return seen
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.usefixtures("transactional_db")
+class TestOutsideATransaction:
+    def test_an_unknown_card_costs_two_statements_and_both_rows_are_committed(
+        self, world: World
+    ) -> None:
+        sent = statements_of(
+            lambda: checks.begin(world.charger_a1.pk, "stranger-1", AuthorizationTrigger.AUTHORIZE)
+        )
+        facts, write = sent  # two round trips: the facts; the seen card and the record together
+        assert facts.lstrip().startswith("SELECT")
+        assert write.startswith("BEGIN; SET LOCAL synchronous_commit TO off; INSERT INTO")
+        assert write.count("INSERT INTO") == 2 and write.endswith("; COMMIT")
+        assert SeenCard.objects.get().id_tag == "STRANGER-1"
+        assert AuthorizationRecord.objects.get().reason == "unknown card"
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        assert synchronous_commit() == "on"  # SET LOCAL ended with its transaction
+
+    def test_a_failed_record_leaves_the_connection_usable(self, world: World) -> None:
+        check = checks.begin(world.charger_a1.pk, "stranger-1", AuthorizationTrigger.AUTHORIZE)
+        broken = replace(check, charger_id=999_999)  # no such charger: the foreign key refuses
+        with pytest.raises(IntegrityError):
+            checks.record(checks.settle(broken, None))
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        assert AuthorizationRecord.objects.count() == 1  # the first one, still usable
+
+
+def test_inside_a_transaction_the_record_belongs_to_it(world: World) -> None:
+    check = checks.begin(world.charger_a1.pk, "DORA-1", AuthorizationTrigger.AUTHORIZE)
+    before = AuthorizationRecord.objects.count()
+    try:
+        with transaction.atomic():
+            checks.record(checks.settle(check, None))
+            assert AuthorizationRecord.objects.count() == before + 1
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert AuthorizationRecord.objects.count() == before
