@@ -120,13 +120,16 @@ class DatabaseThreads:
 class GarbageCollection:
     """Keep full collections from pausing the loop, without keeping closed connections' garbage.
 
-    Thousands of connections are hundreds of thousands of long-lived objects, and every full
-    (generation 2) collection scans them all: ~200 ms pauses at 2,000 connections, measured.
-    So every ``interval_s`` what survived is frozen (after collecting the young generations),
-    and the young generations are collected less often. A closed connection leaves reference
-    cycles behind (~40 kB), which frozen objects never give back: once ``full_after_closed``
-    connections have closed since the last time, one full collection (unfreeze, collect,
-    freeze) frees them, a single pause after a reconnect storm rather than one every minute.
+    Thousands of connections are hundreds of thousands of long-lived objects (~80 tracked
+    objects each), and every full (generation 2) collection scans them all: ~300 ms at 2,000
+    connections, measured. So every ``interval_s`` what survived is frozen (after collecting the
+    young generations), and the young generations are collected less often. A closed connection
+    still leaves a few objects in reference cycles (asyncio's transport and its closed socket,
+    ~1 kB), which frozen objects never give back: one full collection (unfreeze, collect,
+    freeze) frees them once ``full_after_closed`` connections have closed since the last one, as
+    soon as closes have calmed down (fewer than ``quiet_closes`` in the last
+    ``check_interval_s``), so a reconnect storm costs one pause after it rather than several
+    during it; or at once past ``10 * full_after_closed``.
     """
 
     def __init__(
@@ -134,33 +137,75 @@ class GarbageCollection:
         closed_connections: Callable[[], int],
         *,
         interval_s: float = 60,
+        check_interval_s: float = 10,
         young_threshold: int = 10_000,
-        full_after_closed: int = 1_000,
+        full_after_closed: int = 10_000,
+        quiet_closes: int = 100,
     ) -> None:
         self.closed_connections = closed_connections
         self.interval_s = interval_s
+        self.check_interval_s = check_interval_s
         self.young_threshold = young_threshold
         self.full_after_closed = full_after_closed
+        self.quiet_closes = quiet_closes
+        self.longest_pause_s = 0.0  # of any collection, for the stats line
+        self._pause_started = 0.0
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._pause_started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._pause_started
+            self.longest_pause_s = max(self.longest_pause_s, pause)
+
+    def take_stats(self) -> str:
+        text = f"longest GC pause {self.longest_pause_s * 1000:.0f} ms"
+        self.longest_pause_s = 0.0
+        return text
+
+    def due_full(self, pending_closes: int, recent_closes: int) -> bool:
+        """Whether to collect everything now, ``pending_closes`` connections having closed since
+        the last full collection, ``recent_closes`` of them in the last check interval."""
+        if pending_closes < self.full_after_closed:
+            return False
+        return recent_closes < self.quiet_closes or pending_closes >= 10 * self.full_after_closed
 
     async def run(self) -> None:
         _, middle, old = gc.get_threshold()
         gc.set_threshold(self.young_threshold, middle, old)
-        closed_at_last_full = self.closed_connections()
-        while True:
-            if self.closed_connections() - closed_at_last_full >= self.full_after_closed:
-                closed_at_last_full = self.closed_connections()
-                started = time.perf_counter()
-                gc.unfreeze()
-                freed = gc.collect()
-                logger.info(
-                    "Full garbage collection: %d objects in %.0f ms",
-                    freed,
-                    (time.perf_counter() - started) * 1000,
-                )
-            else:
-                gc.collect(1)
-            gc.freeze()
-            await asyncio.sleep(self.interval_s)
+        gc.callbacks.append(self._on_collection)
+        try:
+            closed_at_full = closed_at_check = self.closed_connections()
+            young_due = 0.0
+            while True:
+                closed = self.closed_connections()
+                if self.due_full(closed - closed_at_full, closed - closed_at_check):
+                    self._collect_all(closed - closed_at_full)
+                    closed_at_full = closed
+                    young_due = time.monotonic() + self.interval_s
+                elif time.monotonic() >= young_due:
+                    gc.collect(1)
+                    gc.freeze()
+                    young_due = time.monotonic() + self.interval_s
+                closed_at_check = closed
+                await asyncio.sleep(self.check_interval_s)
+        finally:
+            gc.callbacks.remove(self._on_collection)
+
+    def _collect_all(self, closes: int) -> None:
+        started = time.perf_counter()
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()
+        freed = gc.collect()
+        gc.freeze()
+        logger.info(
+            "Full garbage collection after %d closed connections: %d of %d objects freed in"
+            " %.0f ms",
+            closes,
+            freed,
+            frozen,
+            (time.perf_counter() - started) * 1000,
+        )
 
 
 class Bridge:
@@ -201,6 +246,9 @@ class Bridge:
         # Batch writes (meter values, online states) on a lane of their own: a big COPY never
         # holds up a charger's upgrade or a StartTransaction.
         self.db_batches = DatabaseThreads(1, "bridge-db-batches")
+        # And the lookups at the upgrade (batched, see server.Admissions) on a third lane: a
+        # reconnect storm never waits behind the chargers' writes, nor they behind it.
+        self.db_admissions = DatabaseThreads(1, "bridge-db-admissions")
         self.redis = get_async_redis()
         self.presence = Presence(
             self.redis, self.node_id, flush_interval_s=presence_flush_interval_s
@@ -214,6 +262,7 @@ class Bridge:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self.collector: GarbageCollection | None = None  # serve_bridge() tunes the process
 
     @property
     def port(self) -> int:
@@ -266,7 +315,7 @@ class Bridge:
             lags.sort()
             lag_p99_s = lags[int(len(lags) * 0.99)] if lags else 0.0
             messages, self.messages = self.messages, 0
-            slowest_wait_s = self.db.longest_wait_s
+            slowest_wait_s = max(self.db.longest_wait_s, self.db_admissions.longest_wait_s)
             slowest_round_s = self.presence.slowest_round_s
             self.presence.slowest_round_s = 0.0
             # Loud when the node falls behind: waits that chargers feel.
@@ -275,7 +324,8 @@ class Bridge:
             logger.log(
                 level,
                 "%d connections, %d messages (%.0f/s), loop lag p99 %.0f ms max %.0f ms, %s,"
-                " batches: %s, slowest Redis round %.0f ms, %d meter rows written, %d waiting",
+                " batches: %s, admissions: %s (%s), slowest Redis round %.0f ms,"
+                " %d meter rows written, %d waiting%s",
                 len(self.server.connections),
                 messages,
                 messages / self.stats_interval_s,
@@ -283,9 +333,12 @@ class Bridge:
                 (lags[-1] if lags else 0.0) * 1000,
                 self.db.take_stats(),
                 self.db_batches.take_stats(),
+                self.server.admissions.take_stats(),
+                self.db_admissions.take_stats(),
                 slowest_round_s * 1000,
                 self.meters.rows_written,
                 self.meters.pending,
+                f", {self.collector.take_stats()}" if self.collector else "",
             )
 
     async def _online_loop(self) -> None:
@@ -355,7 +408,7 @@ class Bridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.aclose()
-        for threads in (self.db, self.db_batches):  # the ORM may not be used from the loop
+        for threads in (self.db, self.db_batches, self.db_admissions):  # not from the loop
             await asyncio.to_thread(threads.close)
         logger.info("OCPP bridge %s stopped (%d chargers released)", self.node_id, held)
 
@@ -388,9 +441,8 @@ async def serve_bridge(
         # The loop thread and the database threads share the GIL; a thread back from a query
         # (or the loop back from a socket call) would wait up to 5 ms for the busy one.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        collector = asyncio.create_task(
-            GarbageCollection(lambda: bridge.server.closed_count).run(), name="bridge-gc"
-        )
+        bridge.collector = GarbageCollection(lambda: bridge.server.closed_count)
+        collector = asyncio.create_task(bridge.collector.run(), name="bridge-gc")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = [signal.SIGTERM, signal.SIGINT] if handle_signals else []

@@ -11,7 +11,7 @@ statements per batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -107,26 +107,30 @@ def _summary(text: str) -> str:
 # --- connections -----------------------------------------------------------------------------
 
 
-def find_charger(identity: str) -> tuple[Charger, ConnectedState] | None:
-    """The charger with this OCPP identity (checked at the websocket upgrade) and what its
-    connection keeps in memory (connector statuses, sessions in progress), or None."""
+def find_chargers(identities: Collection[str]) -> dict[str, tuple[Charger, ConnectedState]]:
+    """The chargers with these OCPP identities (checked at the websocket upgrade), each with
+    what its connection keeps in memory (connector statuses, sessions in progress); unknown
+    identities are left out. Three queries for any number of identities: in a reconnect storm
+    the upgrades are looked up in batches."""
     close_old_connections()
-    charger = Charger.objects.filter(ocpp_identity=identity).order_by().first()
-    if charger is None:
-        return None
-    connectors = Connector.objects.filter(charger=charger).values_list(
-        "connector_id", "status", "error_code", "info", "vendor_error_code"
+    chargers = {c.pk: c for c in Charger.objects.filter(ocpp_identity__in=identities).order_by()}
+    connectors: dict[int, dict[int, ReportedState]] = {pk: {} for pk in chargers}
+    reports = Connector.objects.filter(charger_id__in=chargers).values_list(
+        "charger_id", "connector_id", "status", "error_code", "info", "vendor_error_code"
     )
-    sessions = (
-        ChargeSession.objects.filter(charger=charger, status=SessionStatus.ACTIVE)
+    for charger_id, connector_id, *reported in reports:
+        connectors[charger_id][connector_id] = ReportedState(*reported)
+    sessions: dict[int, dict[int, ActiveSession]] = {pk: {} for pk in chargers}
+    for charger_id, connector_id, tx, start in (
+        ChargeSession.objects.filter(charger_id__in=chargers, status=SessionStatus.ACTIVE)
         .order_by("started_at")
-        .values_list("connector__connector_id", "id", "meter_start_wh")
-    )
-    state = ConnectedState(
-        connectors={row[0]: ReportedState(*row[1:]) for row in connectors},
-        active_sessions={cid: ActiveSession(tx, start) for cid, tx, start in sessions},
-    )
-    return charger, state
+        .values_list("charger_id", "connector__connector_id", "id", "meter_start_wh")
+    ):
+        sessions[charger_id][connector_id] = ActiveSession(tx, start)
+    return {
+        charger.ocpp_identity: (charger, ConnectedState(connectors[pk], sessions[pk]))
+        for pk, charger in chargers.items()
+    }
 
 
 def record_refused_attempt(identity: str, reason: AttemptReason, remote_address: str) -> None:

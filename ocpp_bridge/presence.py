@@ -1,9 +1,12 @@
 """The bridge side of the Redis contract in ``ocpp_bridge.routing``: presence, live state, commands.
 
 ``Presence`` is the one writer of this node's presence keys and live-state hashes. Connects and
-disconnects are written at once (the caller awaits them, so a command can be routed as soon as a
-charger is connected); last-seen times and live readings are merged in memory and written every
-``flush_interval_s``, so a busy charger costs no Redis round trip per message. A round is an
+disconnects are written with the next round, which starts at once; nobody waits for it (a
+connection is served whether Redis is quick, slow or away: in a reconnect storm thousands of
+them would otherwise wait for rounds that Redis is slow to answer). A round that fails is logged
+once and its connects and disconnects go first in the next one. Last-seen times and live readings
+are merged in memory and written every ``flush_interval_s``, so a busy charger costs no Redis round
+trip per message. A round is an
 ordered list of actions applied by one Lua script (a few calls per round, not a command per
 charger: packing and parsing thousands of commands in Python would stall the event loop).
 Everything goes through one task in order, so a late write can never undo a disconnect. Presence
@@ -107,7 +110,8 @@ RS, US = "\x1e", "\x1f"  # record and unit separators (never in identities or fi
 # Answers to commands that count as accepted; any other "status" is a refusal.
 ACCEPTED_ANSWERS = {"Accepted", "Unlocked", "Scheduled", "RebootRequired"}
 STOP = "stop"  # pushed on our own queue to end the BRPOP loop
-WRITE_TIMEOUT_S = 10  # a connect or disconnect waits this long for Redis at most
+WRITE_TIMEOUT_S = 10  # a graceful stop waits this long for Redis at most
+MAX_KEPT_ACTIONS = 100_000  # connects/disconnects kept while Redis is away (then the oldest go)
 RETRY_AFTER_S = 1.0  # after Redis failed the BRPOP
 BRPOP_TIMEOUT_S = 2
 
@@ -138,7 +142,7 @@ class Presence:
         self.ttl_s = ttl_s
         self.held: dict[str, int] = {}  # identity -> charger id
         self._identities: dict[int, str] = {}  # charger id -> identity, of those held
-        self._ops: list[tuple[Action, asyncio.Future[None]]] = []
+        self._ops: list[Action] = []  # connects and disconnects, in order
         self._live: dict[int, dict[str, str]] = {}
         self._touched: dict[str, int] = {}
         self._seen: dict[int, datetime] = {}  # for the database, taken by the bridge
@@ -151,7 +155,7 @@ class Presence:
 
     # --- what connections call ------------------------------------------------------------
 
-    async def connected(
+    def connected(
         self, identity: str, charger_id: int, connectors: dict[str, str], summary: str
     ) -> None:
         """Take over presence (a newer connection always wins) and start a fresh live state."""
@@ -165,9 +169,9 @@ class Presence:
             "last_seen": _iso(datetime.now(UTC)),
             "connectors": _json(connectors),
         }
-        await self._now(("c", identity, charger_id, fields))
+        self._enqueue(("c", identity, charger_id, fields))
 
-    async def disconnected(self, identity: str, charger_id: int, summary: str) -> None:
+    def disconnected(self, identity: str, charger_id: int, summary: str) -> None:
         """Release presence and mark the live state offline, if this node still owns them."""
         self.held.pop(identity, None)
         self._identities.pop(charger_id, None)
@@ -175,7 +179,7 @@ class Presence:
         self._live.pop(charger_id, None)
         self._touched.pop(identity, None)
         fields = {"online": "0", "last_seen": _iso(datetime.now(UTC))}
-        await self._now(("r", identity, charger_id, fields))
+        self._enqueue(("r", identity, charger_id, fields))
 
     async def release_all(self, summary: str) -> None:
         """Shutdown: release every charger at once."""
@@ -184,12 +188,12 @@ class Presence:
         self._live.clear()
         self._touched.clear()
         fields = {"online": "0", "last_seen": _iso(datetime.now(UTC))}
-        futures = []
         for identity, charger_id in held.items():
             self._changed(charger_id, False, summary)
-            futures.append(self._enqueue(("r", identity, charger_id, fields)))
-        if futures:
-            await asyncio.wait_for(asyncio.gather(*futures), WRITE_TIMEOUT_S)
+            self._enqueue(("r", identity, charger_id, fields))
+        await asyncio.wait_for(self.flush(), WRITE_TIMEOUT_S)
+        if self._ops:
+            raise RedisError(f"{len(self._ops)} releases not written")
 
     def touch(self, identity: str, charger_id: int) -> None:
         """A message arrived: last seen now (written with the next round)."""
@@ -222,14 +226,9 @@ class Presence:
 
     # --- the writer -----------------------------------------------------------------------
 
-    def _enqueue(self, action: Action) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ops.append((action, future))
+    def _enqueue(self, action: Action) -> None:
+        self._ops.append(action)
         self._wake.set()
-        return future
-
-    async def _now(self, action: Action) -> None:
-        await asyncio.wait_for(self._enqueue(action), WRITE_TIMEOUT_S)
 
     async def run(self) -> None:
         while True:
@@ -244,30 +243,44 @@ class Presence:
         """One round: waiting connects/disconnects in order, then merged updates, refreshes."""
         async with self._lock:
             self._wake.clear()
-            actions, futures = self._round()
+            actions, connects = self._round()
             if not actions:
                 return
             started = time.monotonic()
+            written = 0
             try:
                 for first in range(0, len(actions), ROUND_CHUNK):
                     await self._write(actions[first : first + ROUND_CHUNK])
+                    written = first + ROUND_CHUNK
             except Exception as error:
-                logger.exception("Writing presence and live state to Redis failed")
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(error)
+                self._keep(actions[written:connects])
+                # One line per failed round (not one per charger), a traceback only for a bug.
+                logger.error(
+                    "Writing presence and live state to Redis failed (%d connects and"
+                    " disconnects kept for the next round): %s: %s",
+                    len(self._ops),
+                    type(error).__name__,
+                    error,
+                    exc_info=not isinstance(error, RedisError | OSError | TimeoutError),
+                )
                 return
-            for future in futures:
-                if not future.done():
-                    future.set_result(None)
             self.slowest_round_s = max(self.slowest_round_s, time.monotonic() - started)
 
-    def _round(self) -> tuple[list[Action], list[asyncio.Future[None]]]:
-        """Everything waiting, as an ordered list of actions (no await in here)."""
+    def _keep(self, unwritten: list[Action]) -> None:
+        """Connects and disconnects a failed round did not write go first in the next one."""
+        self._ops[:0] = unwritten
+        if len(self._ops) > MAX_KEPT_ACTIONS:
+            dropped = len(self._ops) - MAX_KEPT_ACTIONS
+            del self._ops[:dropped]  # the periodic refresh claims the held chargers again
+            logger.error("Redis away too long: %d connects and disconnects dropped", dropped)
+
+    def _round(self) -> tuple[list[Action], int]:
+        """Everything waiting, as an ordered list of actions (no await in here), and how many
+        of them (the first ones) are connects and disconnects."""
         ops, self._ops = self._ops, []
         live, self._live = self._live, {}
         touched, self._touched = self._touched, {}
-        actions = [action for action, _ in ops]
+        actions = list(ops)
         now = _iso(datetime.now(UTC))
         refreshed = set()
         for identity, charger_id in touched.items():
@@ -287,7 +300,7 @@ class Presence:
                 for identity, charger_id in self.held.items()
                 if identity not in refreshed
             ]
-        return actions, [future for _, future in ops]
+        return actions, len(ops)
 
     async def _write(self, actions: list[Action]) -> None:
         keys: list[str] = []

@@ -5,6 +5,12 @@ Basic auth, security profile 1 (username = identity, password checked by
 ``Charger.check_ocpp_password``; else 401), and offer the ``ocpp1.6`` subprotocol (else 400).
 A refused upgrade creates nothing but a ``ConnectionAttempt`` (folded per identity and reason).
 
+The lookup at the upgrade (the Charger row, its connectors' statuses and sessions in progress)
+runs on a database lane of its own, in batches (``Admissions``): in a reconnect storm thousands
+of upgrades arrive within a minute, and one query per identity would queue them behind each other
+and behind the chargers' writes until they time out. The row is read fresh at every upgrade, so a
+rotated password or a deleted charger takes effect at the next connection, as before.
+
 One connection per identity: a second connection replaces the first, which is closed with code
 4000 and a reason saying so; the newer one takes over presence, and the older one's end changes
 nothing. The Charger row read at the upgrade is kept for the connection's lifetime.
@@ -16,7 +22,7 @@ import asyncio
 import http
 import logging
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from weakref import WeakKeyDictionary
@@ -68,6 +74,60 @@ def _offered_subprotocols(headers: Headers) -> set[str]:
     }
 
 
+Found = tuple["Charger", persistence.ConnectedState]
+BatchLookup = Callable[[Collection[str]], Awaitable[dict[str, Found]]]
+
+
+class Admissions:
+    """Chargers looked up for their upgrades in batches: while one batch query runs, the
+    identities asked for meanwhile gather for the next (no delay when it is quiet, one query
+    for many upgrades when it is not)."""
+
+    def __init__(self, lookup: BatchLookup, *, max_batch: int = 500) -> None:
+        self.lookup = lookup
+        self.max_batch = max_batch
+        self._waiting: dict[str, list[asyncio.Future[Found | None]]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0  # for the stats line
+        self.looked_up = 0
+
+    async def find(self, identity: str) -> Found | None:
+        """The charger with this identity and its connection's state, or None if unknown."""
+        future: asyncio.Future[Found | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(identity, []).append(future)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run(), name="bridge-admissions")
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                identities = list(self._waiting)[: self.max_batch]
+                batch = {identity: self._waiting.pop(identity) for identity in identities}
+                try:
+                    found = await self.lookup(identities)
+                except Exception as error:  # each upgrade fails (500); the next batch may not
+                    logger.exception("Looking up %d chargers failed", len(identities))
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                self.batches += 1
+                self.looked_up += len(identities)
+                for identity, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(identity))
+        finally:
+            self._worker = None
+
+    def take_stats(self) -> str:
+        text = f"{self.looked_up} upgrades in {self.batches} lookups"
+        self.batches = self.looked_up = 0
+        return text
+
+
 def _remote_address(connection: ServerConnection) -> str:
     address = connection.remote_address
     return str(address[0]) if isinstance(address, tuple) and address else str(address or "")
@@ -80,9 +140,8 @@ class OcppServer:
         self.bridge = bridge
         self.connections: dict[str, BridgeChargePoint] = {}
         self.server: Server | None = None
-        self._admitted: WeakKeyDictionary[
-            ServerConnection, tuple[Charger, persistence.ConnectedState]
-        ] = WeakKeyDictionary()
+        self.admissions = Admissions(self._find_chargers)
+        self._admitted: WeakKeyDictionary[ServerConnection, Found] = WeakKeyDictionary()
         self._background: set[asyncio.Task[Any]] = set()
         self.closed_count = 0  # connections ended so far
 
@@ -120,7 +179,7 @@ class OcppServer:
         identity = unquote(path.removeprefix(PATH_PREFIX).rstrip("/"))
         if not path.startswith(PATH_PREFIX) or not identity or "/" in identity:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found\n")
-        found = await self.bridge.db(persistence.find_charger, identity)
+        found = await self.admissions.find(identity)
         if found is None:
             await self._refused(connection, identity, AttemptReason.UNKNOWN_IDENTITY)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point\n")
@@ -143,6 +202,9 @@ class OcppServer:
         self._admitted[connection] = found
         return None
 
+    async def _find_chargers(self, identities: Collection[str]) -> dict[str, Found]:
+        return await self.bridge.db_admissions(persistence.find_chargers, identities)
+
     async def _refused(
         self, connection: ServerConnection, identity: str, reason: AttemptReason
     ) -> None:
@@ -164,7 +226,7 @@ class OcppServer:
             logger.info("%s: a new connection replaces the previous one", identity)
             self._spawn(previous._connection.close(REPLACED_CODE, REPLACED_REASON))
         try:
-            await self._opened(charge_point, replaced=previous is not None)
+            self._opened(charge_point, replaced=previous is not None)
             await charge_point.serve()
         finally:
             charge_point.closed.set()
@@ -172,33 +234,23 @@ class OcppServer:
             if self.connections.get(identity) is charge_point:
                 del self.connections[identity]
                 if not self.bridge.shutting_down:
-                    await self._closed(charge_point)
+                    self._closed(charge_point)
 
-    async def _opened(self, charge_point: BridgeChargePoint, *, replaced: bool) -> None:
-        """Present in Redis at once (commands can reach the charger); online in the database
-        with the next batch. If Redis is slow or away the charger is served all the same: the
-        next presence refresh claims its key."""
+    def _opened(self, charge_point: BridgeChargePoint, *, replaced: bool) -> None:
+        """Present in Redis with the presence writer's next round (started at once); online in
+        the database with the next batch. The charger is served meanwhile, whether Redis is
+        quick, slow or away (the writer retries)."""
         summary = "Connected" + (" (replacing the previous connection)" if replaced else "")
-        if self.connections.get(charge_point.id) is not charge_point:
-            return  # replaced already
-        try:
-            await self.bridge.presence.connected(
-                charge_point.id, charge_point.charger.pk, charge_point.connectors_json(), summary
-            )
-        except Exception:
-            logger.exception("%s: presence not written yet", charge_point.id)
+        self.bridge.presence.connected(
+            charge_point.id, charge_point.charger.pk, charge_point.connectors_json(), summary
+        )
 
-    async def _closed(self, charge_point: BridgeChargePoint) -> None:
+    def _closed(self, charge_point: BridgeChargePoint) -> None:
         connection = charge_point._connection
         code = connection.close_code
         reason = connection.close_reason
         summary = f"Disconnected (code {code}{': ' + reason if reason else ''})"
-        try:
-            await self.bridge.presence.disconnected(
-                charge_point.id, charge_point.charger.pk, summary
-            )
-        except Exception:
-            logger.exception("%s: could not release presence", charge_point.id)
+        self.bridge.presence.disconnected(charge_point.id, charge_point.charger.pk, summary)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)

@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--seed", type=int, default=1)
     add("--max-seconds", type=float, default=3600, help="hard limit of the whole run")
     add("--output", type=Path, default=Path("var/bench/ocpp_load.json"))
+    add("--profile", action="store_true", help="cProfile the bridge and workers (*.prof files)")
     args = parser.parse_args(argv)
     if not 1 <= args.chargers <= MAX_CHARGERS:
         parser.error(f"--chargers must be 1 to {MAX_CHARGERS}")
@@ -145,6 +146,7 @@ class Run:
             "latency": report.latency_summary(now["latencies_ms"]),
             "bridge_cpu_percent": cpu["cpu_percent"].get(self.bridge_pid, 0.0),
             "workers_cpu_percent": round(workers_cpu, 1),
+            "services_cpu_percent": cpu["services_cpu_percent"],
             "machine_busy_percent": cpu["machine_busy_percent"],
             "bridge_rss_mb": memory.get("VmRSS", 0) / 1024,
             **extra,
@@ -200,7 +202,10 @@ async def load(args: argparse.Namespace, bridge_pid: int, var: Path) -> dict[str
         first = 1 + index * per_worker
         count = min(per_worker, args.chargers - first + 1)
         log_path = var / f"ocpp_load-worker-{index}.log"
-        workers.append(await Worker.start(index, worker_arguments(args, first, count), log_path))
+        profile = var / f"worker-{index}.prof" if args.profile else None
+        workers.append(
+            await Worker.start(index, worker_arguments(args, first, count), log_path, profile)
+        )
     run = Run(args, bridge_pid, workers)
     try:
         await run.phases_run()
@@ -236,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[bench] {created} chargers created in {setup_s:.1f} s", flush=True)
     bench_start = datetime.now(UTC) - timedelta(seconds=1)
     bridge_code = code_fingerprint()  # the bridge is still being written: say which one ran
-    bridge = processes.start_bridge(args.port, var / "ocpp_load-bridge.log")
+    bridge = processes.start_bridge(
+        args.port, var / "ocpp_load-bridge.log", var / "bridge.prof" if args.profile else None
+    )
     try:
         result = asyncio.run(asyncio.wait_for(load(args, bridge.pid, var), args.max_seconds))
         peak = processes.memory_kb(bridge.pid).get("VmHWM", 0) / 1024

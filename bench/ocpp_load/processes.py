@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PYTHON = sys.executable
@@ -28,6 +29,45 @@ def cpu_seconds(pid: int) -> float:
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S  # utime, stime
+
+
+def services_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL and Redis servers this run uses (found by the sockets in
+    DATABASE_URL and REDIS_URL): the postmaster with its live and ended backends, and Redis."""
+    database = unquote(urlsplit(os.environ.get("DATABASE_URL", "")).netloc.rpartition("@")[2])
+    redis = urlsplit(os.environ.get("REDIS_URL", "")).path
+    total = 0.0
+    postmasters: set[int] = set()
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+        if database and "postgres" in command and f"-D {database}" in command:
+            postmasters.add(int(entry.name))
+        elif redis and "redis-server" in command and redis in command:
+            total += _cpu_or_zero(int(entry.name))
+    for pid in postmasters:
+        total += _cpu_or_zero(pid, with_children=True)
+        total += sum(_cpu_or_zero(child) for child in children.get(pid, []))
+    return total
+
+
+def _cpu_or_zero(pid: int, *, with_children: bool = False) -> float:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:  # ended children the process waited for (e.g. backends)
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICKS_PER_S
 
 
 def memory_kb(pid: int) -> dict[str, int]:
@@ -54,6 +94,7 @@ class Usage:
     started: float = field(default_factory=time.monotonic)
     cpu: dict[int, float] = field(default_factory=dict)
     machine: tuple[float, float] = field(default_factory=machine_cpu)
+    services: float = field(default_factory=services_cpu_seconds)
 
     @classmethod
     def now(cls, pids: list[int]) -> Usage:
@@ -73,6 +114,7 @@ class Usage:
         busy = self.machine[0] - earlier.machine[0]
         total = self.machine[1] - earlier.machine[1]
         return {"wall_s": round(wall, 1), "cpu_percent": per_pid,
+                "services_cpu_percent": round(100 * (self.services - earlier.services) / wall, 1),
                 "machine_busy_percent": round(100 * busy / max(total, 1e-6), 1)}  # fmt: skip
 
 
@@ -85,13 +127,20 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_bridge(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_bridge(
+    port: int, log_path: Path, profile_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``manage.py run_bridge`` on 127.0.0.1 (under cProfile, writing ``profile_path`` when it
+    stops, if given)."""
     env = dict(os.environ, OCPP_BRIDGE_HOST="127.0.0.1", OCPP_BRIDGE_PORT=str(port),
                OCPP_HEARTBEAT_INTERVAL_S=os.environ.get("OCPP_HEARTBEAT_INTERVAL_S", "300"),
-               LOG_LEVEL="WARNING")  # fmt: skip
+               LOG_LEVEL="INFO")  # fmt: skip
     with log_path.open("wb") as log:
+        profiler = ["-m", "cProfile", "-o", str(profile_path)] if profile_path else []
+        command = [PYTHON, *profiler, "manage.py", "run_bridge", "--host", "127.0.0.1",
+                   "--port", str(port), "--stats-interval", "10"]  # fmt: skip
         process = subprocess.Popen(
-            [PYTHON, "manage.py", "run_bridge", "--host", "127.0.0.1", "--port", str(port)],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -137,10 +186,13 @@ class Worker:
         self.final: dict[str, Any] | None = None
 
     @classmethod
-    async def start(cls, index: int, arguments: list[str], log_path: Path) -> Worker:
+    async def start(
+        cls, index: int, arguments: list[str], log_path: Path, profile_path: Path | None = None
+    ) -> Worker:
+        profiler = ["-m", "cProfile", "-o", str(profile_path)] if profile_path else []
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
-                PYTHON, "-m", "ocpp_bridge.simulator", "--control", *arguments,
+                PYTHON, *profiler, "-m", "ocpp_bridge.simulator", "--control", *arguments,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
                 limit=LINE_LIMIT,
             )  # fmt: skip

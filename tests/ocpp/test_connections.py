@@ -8,17 +8,23 @@ import json
 import ssl
 import subprocess
 import urllib.request
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from chargers.choices import EventKind
 from chargers.models import Charger, ChargerEvent, ChargeSession
+from chargers.services import rotate_ocpp_password
 from ocpp_bridge import routing
 from ocpp_bridge.choices import AttemptReason
 from ocpp_bridge.models import ConnectionAttempt
 from ocpp_bridge.routing import LIVE_KEY, PRESENCE_KEY, LiveState, live_states
+from ocpp_bridge.server import Found
 from portal.redis import get_redis
 from tests.conftest import World
 from tests.ocpp.conftest import (
@@ -109,6 +115,80 @@ class TestUpgrade:
         assert (attempt.identity, attempt.reason) == (identity, AttemptReason.BAD_SUBPROTOCOL)
         _nothing_but_attempts(world)
 
+    def test_a_rotated_password_or_a_deleted_charger_counts_from_the_next_upgrade(
+        self, world: World, chargers: Chargers
+    ) -> None:
+        identity = world.charger_a1.ocpp_identity
+        old_password = chargers.password(world.charger_a1)
+        chargers.connect(world.charger_a1).close()
+        eventually(lambda: not chargers.bridge.bridge.server.connections)
+        new_password = rotate_ocpp_password(world.charger_a1)
+        assert (
+            chargers.refused(identity, {"Authorization": basic_auth(identity, old_password)}) == 401
+        )
+        chargers.passwords[identity] = new_password
+        chargers.connect(world.charger_a1).close()
+        eventually(lambda: not chargers.bridge.bridge.server.connections)
+        Charger.objects.filter(pk=world.charger_a1.pk).delete()
+        assert (
+            chargers.refused(identity, {"Authorization": basic_auth(identity, new_password)}) == 404
+        )
+
+    def test_upgrades_arriving_together_are_looked_up_in_batches(
+        self, world: World, bridge: BridgeHandle
+    ) -> None:
+        identities = ["HARBOUR-A1", "HARBOUR-A2", "DEPOT-B1"]
+        passwords = {
+            i: rotate_ocpp_password(Charger.objects.get(ocpp_identity=i)) for i in identities
+        }
+        admissions = bridge.bridge.server.admissions
+        lookups: list[list[str]] = []
+        lookup = admissions.lookup
+        gate = asyncio.Event()
+
+        async def slow_lookup(batch: Collection[str]) -> dict[str, Found]:
+            lookups.append(sorted(batch))
+            await gate.wait()  # the first lookup takes a while: the others gather meanwhile
+            return await lookup(batch)
+
+        async def connect_all() -> list[str | None]:
+            admissions.lookup = slow_lookup
+            opening = [asyncio.create_task(_open(bridge, "HARBOUR-A1", passwords["HARBOUR-A1"]))]
+            while not lookups:
+                await asyncio.sleep(0.01)
+            opening += [
+                asyncio.create_task(_open(bridge, identity, passwords.get(identity, "x")))
+                for identity in ["HARBOUR-A2", "DEPOT-B1", "HARBOUR-A2", "NOBODY-1"]
+            ]
+            await asyncio.sleep(0.2)
+            gate.set()
+            return list(await asyncio.gather(*opening))
+
+        try:
+            results = bridge.run(connect_all())
+        finally:
+            admissions.lookup = lookup
+        assert results == ["ocpp1.6", "ocpp1.6", "ocpp1.6", "ocpp1.6", None]
+        # The first lookup took one upgrade; the four that came meanwhile shared the second.
+        assert lookups == [["HARBOUR-A1"], ["DEPOT-B1", "HARBOUR-A2", "NOBODY-1"]]
+        eventually(lambda: not bridge.bridge.server.connections)
+
+    def test_a_failed_lookup_refuses_its_upgrades_and_the_next_ones_go_through(
+        self, world: World, chargers: Chargers, bridge: BridgeHandle
+    ) -> None:
+        admissions = bridge.bridge.server.admissions
+        lookup = admissions.lookup
+
+        async def broken(batch: Collection[str]) -> dict[str, Found]:
+            admissions.lookup = lookup
+            raise RuntimeError("database away")
+
+        admissions.lookup = broken
+        password = chargers.password(world.charger_a1)
+        identity = world.charger_a1.ocpp_identity
+        assert chargers.refused(identity, {"Authorization": basic_auth(identity, password)}) == 500
+        assert chargers.connect(world.charger_a1).heartbeat_answers()
+
     def test_other_paths_are_not_found_and_not_recorded(
         self, world: World, chargers: Chargers
     ) -> None:
@@ -180,6 +260,34 @@ class TestPresence:
         bridge.flush()
         assert get_redis().get(key) == "other-node"
 
+    def test_a_charger_is_served_while_redis_fails_and_its_presence_follows(
+        self,
+        world: World,
+        chargers: Chargers,
+        bridge: BridgeHandle,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        presence = bridge.bridge.presence
+        write = presence._write
+        failures = [RedisTimeoutError("Timeout writing to socket")] * 2
+
+        async def flaky(actions: list[Any]) -> None:
+            if failures:
+                raise failures.pop()
+            await write(actions)
+
+        presence._write = flaky  # type: ignore[method-assign]
+        identity = world.charger_a1.ocpp_identity
+        password = chargers.password(world.charger_a1)
+        charger = chargers.connect_raw(identity, {"Authorization": basic_auth(identity, password)})
+        assert charger.heartbeat_answers()  # served at once, Redis or not
+        eventually(lambda: routing.node_of(identity) == bridge.bridge.node_id)
+        assert not failures
+        failed = [r for r in caplog.records if "Writing presence" in r.getMessage()]
+        assert len(failed) == 2  # one line per failed round
+        assert not any(r.exc_info for r in failed)  # no traceback for a Redis error
+        assert live_states([world.charger_a1.pk])[world.charger_a1.pk].online
+
     def test_a_second_connection_replaces_the_first(
         self, world: World, chargers: Chargers, bridge: BridgeHandle
     ) -> None:
@@ -246,6 +354,19 @@ class TestShutdown:
         ).exists()
 
 
+async def _open(bridge: BridgeHandle, identity: str, password: str) -> str | None:
+    """Open and close a connection; its subprotocol, or None if the upgrade was refused."""
+    try:
+        async with connect(
+            bridge.url(identity),
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers={"Authorization": basic_auth(identity, password)},
+        ) as websocket:
+            return websocket.subprotocol
+    except InvalidStatus:
+        return None
+
+
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -262,8 +383,6 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_tls_when_a_certificate_is_configured(world: World, tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    from chargers.services import rotate_ocpp_password
-
     password = rotate_ocpp_password(world.charger_a1)
     handle = start_bridge(tls_cert=str(cert), tls_key=str(key))
     client_context = ssl.create_default_context(cafile=str(cert))

@@ -3,14 +3,16 @@ charging time, live state, and meter values written in batches."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from auth_access.models import ChargeCard
-from chargers.choices import SessionStatus, StopReason
-from chargers.models import ChargeSession, MeterValue
+from chargers.choices import EventKind, SessionStatus, StopReason
+from chargers.models import ChargerEvent, ChargeSession, MeterValue
+from ocpp_bridge.handlers import run_in_turn
 from ocpp_bridge.routing import live_states
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger, eventually, start_bridge
@@ -178,6 +180,50 @@ def test_writes_behind_the_answers_keep_the_chargers_order(
     a1.result("StopTransaction", stop(tx, 9000, at(40)))
     session = ChargeSession.objects.get(pk=tx)
     assert (session.charging_seconds, session.charging_since) == (30 * 60, None)
+
+
+def test_writes_queued_while_the_database_is_busy_go_in_one_hop_in_order(
+    world: World, a1: TestCharger, bridge: BridgeHandle, dora_card: ChargeCard
+) -> None:
+    """A charger's calls that queue up meanwhile reach a database thread together (one wait for
+    a thread, not one each), and still run in the charger's order."""
+    hops: list[list[str]] = []
+    database = bridge.bridge.db
+
+    async def busy_database(function: Any, *args: Any) -> Any:
+        if function is run_in_turn:
+            hops.append([call.__name__ for call, _ in args[0]])
+            if len(hops) == 1:
+                await asyncio.sleep(0.5)  # busy: the next calls queue up
+        return await database(function, *args)
+
+    def status(name: str, minute: int) -> None:
+        payload = {"connectorId": 1, "errorCode": "NoError", "status": name}
+        assert a1.result("StatusNotification", {**payload, "timestamp": at(minute)}) == {}
+
+    bridge.bridge.db = busy_database  # type: ignore[assignment]
+    try:
+        status("Preparing", 0)
+        status("Charging", 1)
+        status("SuspendedEV", 21)
+        assert a1.result("DataTransfer", {"vendorId": "com.acme"}) == {"status": "UnknownVendorId"}
+        assert a1.result("Authorize", {"idTag": dora_card.id_tag})["idTagInfo"]["status"]
+        a1.settle()
+    finally:
+        bridge.bridge.db = database  # type: ignore[method-assign]
+    assert hops[:2] == [
+        ["record_status"],
+        ["record_status", "record_status", "record_event", "authorize_id_tag"],
+    ]
+    kinds = [EventKind.STATUS, EventKind.DATA_TRANSFER]
+    events = ChargerEvent.objects.filter(charger=world.charger_a1, kind__in=kinds)
+    summaries = list(events.order_by("pk").values_list("summary", flat=True))
+    assert summaries == [
+        "Connector 1: Preparing",
+        "Connector 1: Charging",
+        "Connector 1: SuspendedEV",
+        "Data transfer from com.acme",
+    ]
 
 
 def _meter_values(connector: int, tx: int | None, when: str, *samples: dict) -> dict:

@@ -23,6 +23,12 @@ class Command(BaseCommand):
             default=DB_THREADS,
             help=f"database threads (default: {DB_THREADS})",
         )
+        parser.add_argument(
+            "--stats-interval",
+            type=float,
+            default=60.0,
+            help="seconds between the stats lines in the log (default: 60)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         asyncio.run(
@@ -31,5 +37,6 @@ class Command(BaseCommand):
                 options["port"],
                 node_id=options["node_id"],
                 db_threads=options["db_threads"],
+                stats_interval_s=options["stats_interval"],
             )
         )
