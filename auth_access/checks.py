@@ -223,7 +223,8 @@ def record(outcome: Outcome, *, seen_at: datetime | None = None) -> None:
     if seen_at is not None:
         seen_sql, seen_params = SeenCard.record_statement(check.charger_id, check.id_tag, seen_at)
         sql, params = f"{seen_sql}; {sql}", [*seen_params, *params]
-    if connection.in_atomic_block:  # part of the caller's transaction, committed with it
+    if connection.in_atomic_block or not connection.get_autocommit():
+        # Part of the caller's transaction, committed (or rolled back) with it.
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return

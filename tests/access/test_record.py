@@ -71,3 +71,15 @@ def test_inside_a_transaction_the_record_belongs_to_it(world: World) -> None:
     except RuntimeError:
         pass
     assert AuthorizationRecord.objects.count() == before
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_with_autocommit_off_the_caller_commits(world: World) -> None:
+    check = checks.begin(world.charger_a1.pk, "DORA-1", AuthorizationTrigger.AUTHORIZE)
+    transaction.set_autocommit(False)
+    try:
+        checks.record(checks.settle(check, None))
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert AuthorizationRecord.objects.count() == 1  # begin()'s own, not the rolled-back one
