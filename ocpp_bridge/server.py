@@ -50,6 +50,10 @@ HEALTH_PATHS = {"/health", "/healthz"}
 REPLACED_CODE = 4000
 REPLACED_REASON = "Replaced by a newer connection of the same charge point"
 REALM = "OCPP"
+# Connections the kernel completes while the loop is busy (e.g. a collector pause in a reconnect
+# storm of 167 upgrades/s): asyncio's default of 100 would drop the rest, whose chargers retry
+# their SYN a second or more later. Capped by net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 def tls_context(cert_file: str, key_file: str = "") -> ssl.SSLContext:
@@ -113,6 +117,11 @@ class Admissions:
                             if not future.done():
                                 future.set_exception(error)
                     continue
+                except BaseException:  # cancelled (the bridge stops): so are these upgrades
+                    for futures in batch.values():
+                        for future in futures:
+                            future.cancel()
+                    raise
                 self.batches += 1
                 self.looked_up += len(identities)
                 for identity, futures in batch.items():
@@ -166,6 +175,7 @@ class OcppServer:
             ping_timeout=ping_timeout_s,
             ssl=ssl_context,
             server_header=None,
+            backlog=LISTEN_BACKLOG,
         )
         return self.server
 

@@ -74,9 +74,10 @@ def _ms(value: float | None) -> str:
 def markdown(result: dict[str, Any]) -> str:
     """The figures as the tables of docs/benchmarks.md."""
     lines = [
-        "| phase | s | connected | answered msgs | msg/s | p50 ms | p99 ms | max ms | "
-        "errors | timeouts | bridge CPU % | bridge RSS MB | machine busy % |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| phase | s | connected | answered msgs | msg/s | p50 ms | p90 ms | p99 ms | max ms | "
+        "errors | timeouts | bridge CPU % | workers CPU % | PostgreSQL+Redis CPU % | "
+        "bridge RSS MB | machine busy % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase in result["phases"]:
         counts = phase["counts"]
@@ -84,9 +85,10 @@ def markdown(result: dict[str, Any]) -> str:
         answered = sum(counts["answered"].values())
         lines.append(
             f"| {phase['name']} | {phase['seconds']:.0f} | {phase['connected']} | {answered} | "
-            f"{phase['messages_per_s']:.0f} | {_ms(lat['p50_ms'])} | {_ms(lat['p99_ms'])} | "
-            f"{_ms(lat['max_ms'])} | {sum(counts['errors'].values())} | "
+            f"{phase['messages_per_s']:.0f} | {_ms(lat['p50_ms'])} | {_ms(lat['p90_ms'])} | "
+            f"{_ms(lat['p99_ms'])} | {_ms(lat['max_ms'])} | {sum(counts['errors'].values())} | "
             f"{sum(counts['timeouts'].values())} | {phase['bridge_cpu_percent']:.0f} | "
+            f"{phase['workers_cpu_percent']:.0f} | {phase.get('services_cpu_percent', 0):.0f} | "
             f"{phase['bridge_rss_mb']:.0f} | {phase['machine_busy_percent']:.0f} |"
         )
     loss = result["loss"]

@@ -87,6 +87,7 @@ def run_fleet(specs: list[ChargerSpec], settings: SimSettings, args: argparse.Na
             duration_s=args.duration,
             control=args.control,
             report_every_s=args.report_every,
+            tune_gc=True,
         )
 
     final = asyncio.run(main())
