@@ -8,7 +8,7 @@ the latest decisions, and ``compose_dashboard`` (pure) turns that into plain dat
   against the limit, and what balancing currently allows the cars below it;
 - per charger: its allocation, live draw on the installation phases it is wired to, and its state
   (charging, paused and why, finished, offline at failsafe, no car);
-- the latest decisions, their notes reworded with circuit and charger names.
+- the latest decisions, their notes reworded with circuit and charger names (``notes``).
 
 Who sees what is decided by the querysets the caller passes (restricted to the user): fuses and
 chargers outside them are left out, but still count in the loads of the fuses above them; a note
@@ -17,7 +17,6 @@ about a charger the user may not see is dropped, a circuit the user may not see 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +28,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from balancing.models import BalancingDecision, BalancingTrigger
+from balancing.notes import Note, NoteWriter
 from balancing.service import build_scenario, rotation_indexes, to_installation_phases
 from installations.models import Installation
 from ocpp_bridge import routing
@@ -185,15 +185,6 @@ class ChargerLoad:
     def draw_percent(self) -> float:
         """Its draw as a share of its allocation (0-100)."""
         return _percent(self.draw_a, self.allocated_a or 0.0)
-
-
-@dataclass(frozen=True)
-class Note:
-    """One reason the engine gave, reworded with names; ``kind`` drives the icon and colour."""
-
-    text: str
-    kind: str  # paused, offline, finished, held, phases, overload, info
-    charger_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -575,62 +566,3 @@ def _state(
 def _sentence(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".") if text else ""
-
-
-# ---------- Notes in words ----------
-
-_TOKEN = re.compile(r"[A-Za-z0-9._:\-]+")
-_CIRCUIT = re.compile(r"circuit-(\d+)")
-
-
-class NoteWriter:
-    """Rewords an engine note: ``circuit-12`` becomes the circuit's name, an OCPP identity the
-    charger's name. A note about a charger the reader may not see is dropped (``None``)."""
-
-    def __init__(
-        self,
-        *,
-        circuits: Mapping[int, str],
-        chargers: Mapping[str, tuple[int, str]],
-        known_chargers: set[str],
-    ) -> None:
-        self.circuits = circuits
-        self.chargers = chargers
-        self.hidden = known_chargers - set(chargers)
-
-    def __call__(self, raw: str) -> Note | None:
-        subject, _, rest = raw.partition(" ")
-        charger = self.chargers.get(subject)
-        if subject in self.hidden:
-            return None
-        text = _TOKEN.sub(self._name, raw)
-        return Note(text=text, kind=_kind(rest), charger_id=charger[0] if charger else None)
-
-    def _name(self, match: re.Match[str]) -> str:
-        token = match.group(0)
-        core = token.rstrip(".:")
-        tail = token[len(core) :]
-        circuit = _CIRCUIT.fullmatch(core)
-        if circuit:
-            return self.circuits.get(int(circuit.group(1)), "a fuse") + tail
-        if core in self.chargers:
-            return self.chargers[core][1] + tail
-        if core in self.hidden:
-            return "another charger" + tail
-        return token
-
-
-def _kind(rest: str) -> str:
-    if rest.startswith("paused:"):
-        return "paused"
-    if rest.startswith("offline:"):
-        return "offline"
-    if rest.startswith("finished:"):
-        return "finished"
-    if rest.startswith("held near"):
-        return "held"
-    if "1 phase" in rest or "draws on" in rest:
-        return "phases"
-    if "overloaded" in rest or "imbalance" in rest:
-        return "overload"
-    return "info"
