@@ -5,7 +5,8 @@ the network:
 
 1. ``begin()`` (a database thread): gather the facts and ``decide()``; note an unknown idTag
    as a ``SeenCard``. Without an external authorizer the decision is final and recorded here.
-   Otherwise it returns the signed request to make.
+   Otherwise it returns the signed request to make. ``begin_many()`` does the same for all the
+   Authorize requests a bridge has waiting, in one statement and one write.
 2. ``conclude()`` (the event loop): make the call on the authorizer's own threads under a hard
    deadline, apply the answer or the fallback, and hand the record to a database write that the
    answer to the charger does not wait for.
@@ -16,8 +17,8 @@ Web requests (remote starts) do the same in one go with ``conclude_now()``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from auth_access.choices import (
     DecisionSource,
     FallbackPolicy,
 )
-from auth_access.decisions import AccessFacts, Decision, Situation, decide, situation
+from auth_access.decisions import AccessFacts, Decision, Situation, decide, situations
 from auth_access.models import AuthorizationRecord, SeenCard
 from installations.choices import AuthorizationMode
 
@@ -75,6 +76,18 @@ class Outcome:
     latency_ms: float
 
 
+@dataclass(frozen=True)
+class Asked:
+    """One decision asked for (``begin_many()``)."""
+
+    charger_id: int
+    id_tag: str
+    trigger: AuthorizationTrigger
+    connector_id: int | None = None
+    # perf_counter() when it was asked: the recorded latency includes any wait for its batch.
+    started: float = field(default_factory=time.perf_counter)
+
+
 def begin(
     charger_id: int,
     id_tag: str,
@@ -85,39 +98,67 @@ def begin(
     remote_start: bool | None = None,
 ) -> Check:
     """Decide locally; record it unless the external authorizer is still to be asked."""
-    started = time.perf_counter()
+    asked = Asked(charger_id, id_tag, trigger, connector_id)
+    (check,) = begin_many([asked], now=now, remote_start=remote_start)
+    if check is None:
+        from chargers.models import Charger
+
+        raise Charger.DoesNotExist(f"No charger {charger_id}")
+    return check
+
+
+def begin_many(
+    asked: Sequence[Asked], *, now: datetime | None = None, remote_start: bool | None = None
+) -> list[Check | None]:
+    """``begin()`` for many decisions at once, in their order (None: the charger does not exist
+    any more): the facts of all in one statement, the records and sightings of unknown idTags
+    of all in one write."""
     now = now or timezone.now()
-    found = situation(charger_id, id_tag, now, remote_start=remote_start)
+    found = situations([(a.charger_id, a.id_tag) for a in asked], now, remote_start=remote_start)
+    checks: list[Check | None] = []
+    final: list[Outcome] = []
+    sightings: list[tuple[int, str]] = []
+    for one, situation in zip(asked, found, strict=True):
+        if situation is None:
+            checks.append(None)
+            continue
+        check = _begin(one, situation, now)
+        facts = situation.facts
+        if facts.card is None and facts.virtual_user_id is None:
+            sightings.append((one.charger_id, situation.id_tag))
+        if check.external is None:
+            final.append(settle(check, None))
+        checks.append(check)
+    record_many(final, sightings=sightings, seen_at=now)
+    return checks
+
+
+def _begin(asked: Asked, found: Situation, now: datetime) -> Check:
     facts = found.facts
-    local = decide(facts, now)
-    unknown = facts.card is None and facts.virtual_user_id is None
     virtual = facts.virtual_user_id is not None
     check = Check(
-        charger_id=charger_id,
+        charger_id=asked.charger_id,
         installation_id=found.installation_id,
-        connector_id=connector_id,
+        connector_id=asked.connector_id,
         id_tag=found.id_tag,
-        trigger=trigger,
-        local=local,
+        trigger=asked.trigger,
+        local=decide(facts, now),
         source=DecisionSource.REMOTE_START if virtual else DecisionSource.LOCAL,
-        started=started,
+        started=asked.started,
         virtual=virtual,
     )
     policy = found.external
-    if policy is not None and _asks_external(facts, trigger):
-        request = external.build_request(
-            url=policy.url,
-            secret=policy.secret,
-            deadline_ms=policy.deadline_ms,
-            fields=_request_fields(found, check),
-            now=now,
-            require_signed_reply=policy.require_signed_reply,
-        )
-        if unknown:
-            SeenCard.record(charger_id, found.id_tag, now)
-        return replace(check, external=request, fallback=FallbackPolicy(policy.fallback))
-    record(settle(check, None), seen_at=now if unknown else None)
-    return check
+    if policy is None or not _asks_external(facts, asked.trigger):
+        return check
+    request = external.build_request(
+        url=policy.url,
+        secret=policy.secret,
+        deadline_ms=policy.deadline_ms,
+        fields=_request_fields(found, check),
+        now=now,
+        require_signed_reply=policy.require_signed_reply,
+    )
+    return replace(check, external=request, fallback=FallbackPolicy(policy.fallback))
 
 
 def _asks_external(facts: AccessFacts, trigger: str) -> bool:
@@ -186,43 +227,55 @@ def settle(check: Check, answer: external.ExternalAnswer | None) -> Outcome:
     return Outcome(check, decision, DecisionSource.FALLBACK, latency_ms)
 
 
-_INSERT_SQL: str | None = None
-# Outside a transaction the record commits on its own, without waiting for the WAL flush: one
+# Outside a transaction the records commit on their own, without waiting for the WAL flush: one
 # round trip and no fsync wait on the path of every Authorize (about 0.25 ms of 0.5). On a
 # PostgreSQL crash the records of the last moments (wal_writer_delay x 3, 0.6 s by default) may
 # be lost, never half-written, as with the write-behind records of external decisions; sessions,
 # cards and permissions keep full durability.
 _ASYNC_COMMIT = "BEGIN; SET LOCAL synchronous_commit TO off; {}; COMMIT"
+_RECORD_COLUMNS = (
+    "installation_id", "charger_id", "connector_id", "id_tag", "card_id", "user_id",
+    "trigger", "status", "reason", "source", "latency_ms", "created_at",
+)  # fmt: skip
+_RECORD_ROW = f"({', '.join(['%s'] * len(_RECORD_COLUMNS))})"
 
 
-def _insert_sql() -> str:
-    global _INSERT_SQL
-    if _INSERT_SQL is None:
-        columns = [
-            "installation_id", "charger_id", "connector_id", "id_tag", "card_id", "user_id",
-            "trigger", "status", "reason", "source", "latency_ms", "created_at",
-        ]  # fmt: skip
-        _INSERT_SQL = (
-            f'INSERT INTO "{AuthorizationRecord._meta.db_table}" ({", ".join(columns)})'
-            f" VALUES ({', '.join(['%s'] * len(columns))})"
-        )
-    return _INSERT_SQL
+def record(outcome: Outcome) -> None:
+    """Store one decision (``record_many()``)."""
+    record_many([outcome])
 
 
-def record(outcome: Outcome, *, seen_at: datetime | None = None) -> None:
-    """Store the decision, and with ``seen_at`` the sighting of an unknown idTag (one round
-    trip, one commit without waiting for the flush: this runs for every Authorize)."""
-    check, decision = outcome.check, outcome.decision
-    sql = _insert_sql()
-    params: list[Any] = [
-        check.installation_id, check.charger_id, check.connector_id, check.id_tag,
-        decision.card_id, decision.user_id, str(check.trigger), str(decision.status),
-        decision.reason[:200], str(outcome.source), round(outcome.latency_ms, 3),
-        timezone.now(),
-    ]  # fmt: skip
-    if seen_at is not None:
-        seen_sql, seen_params = SeenCard.record_statement(check.charger_id, check.id_tag, seen_at)
-        sql, params = f"{seen_sql}; {sql}", [*seen_params, *params]
+def record_many(
+    outcomes: Sequence[Outcome],
+    *,
+    sightings: Sequence[tuple[int, str]] = (),
+    seen_at: datetime | None = None,
+) -> None:
+    """Store the decisions, and the ``sightings`` (charger id, idTag) of unknown idTags at
+    ``seen_at``: one round trip, committed without waiting for the flush (this runs for every
+    Authorize), or as part of the caller's transaction when there is one."""
+    statements: list[str] = []
+    params: list[Any] = []
+    if sightings:
+        seen_sql, seen_params = SeenCard.record_statement(sightings, seen_at or timezone.now())
+        statements.append(seen_sql)
+        params.extend(seen_params)
+    if outcomes:
+        table = connection.ops.quote_name(AuthorizationRecord._meta.db_table)
+        rows = ", ".join([_RECORD_ROW] * len(outcomes))
+        statements.append(f"INSERT INTO {table} ({', '.join(_RECORD_COLUMNS)}) VALUES {rows}")
+        created_at = timezone.now()
+        for outcome in outcomes:
+            check, decision = outcome.check, outcome.decision
+            params += [
+                check.installation_id, check.charger_id, check.connector_id, check.id_tag,
+                decision.card_id, decision.user_id, str(check.trigger), str(decision.status),
+                decision.reason[:200], str(outcome.source), round(outcome.latency_ms, 3),
+                created_at,
+            ]  # fmt: skip
+    if not statements:
+        return
+    sql = "; ".join(statements)
     if connection.in_atomic_block or not connection.get_autocommit():
         # Part of the caller's transaction, committed (or rolled back) with it.
         with connection.cursor() as cursor:

@@ -3,8 +3,9 @@
 Every Authorize, StartTransaction and StopTransaction, every start from the portal, the local
 lists sent to chargers and the enforcement of revocations go through ``authorize()`` (or
 ``decide()`` on facts gathered the same way). The decision itself is the pure ``decide()`` over
-``AccessFacts``; ``situation()`` (or ``gather()``) reads them from the database in one statement (the hot path
-of every Authorize: about a millisecond, see docs/benchmarks.md).
+``AccessFacts``; ``situation()`` (or ``gather()``) reads them from the database in one
+statement, for one decision or (``situations()``) for all the decisions a bridge has waiting: the
+hot path of every Authorize, see docs/benchmarks.md.
 An external authorizer, where an installation has one, is asked on top of this (see
 ``auth_access.checks``).
 
@@ -28,9 +29,10 @@ nothing is cached.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -54,6 +56,7 @@ __all__ = [
     "effective_mode",
     "gather",
     "situation",
+    "situations",
 ]
 
 
@@ -203,8 +206,9 @@ _FACTS_SQL: str | None = None
 
 
 def _facts_sql() -> str:
-    """One statement for every fact (the hot path of every Authorize): the charger, its
-    installation and policy, the card, its holder's account, membership and named permission."""
+    """One statement for every fact of any number of decisions (the hot path of every
+    Authorize): per (charger, idTag) asked, the charger, its installation and policy, the card,
+    its holder's account, membership and named permission."""
     global _FACTS_SQL
     if _FACTS_SQL is None:
         from accounts.models import User
@@ -216,7 +220,7 @@ def _facts_sql() -> str:
             User, AccessPolicy, ChargeCard, ChargerPermission, Charger, Installation, Membership,
         )}  # fmt: skip
         _FACTS_SQL = f"""
-            SELECT c.id, c.installation_id, c.authorization_mode, c.ocpp_identity, c.name,
+            SELECT q.n, c.id, c.installation_id, c.authorization_mode, c.ocpp_identity, c.name,
                    i.authorization_mode, i.name,
                    p.external_enabled, p.external_url, p.external_secret, p.external_deadline_ms,
                    p.external_fallback, p.external_require_signed_reply,
@@ -225,14 +229,15 @@ def _facts_sql() -> str:
                    m.role, m.may_charge_everywhere,
                    EXISTS(SELECT 1 FROM "{t["ChargerPermission"]}" cp
                           WHERE cp.membership_id = m.id AND cp.charger_id = c.id)
-            FROM "{t["Charger"]}" c
+            FROM unnest(%s::int[], %s::bigint[], %s::text[], %s::bigint[])
+                 AS q(n, charger_id, tag, virtual_user_id)
+            JOIN "{t["Charger"]}" c ON c.id = q.charger_id
             JOIN "{t["Installation"]}" i ON i.id = c.installation_id
             LEFT JOIN "{t["AccessPolicy"]}" p ON p.installation_id = c.installation_id
-            LEFT JOIN "{t["ChargeCard"]}" k ON k.id_tag = %s
-            LEFT JOIN "{t["User"]}" u ON u.id = COALESCE(k.user_id, %s::bigint)
+            LEFT JOIN "{t["ChargeCard"]}" k ON k.id_tag = q.tag AND q.virtual_user_id IS NULL
+            LEFT JOIN "{t["User"]}" u ON u.id = COALESCE(k.user_id, q.virtual_user_id)
             LEFT JOIN "{t["Membership"]}" m
                    ON m.user_id = u.id AND m.installation_id = c.installation_id
-            WHERE c.id = %s
         """
     return _FACTS_SQL
 
@@ -251,24 +256,48 @@ def situation(
     more for a virtual idTag), with what a record or the external authorizer needs.
     ``remote_start``: whether a virtual idTag comes with a remote start (None: look for an open
     one, or the session it started)."""
+    from chargers.models import Charger
+
+    (found,) = situations([(charger_id, id_tag)], now, remote_start=remote_start)
+    if found is None:
+        raise Charger.DoesNotExist(f"No charger {charger_id}")
+    return found
+
+
+def situations(
+    asked: Sequence[tuple[int, str]], now: datetime, *, remote_start: bool | None = None
+) -> list[Situation | None]:
+    """``situation()`` for many (charger id, idTag) pairs in one statement, in their order;
+    None where the charger does not exist (any more)."""
     from django.db import connection
 
     from auth_access.models import normalize_id_tag
-    from chargers.models import Charger
 
-    tag = normalize_id_tag(id_tag)
-    virtual_user_id = user_of_virtual_tag(tag)
+    tags = [normalize_id_tag(id_tag) for _, id_tag in asked]
+    virtual_users = [user_of_virtual_tag(tag) for tag in tags]
+    params = [list(range(len(asked))), [charger_id for charger_id, _ in asked], tags, virtual_users]
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(), [tag, virtual_user_id, charger_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Charger.DoesNotExist(f"No charger {charger_id}")
-    (_, installation_id, charger_mode, identity, charger_name, installation_mode, site_name,
-     ext_enabled, ext_url, ext_secret, ext_deadline, ext_fallback, ext_signed,
+        cursor.execute(_facts_sql(), params)
+        rows = cursor.fetchall()
+    found: list[Situation | None] = [None] * len(asked)
+    for n, *row in rows:
+        found[n] = _situation(row, tags[n], virtual_users[n], now, remote_start)
+    return found
+
+
+def _situation(
+    row: Sequence[Any],
+    tag: str,
+    virtual_user_id: int | None,
+    now: datetime,
+    remote_start: bool | None,
+) -> Situation:
+    (charger_id, installation_id, charger_mode, identity, charger_name, installation_mode,
+     site_name, ext_enabled, ext_url, ext_secret, ext_deadline, ext_fallback, ext_signed,
      card_id, card_user, card_blocked, card_expires, card_name,
      user_id, user_active, user_email, user_name, role, everywhere, named) = row  # fmt: skip
     card = None
-    if card_id is not None and virtual_user_id is None:
+    if card_id is not None:
         card = CardFacts(card_id, card_user, card_blocked, card_expires)
     if virtual_user_id is not None and remote_start is None:
         remote_start = _remote_start_open(charger_id, virtual_user_id, tag, now)

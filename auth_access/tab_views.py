@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 ROLE_ORDER = [Role.OWNER, Role.INSTALLER, Role.DRIVER]
 LOG_PAGE_SIZE = 50
-SEEN_CARDS_SHOWN = 500
+SEEN_CARDS_PER_PAGE = 50
 
 
 class AccessPageMixin(InstallationPageMixin):
@@ -273,17 +274,26 @@ class SeenGroup:
 
 
 class SeenCardsView(AccessPageMixin, TemplateView):
-    """Unknown cards shown at the chargers, newest first, each with a one-step "assign" form."""
+    """Unknown cards shown at the chargers, newest first, each with a one-step "assign" form;
+    50 cards a page, searchable by number."""
 
     template_name = "auth_access/seen_cards.html"
     section = "seen"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        sightings = self.seen_cards().select_related("charger").order_by("-last_seen_at", "-id")
-        groups: dict[str, SeenGroup] = {}
-        for seen in sightings[:SEEN_CARDS_SHOWN]:
-            groups.setdefault(seen.id_tag, SeenGroup([])).sightings.append(seen)
+        query = self.request.GET.get("q", "").strip()
+        # A page of cards (an idTag shown at several chargers is one card), latest first.
+        tags = self.seen_cards().values("id_tag").annotate(latest=Max("last_seen_at"))
+        if query:
+            tags = tags.filter(id_tag__icontains=query)
+        page = Paginator(tags.order_by("-latest", "id_tag"), SEEN_CARDS_PER_PAGE).get_page(
+            self.request.GET.get("page")
+        )
+        groups = {row["id_tag"]: SeenGroup([]) for row in page}
+        sightings = self.seen_cards().filter(id_tag__in=list(groups)).select_related("charger")
+        for seen in sightings.order_by("-last_seen_at", "-id"):
+            groups[seen.id_tag].sightings.append(seen)
         members = self.member_users()
         bound: tuple[str, AssignSeenCardForm] | None = kwargs.get("assign_form")
         for group in groups.values():
@@ -291,7 +301,7 @@ class SeenCardsView(AccessPageMixin, TemplateView):
                 group.form = bound[1]
             else:
                 group.form = AssignSeenCardForm(prefix=f"s{group.latest.pk}", members=members)
-        context["groups"] = list(groups.values())
+        context.update(groups=list(groups.values()), page_obj=page, query=query)
         return context
 
     def sighting(self, pk: int) -> SeenCard:

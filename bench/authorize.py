@@ -14,7 +14,9 @@ decision must be recorded (AuthorizationRecord). Phases:
 
 1. **rate R/s** (``--rates``): Poisson arrivals at R Authorize per second in total, each from an
    idle charger, for ``--duration`` seconds: the latency a driver sees at that load.
-2. **burst**: all chargers send an Authorize at the same instant, ``--bursts`` times.
+2. **burst**: all chargers send an Authorize at the same instant, ``--bursts`` times; then the
+   same with Heartbeat, which the bridge answers without the database: the floor of the bridge's
+   and this process's own message handling under any decision.
 3. **saturation**: every charger sends back to back for ``--saturate`` seconds: the most
    decisions per second one bridge makes, and the queueing that costs.
 
@@ -221,6 +223,7 @@ class Phase:
     skipped: int = 0  # arrivals with no idle charger
     seconds: float = 0.0
     bridge_cpu_s: float = 0.0
+    heartbeats: bool = False  # the floor: no decisions
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
@@ -264,6 +267,19 @@ class BenchCharger:
                 future.set_result(message)
 
     async def authorize(self, tag: Tag, phase: Phase) -> None:
+        reply = await self._call("Authorize", {"idTag": tag.id_tag}, phase)
+        status = reply[2]["idTagInfo"]["status"] if reply[0] == 3 else f"error:{reply[2]}"
+        phase.statuses[status] += 1
+        if status != tag.status_at(self.identity):
+            phase.wrong += 1
+
+    async def heartbeat(self, phase: Phase) -> None:
+        """A call the bridge answers without the database: the floor under Authorize."""
+        reply = await self._call("Heartbeat", {}, phase)
+        phase.statuses["answered" if reply[0] == 3 else f"error:{reply[2]}"] += 1
+        phase.wrong += reply[0] != 3
+
+    async def _call(self, action: str, payload: dict[str, Any], phase: Phase) -> list[Any]:
         self.busy = True
         self.counter += 1
         unique_id = f"{self.counter}"
@@ -271,15 +287,10 @@ class BenchCharger:
         self.pending[unique_id] = future
         started = time.perf_counter()
         try:
-            await self.websocket.send(
-                json.dumps([2, unique_id, "Authorize", {"idTag": tag.id_tag}])
-            )
+            await self.websocket.send(json.dumps([2, unique_id, action, payload]))
             reply = await asyncio.wait_for(future, 30)
             phase.latencies_ms.append((time.perf_counter() - started) * 1000)
-            status = reply[2]["idTagInfo"]["status"] if reply[0] == 3 else f"error:{reply[2]}"
-            phase.statuses[status] += 1
-            if status != tag.status_at(self.identity):
-                phase.wrong += 1
+            return reply
         finally:
             self.busy = False
 
@@ -358,6 +369,15 @@ async def run_phases(
 
     await timed(burst, bursts())
 
+    floor = Phase(f"burst of {len(chargers)} Heartbeats (no database: the floor)", heartbeats=True)
+
+    async def heartbeat_bursts() -> None:
+        for _ in range(args.bursts):
+            await asyncio.gather(*(c.heartbeat(floor) for c in chargers))
+            await asyncio.sleep(1)
+
+    await timed(floor, heartbeat_bursts())
+
     saturation = Phase(f"saturation, {len(chargers)} back to back")
 
     async def closed_loop() -> None:
@@ -410,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_bridge(bridge)
     summaries = [p.summary() for p in phases[1:]]
-    decided = sum(len(p.latencies_ms) for p in phases)
+    decided = sum(len(p.latencies_ms) for p in phases if not p.heartbeats)
     recorded = AuthorizationRecord.objects.filter(charger__ocpp_identity__in=identities).count()
     result = {
         "config": {k: str(v) for k, v in vars(args).items()},

@@ -6,6 +6,7 @@
   ``sync_to_async`` on the sync functions of ``persistence`` (the async/sync boundary is there
   and only there). Several threads, so one slow query does not hold up every charger.
 - ``meter_buffer.MeterBuffer``: meter values written in batches.
+- ``batching.Decisions``: Authorize decisions in batches (one statement, one write each).
 - ``presence.Presence``: presence keys and live-state hashes in Redis, batched per round.
 - ``presence.CommandRunner``: commands from this node's Redis queue.
 - Last-seen times reach the database at most every ``last_seen_interval_s``, in one statement.
@@ -36,7 +37,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from auth_access.checks import Asked, Check
 from ocpp_bridge import persistence
+from ocpp_bridge.batching import Decisions
 from ocpp_bridge.meter_buffer import MeterBuffer
 from ocpp_bridge.presence import STOP, CommandRunner, Presence
 from ocpp_bridge.server import OcppServer, tls_context
@@ -249,6 +252,8 @@ class Bridge:
         # And the lookups at the upgrade (batched, see server.Admissions) on a third lane: a
         # reconnect storm never waits behind the chargers' writes, nor they behind it.
         self.db_admissions = DatabaseThreads(1, "bridge-db-admissions")
+        # Authorize decisions, batched (see batching.Decisions) on the chargers' lane.
+        self.decisions = Decisions(self._decide)
         self.redis = get_async_redis()
         self.presence = Presence(
             self.redis, self.node_id, flush_interval_s=presence_flush_interval_s
@@ -299,6 +304,9 @@ class Bridge:
             self.port,
         )
 
+    async def _decide(self, asked: list[Asked]) -> list[Check | BaseException]:
+        return await self.db(persistence.authorize_id_tags, asked)
+
     async def _write_meters(self, rows: list[Any], registers: dict[tuple[int, int], float]) -> None:
         await self.db_batches(persistence.write_meter_values, rows, registers)
 
@@ -324,7 +332,7 @@ class Bridge:
             logger.log(
                 level,
                 "%d connections, %d messages (%.0f/s), loop lag p99 %.0f ms max %.0f ms, %s,"
-                " batches: %s, admissions: %s (%s), slowest Redis round %.0f ms,"
+                " batches: %s, admissions: %s (%s), %s, slowest Redis round %.0f ms,"
                 " %d meter rows written, %d waiting%s",
                 len(self.server.connections),
                 messages,
@@ -335,6 +343,7 @@ class Bridge:
                 self.db_batches.take_stats(),
                 self.server.admissions.take_stats(),
                 self.db_admissions.take_stats(),
+                self.decisions.take_stats(),
                 slowest_round_s * 1000,
                 self.meters.rows_written,
                 self.meters.pending,

@@ -55,6 +55,7 @@ from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from websockets.exceptions import ConnectionClosed
 
 from auth_access import checks
+from auth_access.choices import AuthorizationTrigger
 from chargers.choices import EventKind
 from ocpp_bridge import persistence
 from ocpp_bridge.meter_buffer import (
@@ -589,7 +590,8 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        check = await self._in_order(persistence.authorize_id_tag, self.charger.pk, id_tag)
+        asked = checks.Asked(self.charger.pk, id_tag, AuthorizationTrigger.AUTHORIZE)
+        check = await self.bridge.decisions.ask(asked)
         # An external authorizer is asked here, in the loop: no database thread waits for it.
         decision = await checks.conclude(check, self._write_behind)
         return call_result.Authorize(id_tag_info=_id_tag_info(decision))

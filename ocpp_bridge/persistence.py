@@ -337,11 +337,15 @@ def _seconds_since_charging(until: datetime) -> Greatest:
     return Greatest(Value(0), Cast(Extract(elapsed, "epoch"), IntegerField()))
 
 
-def authorize_id_tag(charger_id: int, id_tag: str) -> checks.Check:
-    """THE authorization decision (``auth_access.decisions``) on fresh charger data, recorded;
-    or, where an external authorizer decides, the request to make (``checks.conclude()``)."""
+def authorize_id_tags(asked: list[checks.Asked]) -> list[checks.Check | BaseException]:
+    """THE authorization decision (``auth_access.decisions``) on fresh data for each Authorize
+    of a batch, recorded; or, where an external authorizer decides, the request to make
+    (``checks.conclude()``). A charger deleted meanwhile fails its own request only."""
     close_old_connections()
-    return checks.begin(charger_id, id_tag, AuthorizationTrigger.AUTHORIZE)
+    return [
+        Charger.DoesNotExist(f"No charger {one.charger_id}") if check is None else check
+        for one, check in zip(asked, checks.begin_many(asked), strict=True)
+    ]
 
 
 def record_authorization(outcome: checks.Outcome) -> None:

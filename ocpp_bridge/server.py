@@ -35,6 +35,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ocpp_bridge import persistence
+from ocpp_bridge.batching import Batches
 from ocpp_bridge.choices import AttemptReason
 from ocpp_bridge.handlers import BridgeChargePoint
 
@@ -82,59 +83,23 @@ Found = tuple["Charger", persistence.ConnectedState]
 BatchLookup = Callable[[Collection[str]], Awaitable[dict[str, Found]]]
 
 
-class Admissions:
-    """Chargers looked up for their upgrades in batches: while one batch query runs, the
-    identities asked for meanwhile gather for the next (no delay when it is quiet, one query
-    for many upgrades when it is not)."""
+class Admissions(Batches[str, "Found | None"]):
+    """Chargers looked up for their upgrades in batches (``batching.Batches``): one query for
+    the upgrades of a reconnect storm's moment instead of one each."""
+
+    name = "upgrades"
 
     def __init__(self, lookup: BatchLookup, *, max_batch: int = 500) -> None:
+        super().__init__(max_batch=max_batch)
         self.lookup = lookup
-        self.max_batch = max_batch
-        self._waiting: dict[str, list[asyncio.Future[Found | None]]] = {}
-        self._worker: asyncio.Task[None] | None = None
-        self.batches = 0  # for the stats line
-        self.looked_up = 0
 
     async def find(self, identity: str) -> Found | None:
         """The charger with this identity and its connection's state, or None if unknown."""
-        future: asyncio.Future[Found | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(identity, []).append(future)
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._run(), name="bridge-admissions")
-        return await future
+        return await self.ask(identity)
 
-    async def _run(self) -> None:
-        try:
-            while self._waiting:
-                identities = list(self._waiting)[: self.max_batch]
-                batch = {identity: self._waiting.pop(identity) for identity in identities}
-                try:
-                    found = await self.lookup(identities)
-                except Exception as error:  # each upgrade fails (500); the next batch may not
-                    logger.exception("Looking up %d chargers failed", len(identities))
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
-                    continue
-                except BaseException:  # cancelled (the bridge stops): so are these upgrades
-                    for futures in batch.values():
-                        for future in futures:
-                            future.cancel()
-                    raise
-                self.batches += 1
-                self.looked_up += len(identities)
-                for identity, futures in batch.items():
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(found.get(identity))
-        finally:
-            self._worker = None
-
-    def take_stats(self) -> str:
-        text = f"{self.looked_up} upgrades in {self.batches} lookups"
-        self.batches = self.looked_up = 0
-        return text
+    async def run(self, items: list[str]) -> list[Found | None]:
+        found = await self.lookup(set(items))
+        return [found.get(identity) for identity in items]
 
 
 def _remote_address(connection: ServerConnection) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -140,20 +142,29 @@ class SeenCard(TenantModel):
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute(*cls.record_statement(charger_id, id_tag, now))
+            cursor.execute(*cls.record_statement([(charger_id, id_tag)], now))
 
     @classmethod
     def record_statement(
-        cls, charger_id: int, id_tag: str, now: datetime
+        cls, sightings: Sequence[tuple[int, str]], now: datetime
     ) -> tuple[str, list[object]]:
-        """The upsert of ``record()``, to run alone or with the decision's record."""
+        """The upsert of ``record()`` for any number of sightings (charger id, idTag) at
+        ``now``, to run alone or with the decisions' records. A pair seen twice is one row
+        counted twice (one statement may not update a row twice)."""
         from django.db import connection
 
+        counts = Counter(
+            (charger_id, normalize_id_tag(id_tag)[:20]) for charger_id, id_tag in sightings
+        )
         table = connection.ops.quote_name(cls._meta.db_table)
+        params: list[object] = []
+        for (charger_id, id_tag), times in counts.items():
+            params += [charger_id, id_tag, now, now, times]
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(counts))
         return (
             f"INSERT INTO {table} (charger_id, id_tag, first_seen_at, last_seen_at, times_seen)"
-            " VALUES (%s, %s, %s, %s, 1) ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
-            f" times_seen = {table}.times_seen + 1,"
+            f" VALUES {rows} ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
+            f" times_seen = {table}.times_seen + EXCLUDED.times_seen,"
             f" last_seen_at = GREATEST({table}.last_seen_at, EXCLUDED.last_seen_at)",
-            [charger_id, normalize_id_tag(id_tag)[:20], now, now],
+            params,
         )

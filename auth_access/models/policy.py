@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -69,13 +69,25 @@ class AccessPolicy(TenantModel):
     def uses_external(self) -> bool:
         return bool(self.external_enabled and self.external_url and self.external_secret)
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> AccessPolicy:
+        policy = super().from_db(db, field_names, values)
+        policy._stored_url = policy.__dict__.get("external_url")
+        return policy
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.external_url:
             # The SSRF guard: https, a sane port, public addresses only (checked again at every
-            # call, DNS may change). The host is resolved here, so a typo shows at once.
+            # call, DNS may change). A new URL's host is resolved here, so a typo shows at once;
+            # an unchanged one only has its form checked, so changing another setting does not
+            # depend on DNS.
+            allow_local = settings.ACCESS_EXTERNAL_ALLOW_HTTP
             try:
-                egress.resolve(self.external_url, allow_local=settings.ACCESS_EXTERNAL_ALLOW_HTTP)
+                if self.external_url == getattr(self, "_stored_url", None):
+                    egress.check_form(self.external_url, allow_local=allow_local)
+                else:
+                    egress.resolve(self.external_url, allow_local=allow_local)
             except egress.UnsafeDestination as error:
                 errors["external_url"] = str(error)
         if self.external_secret and len(self.external_secret) < MIN_SECRET_LENGTH:

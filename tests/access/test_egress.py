@@ -124,6 +124,24 @@ class TestWhenSaved:
         policy.external_url = "http://127.0.0.1:8000/"
         policy.full_clean()
 
+    def test_an_unchanged_url_is_not_resolved_again_when_another_setting_changes(
+        self, world: World, fake_dns: FakeDns
+    ) -> None:
+        url = self.URL.format(world.site_a.pk)
+        owner = api_as(world.alice)
+        response = owner.patch(url, {"external_url": "https://auth.example.com/"}, format="json")
+        assert response.status_code == 200, response.json()
+        assert fake_dns.lookups == ["auth.example.com"]
+        fake_dns.names["auth.example.com"] = []  # DNS is down (or the name went away)
+        response = owner.patch(url, {"external_deadline_ms": 3000}, format="json")
+        assert response.status_code == 200, response.json()
+        assert fake_dns.lookups == ["auth.example.com"]  # the form was checked, no lookup
+        # The call still resolves and checks (test_a_name_that_now_resolves_inside_is_not_called);
+        # a changed URL is resolved when saved.
+        response = owner.patch(url, {"external_url": "https://auth.example.com/v2"}, format="json")
+        assert response.status_code == 400
+        assert fake_dns.lookups == ["auth.example.com", "auth.example.com"]
+
 
 def _request(url: str) -> external.ExternalRequest:
     return external.build_request(

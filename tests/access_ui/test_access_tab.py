@@ -3,6 +3,7 @@ seen cards assigned in one step, the rules, the external authorizer and the log.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from html import unescape
@@ -231,6 +232,27 @@ def test_seen_cards_show_when_where_and_how_often(world: World, client_as: Clien
     assert html.index('data-seen="BEEF02"') < html.index('data-seen="CAFE01"')  # newest first
     assert "OTHER9" not in html
     assert '<span class="count">2</span>' in html  # the section's count: two unknown cards
+
+
+def test_seen_cards_come_fifty_cards_a_page_and_can_be_searched(
+    world: World, client_as: ClientAs
+) -> None:
+    start = timezone.now() - timedelta(hours=1)
+    for n in range(55):  # card 54 is the latest; card 0 is also shown at A2, long ago
+        see_card(world.charger_a1, f"TAG{n:03d}", at=start + timedelta(seconds=n))
+    see_card(world.charger_a2, "TAG000", at=start - timedelta(days=1))
+    client = client_as(world.alice)
+    first = html_of(client.get(url("seen_cards", world)))
+    assert first.count("data-seen=") == 50
+    assert 'data-seen="TAG054"' in first and 'data-seen="TAG004"' not in first
+    assert "Page 1 of 2" in first and 'rel="next" href="?page=2"' in first
+    second = html_of(client.get(url("seen_cards", world) + "?page=2"))
+    assert [f"TAG{n:03d}" for n in (4, 3, 2, 1, 0)] == re.findall(r'data-seen="(\w+)"', second)
+    assert "Shown at A1 (1\u00d7), A2 (1\u00d7)." in second  # a card's sightings stay together
+    found = html_of(client.get(url("seen_cards", world) + "?q=tag05"))
+    assert re.findall(r'data-seen="(\w+)"', found) == [f"TAG05{n}" for n in range(4, -1, -1)]
+    nothing = html_of(client.get(url("seen_cards", world) + "?q=nope"))
+    assert "No seen card matches" in nothing
 
 
 def test_an_owner_assigns_a_seen_card_in_one_step(world: World, client_as: ClientAs) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -92,6 +93,24 @@ def test_connection_attempts_page_offers_to_claim_unknown_chargers(
     assert "DEPOT-B1" not in page  # another tenant's charger
     page = _login(Client(), world.dora).get("/chargers/connection-attempts/").content.decode()
     assert "NEW-CHARGER-9" not in page
+
+
+def test_connection_attempts_come_fifty_a_page(world: World, client: Client) -> None:
+    now = timezone.now()
+    ConnectionAttempt.objects.bulk_create(
+        ConnectionAttempt(
+            identity=f"NEW-{n:03d}",
+            reason=AttemptReason.UNKNOWN_IDENTITY,
+            last_seen_at=now - timedelta(seconds=n),
+        )
+        for n in range(60)
+    )
+    client = _login(client, world.ingrid)
+    first = client.get("/chargers/connection-attempts/").content.decode()
+    assert "NEW-000" in first and "NEW-049" in first and "NEW-050" not in first
+    assert "Page 1 of 2" in first
+    second = client.get("/chargers/connection-attempts/?page=2").content.decode()
+    assert "NEW-059" in second and "NEW-049" not in second
 
 
 def test_charger_pages_show_live_state_from_redis(world: World, client: Client) -> None:

@@ -1,0 +1,111 @@
+"""Authorize requests that arrive together are decided together (``ocpp_bridge.batching``):
+while one batch is on the database, the requests made meanwhile gather for the next; each
+charger still gets its own answer, and a batch that fails fails only its own requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from auth_access.checks import Asked, Check
+from auth_access.choices import AuthorizationTrigger
+from auth_access.models import AuthorizationRecord
+from chargers.models import Charger
+from tests.conftest import World
+from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+
+def send_authorize(charger: TestCharger, id_tag: str) -> None:
+    """Send without waiting for the answer (``answer()`` reads it)."""
+    frame = json.dumps([2, f"auth-{id_tag}", "Authorize", {"idTag": id_tag}])
+    charger.loop.run(charger.websocket.send(frame))
+
+
+def answer(charger: TestCharger) -> list[Any]:
+    return charger.loop.run(asyncio.wait_for(charger.replies.get(), 5), 6)
+
+
+def status(reply: list[Any]) -> str:
+    assert reply[0] == 3, reply
+    return str(reply[2]["idTagInfo"]["status"])
+
+
+@pytest.mark.usefixtures("cards")
+def test_requests_made_while_a_batch_is_decided_share_the_next_one(
+    world: World, chargers: Chargers, bridge: BridgeHandle
+) -> None:
+    a1, a2, b1 = (
+        chargers.connect(c) for c in (world.charger_a1, world.charger_a2, world.charger_b1)
+    )
+    decisions = bridge.bridge.decisions
+    decide = decisions.decide
+    batches: list[list[tuple[int, str]]] = []
+    gate = asyncio.Event()
+
+    async def held(asked: list[Asked]) -> list[Check | BaseException]:
+        batches.append([(a.charger_id, a.id_tag) for a in asked])
+        await gate.wait()  # the first batch takes a while: the others gather meanwhile
+        return list(await decide(asked))
+
+    decisions.decide = held
+    try:
+        send_authorize(a1, "DORA-1")
+        bridge.run(_until(lambda: batches))
+        send_authorize(a2, "DAVE-1")
+        send_authorize(b1, "OSCAR-1")
+        bridge.run(_until(lambda: len(decisions._waiting) == 2))
+        bridge.run(_set(gate))
+        replies = [answer(a1), answer(a2), answer(b1)]
+    finally:
+        decisions.decide = decide
+    assert [status(r) for r in replies] == ["Accepted", "Invalid", "Accepted"]
+    assert batches == [
+        [(world.charger_a1.pk, "DORA-1")],
+        [(world.charger_a2.pk, "DAVE-1"), (world.charger_b1.pk, "OSCAR-1")],
+    ]
+    assert AuthorizationRecord.objects.count() == 3
+
+
+@pytest.mark.usefixtures("cards")
+def test_a_failed_batch_answers_its_requests_with_an_error_and_the_next_one_is_decided(
+    world: World, a1: TestCharger, bridge: BridgeHandle
+) -> None:
+    decisions = bridge.bridge.decisions
+    decide = decisions.decide
+
+    async def broken(asked: list[Asked]) -> list[Check | BaseException]:
+        decisions.decide = decide
+        raise RuntimeError("database away")
+
+    decisions.decide = broken
+    reply = a1.call("Authorize", {"idTag": "DORA-1"})
+    assert reply[0] == 4 and reply[2] == "InternalError"
+    assert status(a1.call("Authorize", {"idTag": "DORA-1"})) == "Accepted"
+
+
+@pytest.mark.usefixtures("cards")
+def test_a_charger_deleted_meanwhile_fails_only_its_own_request(
+    world: World, bridge: BridgeHandle
+) -> None:
+    trigger = AuthorizationTrigger.AUTHORIZE
+    asked = [Asked(999_999, "DORA-1", trigger), Asked(world.charger_a2.pk, "DORA-1", trigger)]
+    answers = bridge.run(bridge.bridge.decisions.decide(asked))
+    assert isinstance(answers[0], Charger.DoesNotExist)
+    assert isinstance(answers[1], Check) and answers[1].local.accepted
+    assert AuthorizationRecord.objects.get().charger == world.charger_a2
+
+
+async def _set(event: asyncio.Event) -> None:
+    event.set()
+
+
+async def _until(predicate: Any, timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.01)
