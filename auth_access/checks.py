@@ -233,11 +233,22 @@ def settle(check: Check, answer: external.ExternalAnswer | None) -> Outcome:
 # be lost, never half-written, as with the write-behind records of external decisions; sessions,
 # cards and permissions keep full durability.
 _ASYNC_COMMIT = "BEGIN; SET LOCAL synchronous_commit TO off; {}; COMMIT"
-_RECORD_COLUMNS = (
-    "installation_id", "charger_id", "connector_id", "id_tag", "card_id", "user_id",
-    "trigger", "status", "reason", "source", "latency_ms", "created_at",
-)  # fmt: skip
-_RECORD_ROW = f"({', '.join(['%s'] * len(_RECORD_COLUMNS))})"
+# The records of a batch as one array per column: a dozen parameters whatever the batch's size
+# (a VALUES row per record would make psycopg parse and bind 12 placeholders per record).
+_RECORD_COLUMNS = {
+    "installation_id": "bigint", "charger_id": "bigint", "connector_id": "int",
+    "id_tag": "text", "card_id": "bigint", "user_id": "bigint", "trigger": "text",
+    "status": "text", "reason": "text", "source": "text", "latency_ms": "float8",
+}  # fmt: skip
+
+
+def _insert_records_sql() -> str:
+    table = connection.ops.quote_name(AuthorizationRecord._meta.db_table)
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _RECORD_COLUMNS.values())
+    return (
+        f"INSERT INTO {table} ({', '.join(_RECORD_COLUMNS)}, created_at)"
+        f" SELECT *, %s FROM unnest({arrays})"
+    )
 
 
 def record(outcome: Outcome) -> None:
@@ -261,18 +272,18 @@ def record_many(
         statements.append(seen_sql)
         params.extend(seen_params)
     if outcomes:
-        table = connection.ops.quote_name(AuthorizationRecord._meta.db_table)
-        rows = ", ".join([_RECORD_ROW] * len(outcomes))
-        statements.append(f"INSERT INTO {table} ({', '.join(_RECORD_COLUMNS)}) VALUES {rows}")
-        created_at = timezone.now()
+        columns: list[list[Any]] = [[] for _ in _RECORD_COLUMNS]
         for outcome in outcomes:
             check, decision = outcome.check, outcome.decision
-            params += [
+            row = (
                 check.installation_id, check.charger_id, check.connector_id, check.id_tag,
                 decision.card_id, decision.user_id, str(check.trigger), str(decision.status),
                 decision.reason[:200], str(outcome.source), round(outcome.latency_ms, 3),
-                created_at,
-            ]  # fmt: skip
+            )  # fmt: skip
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        statements.append(_insert_records_sql())
+        params += [timezone.now(), *columns]
     if not statements:
         return
     sql = "; ".join(statements)

@@ -24,7 +24,8 @@ R = TypeVar("R")
 
 
 class Batches(Generic[T, R]):
-    """``ask(item)`` answers with its part of ``run(items)``, one batch at a time."""
+    """``ask(item)`` answers with its part of ``run(items)``, one batch at a time (two or three
+    at a time measured no better for Authorize: the batches share the GIL with the loop)."""
 
     name = "batches"
 

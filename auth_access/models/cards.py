@@ -157,13 +157,17 @@ class SeenCard(TenantModel):
             (charger_id, normalize_id_tag(id_tag)[:20]) for charger_id, id_tag in sightings
         )
         table = connection.ops.quote_name(cls._meta.db_table)
-        params: list[object] = []
-        for (charger_id, id_tag), times in counts.items():
-            params += [charger_id, id_tag, now, now, times]
-        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(counts))
+        params: list[object] = [
+            now,
+            now,
+            [charger_id for charger_id, _ in counts],
+            [id_tag for _, id_tag in counts],
+            list(counts.values()),
+        ]
         return (
-            f"INSERT INTO {table} (charger_id, id_tag, first_seen_at, last_seen_at, times_seen)"
-            f" VALUES {rows} ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
+            f"INSERT INTO {table} (charger_id, id_tag, times_seen, first_seen_at, last_seen_at)"
+            " SELECT *, %s, %s FROM unnest(%s::bigint[], %s::text[], %s::int[])"
+            " ON CONFLICT (charger_id, id_tag) DO UPDATE SET"
             f" times_seen = {table}.times_seen + EXCLUDED.times_seen,"
             f" last_seen_at = GREATEST({table}.last_seen_at, EXCLUDED.last_seen_at)",
             params,

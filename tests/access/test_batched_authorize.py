@@ -1,6 +1,7 @@
 """Authorize requests that arrive together are decided together (``ocpp_bridge.batching``):
 while one batch is on the database, the requests made meanwhile gather for the next; each
-charger still gets its own answer, and a batch that fails fails only its own requests."""
+charger still gets its own answer, and a charger deleted meanwhile fails only its own request
+(a batch that fails altogether: tests/ocpp/test_errors.py)."""
 
 from __future__ import annotations
 
@@ -69,23 +70,6 @@ def test_requests_made_while_a_batch_is_decided_share_the_next_one(
         [(world.charger_a2.pk, "DAVE-1"), (world.charger_b1.pk, "OSCAR-1")],
     ]
     assert AuthorizationRecord.objects.count() == 3
-
-
-@pytest.mark.usefixtures("cards")
-def test_a_failed_batch_answers_its_requests_with_an_error_and_the_next_one_is_decided(
-    world: World, a1: TestCharger, bridge: BridgeHandle
-) -> None:
-    decisions = bridge.bridge.decisions
-    decide = decisions.decide
-
-    async def broken(asked: list[Asked]) -> list[Check | BaseException]:
-        decisions.decide = decide
-        raise RuntimeError("database away")
-
-    decisions.decide = broken
-    reply = a1.call("Authorize", {"idTag": "DORA-1"})
-    assert reply[0] == 4 and reply[2] == "InternalError"
-    assert status(a1.call("Authorize", {"idTag": "DORA-1"})) == "Accepted"
 
 
 @pytest.mark.usefixtures("cards")

@@ -190,7 +190,7 @@ def test_a_bug_in_a_handler_is_an_internal_error(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(persistence, "authorize_id_tag", broken)
+    monkeypatch.setattr(persistence, "authorize_id_tags", broken)
     assert a1.send([2, "x", "Authorize", {"idTag": "DORA-1"}]) == [
         4,
         "x",
@@ -199,6 +199,8 @@ def test_a_bug_in_a_handler_is_an_internal_error(
         {},
     ]
     assert a1.heartbeat_answers()
+    monkeypatch.undo()  # the next Authorize (a new batch) is decided
+    assert a1.send([2, "y", "Authorize", {"idTag": "DORA-1"}])[:2] == [3, "y"]
 
 
 def test_a_bug_in_after_work_does_not_touch_the_answer_or_the_connection(
