@@ -9,7 +9,7 @@ from typing import Any
 
 from ocpp.messages import MessageType, get_validator
 
-from ocpp_bridge.handlers import _fast_check, snake_case
+from ocpp_bridge.framing import _fast_check, snake_case
 from tests.ocpp.test_transactions import THREE_PHASES
 
 NOW = "2026-01-01T00:00:00Z"
