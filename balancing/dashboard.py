@@ -322,6 +322,44 @@ def compose_dashboard(
         known_chargers=set(by_identity),
     )
 
+    fuses = _fuse_loads(installation, circuits, fuse_specs, loads, allowed, counts)
+    latest = latest or {}
+    charger_loads = _charger_loads(
+        chargers, by_identity, measured, live, latest, writer, failsafe, voltage
+    )
+    decision_list = [_decision_row(row, writer) for row in decisions]
+    live_available = installation.live_available_current_a(now)
+    return LoadDashboard(
+        installation_id=installation.pk,
+        generated_at=now,
+        phase_count=_phase_count(installation),
+        voltage_v=int(voltage),
+        failsafe_current_a=failsafe,
+        live_available_a=live_available,
+        live_available_until=installation.available_current_valid_until if live_available else None,
+        fuses=fuses,
+        chargers=charger_loads,
+        decisions=decision_list,
+        last_decision_at=latest.get("created_at"),
+        totals={
+            "power_w": float(sum(c.power_w for c in charger_loads)),
+            "power_kw": round(sum(c.power_w for c in charger_loads) / 1000, 1),
+            "charging": float(sum(c.state == ChargerState.CHARGING for c in charger_loads)),
+            "paused": float(sum(c.state == ChargerState.PAUSED for c in charger_loads)),
+            "cars": float(sum(c.car_connected for c in charger_loads)),
+        },
+    )
+
+
+def _fuse_loads(
+    installation: Installation,
+    circuits: list[dict[str, Any]],
+    fuse_specs: Mapping[str, Mapping[str, Any]],
+    loads: Mapping[str, list[float]],
+    allowed: Mapping[str, list[float]],
+    counts: Mapping[str, int],
+) -> list[FuseLoad]:
+    """Each fuse of the snapshot, in tree order: draw, allowance and limit per phase."""
     fuses = []
     for row, depth in _tree_order(circuits):
         spec = fuse_specs.get(f"circuit-{row['id']}")
@@ -350,8 +388,20 @@ def compose_dashboard(
                 ],
             )
         )
+    return fuses
 
-    latest = latest or {}
+
+def _charger_loads(
+    chargers: list[dict[str, Any]],
+    by_identity: Mapping[str, Mapping[str, Any]],
+    measured: Mapping[str, list[float]],
+    live: Mapping[int, routing.LiveState],
+    latest: Mapping[str, Any],
+    writer: NoteWriter,
+    failsafe: float,
+    voltage: float,
+) -> list[ChargerLoad]:
+    """Each charger of the snapshot: allowance, draw, state and the reason for it."""
     paused = set(latest.get("paused") or [])
     finished = set(latest.get("finished") or [])
     notes_by_charger: dict[int, list[Note]] = {}
@@ -401,40 +451,19 @@ def compose_dashboard(
                 priority=int(entry["priority"]),
             )
         )
+    return charger_loads
 
-    decision_list = [
-        DecisionRow(
-            id=row["id"],
-            created_at=row["created_at"],
-            trigger=row["trigger"],
-            trigger_label=_trigger_label(row["trigger"]),
-            reason=row["reason"],
-            solve_ms=round(float(row["solve_ms"]), 2),
-            commands_sent=row["commands_sent"],
-            notes=[note for note in map(writer, row.get("notes") or []) if note is not None],
-        )
-        for row in decisions
-    ]
-    live_available = installation.live_available_current_a(now)
-    return LoadDashboard(
-        installation_id=installation.pk,
-        generated_at=now,
-        phase_count=_phase_count(installation),
-        voltage_v=int(voltage),
-        failsafe_current_a=failsafe,
-        live_available_a=live_available,
-        live_available_until=installation.available_current_valid_until if live_available else None,
-        fuses=fuses,
-        chargers=charger_loads,
-        decisions=decision_list,
-        last_decision_at=latest.get("created_at"),
-        totals={
-            "power_w": float(sum(c.power_w for c in charger_loads)),
-            "power_kw": round(sum(c.power_w for c in charger_loads) / 1000, 1),
-            "charging": float(sum(c.state == ChargerState.CHARGING for c in charger_loads)),
-            "paused": float(sum(c.state == ChargerState.PAUSED for c in charger_loads)),
-            "cars": float(sum(c.car_connected for c in charger_loads)),
-        },
+
+def _decision_row(row: Mapping[str, Any], writer: NoteWriter) -> DecisionRow:
+    return DecisionRow(
+        id=row["id"],
+        created_at=row["created_at"],
+        trigger=row["trigger"],
+        trigger_label=_trigger_label(row["trigger"]),
+        reason=row["reason"],
+        solve_ms=round(float(row["solve_ms"]), 2),
+        commands_sent=row["commands_sent"],
+        notes=[note for note in map(writer, row.get("notes") or []) if note is not None],
     )
 
 
