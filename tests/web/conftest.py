@@ -7,7 +7,9 @@ thread with a running loop unless told that this is deliberate.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,3 +127,23 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+def field_errors(response: object, field: str) -> list[str]:
+    """The inline error messages rendered under a form field."""
+    html = response.content.decode()  # type: ignore[attr-defined]
+    return [
+        unescape(message)
+        for message in re.findall(rf'<p class="error" id="id_{field}_error_\d+">(.*?)</p>', html)
+    ]
+
+
+# The charger form's other fields, for tests that post it.
+CHARGER_DEFAULTS = {
+    "phases": "3",
+    "phase_rotation": "L1L2L3",
+    "min_current_a": "6",
+    "max_current_a": "16",
+    "priority": "0",
+    "authorization_mode": "inherit",
+}
