@@ -17,7 +17,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Case, CharField, Max, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 ROLE_ORDER = [Role.OWNER, Role.INSTALLER, Role.DRIVER]
 LOG_PAGE_SIZE = 50
 SEEN_CARDS_PER_PAGE = 50
+PEOPLE_PER_PAGE = 50
 
 
 class AccessPageMixin(InstallationPageMixin):
@@ -108,18 +110,65 @@ class MemberAccess:
 
 
 class PeopleView(AccessPageMixin, TemplateView):
-    """Who may charge (installation-wide or on named chargers) and the members' cards."""
+    """Who may charge (installation-wide or on named chargers) and the members' cards: 50 members
+    a page (owners, installers, drivers; then by name), searchable by name or e-mail."""
 
     template_name = "auth_access/people.html"
     section = "people"
 
+    def people(self, query: str = "") -> QuerySet[Membership]:
+        """The members in the page's order: owners, installers, drivers, then by name (or e-mail,
+        as ``person()`` shows them), case-insensitive; those matching ``query`` if one is given."""
+        members = self.memberships().annotate(
+            role_rank=Case(
+                *(When(role=role, then=Value(rank)) for rank, role in enumerate(ROLE_ORDER)),
+                default=Value(len(ROLE_ORDER)),
+            ),
+            shown_name=Lower(
+                Coalesce(NullIf("user__name", Value("")), "user__email", output_field=CharField())
+            ),
+        )
+        if query:
+            members = members.filter(
+                Q(user__name__icontains=query) | Q(user__email__icontains=query)
+            )
+        return members.order_by("role_rank", "shown_name", "pk")
+
+    def place_of(self, membership: Membership) -> tuple[str, int]:
+        """The search and page number that show ``membership``: the search the form was sent
+        from (``q`` in its action) while the member matches it, else the list of all members."""
+        query = self.request.GET.get("q", "").strip()
+        for search in [query, ""] if query else [""]:
+            members = self.people(search)
+            key = members.filter(pk=membership.pk).values("role_rank", "shown_name").first()
+            if key:
+                rank, name = key["role_rank"], key["shown_name"]
+                before = members.filter(
+                    Q(role_rank__lt=rank)
+                    | Q(role_rank=rank, shown_name__lt=name)
+                    | Q(role_rank=rank, shown_name=name, pk__lt=membership.pk)
+                ).count()
+                return search, before // PEOPLE_PER_PAGE + 1
+        return "", 1
+
+    def member_url(self, membership: Membership) -> str:
+        """The page of the list that shows ``membership``, scrolled to it."""
+        people_url = reverse("access:people", args=[self.installation.pk])
+        params = page_params(*self.place_of(membership))
+        return f"{people_url}{'?' if params else ''}{params}#member-{membership.pk}"
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chargers = self.chargers()
-        memberships = list(
-            self.memberships().prefetch_related("charger_permissions__charger").order_by()
-        )
-        memberships.sort(key=lambda m: (ROLE_ORDER.index(Role(m.role)), person(m.user).lower()))
+        # A form with errors is shown on the page of its member; otherwise the page asked for.
+        bound: tuple[Membership, ChargingRightsForm] | None = kwargs.get("rights_form")
+        if bound:
+            query, number = self.place_of(bound[0])
+        else:
+            query, number = self.request.GET.get("q", "").strip(), self.request.GET.get("page")
+        members = self.people(query).prefetch_related("charger_permissions__charger")
+        page = Paginator(members, PEOPLE_PER_PAGE).get_page(number)
+        memberships: list[Membership] = list(page)
         now = timezone.now()
         cards: dict[int, list[CardRow]] = {}
         member_cards = self.restricted(ChargeCard).filter(
@@ -127,13 +176,12 @@ class PeopleView(AccessPageMixin, TemplateView):
         )
         for card in member_cards.select_related("blocked_by"):
             cards.setdefault(card.user_id, []).append(CardRow(card, now))
-        bound: tuple[int, ChargingRightsForm] | None = kwargs.get("rights_form")
         may_manage_drivers = Role.DRIVER in self.access.manageable_roles
         rows = []
         for membership in memberships:
             form = None
             if membership.role == Role.DRIVER and may_manage_drivers:
-                is_bound = bound is not None and bound[0] == membership.pk
+                is_bound = bound is not None and bound[0].pk == membership.pk
                 form = bound[1] if bound and is_bound else rights_form(membership, chargers)
             rows.append(
                 MemberAccess(
@@ -145,10 +193,24 @@ class PeopleView(AccessPageMixin, TemplateView):
             )
         context.update(
             rows=rows,
+            page_obj=page,
+            query=query,
+            page_params=page_params(query, page.number),
             chargers=chargers,
             card_form=kwargs.get("card_form") or MemberCardForm(members=self.member_users()),
         )
         return context
+
+
+def page_params(query: str, number: int) -> str:
+    """The query string of a page of members (none for the first page of all of them): the
+    forms on the page carry it, so that what they lead to shows the same page."""
+    params: dict[str, str | int] = {}
+    if number > 1:
+        params["page"] = number
+    if query:
+        params["q"] = query
+    return urlencode(params)
 
 
 def rights_form(
@@ -162,20 +224,37 @@ def rights_form(
     return ChargingRightsForm(data, initial=initial, prefix=f"m{membership.pk}", chargers=chargers)
 
 
-class ChargingRightsView(PeopleView):
-    """Grant or revoke a driver's right to charge: everywhere here, or on the chargers ticked."""
+class ListFormMixin(AccessPageMixin):
+    """A form of a paged list page (People, Seen cards). A form with errors re-renders the list
+    at the form's own URL, so that page's links (other pages, a search) lead here with GET:
+    back to the list, with their page and search."""
 
-    http_method_names = ["post"]
+    list_url_name: ClassVar[str]
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        list_url = reverse(self.list_url_name, args=[self.installation.pk])
+        params = request.GET.urlencode()
+        return redirect(f"{list_url}?{params}" if params else list_url)
+
+
+class PeopleFormView(ListFormMixin, PeopleView):
+    """A form of the People page."""
+
+    list_url_name = "access:people"
+
+
+class ChargingRightsView(PeopleFormView):
+    """Grant or revoke a driver's right to charge: everywhere here, or on the chargers ticked."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         membership = get_object_or_404(self.memberships(), pk=kwargs["membership_pk"])
-        people_url = reverse("access:people", args=[self.installation.pk])
         if membership.role != Role.DRIVER:
             messages.error(request, "Owners and installers may charge on every charger here.")
-            return redirect(people_url)
+            return redirect("access:people", pk=self.installation.pk)
         form = rights_form(membership, self.chargers(), request.POST)
         if not form.is_valid():
-            context = self.get_context_data(rights_form=(membership.pk, form))
+            context = self.get_context_data(rights_form=(membership, form))
             return self.render_to_response(context)
         actor: User = request.user  # type: ignore[assignment]
         everywhere = form.cleaned_data["scope"] == ChargingRightsForm.EVERYWHERE
@@ -186,20 +265,18 @@ class ChargingRightsView(PeopleView):
                     services.set_charger_permissions(actor, membership, form.chosen_chargers())
         except services.AccessError as error:
             messages.error(request, str(error))
-            return redirect(people_url)
+            return redirect(self.member_url(membership))
         if everywhere:
             where = "every charger here"
         else:
             names = [charger.name for charger in form.chosen_chargers()]
             where = ", ".join(names) if names else "no charger here"
         messages.success(request, f"{person(membership.user)} may now charge on {where}.")
-        return redirect(f"{people_url}#member-{membership.pk}")
+        return redirect(self.member_url(membership))
 
 
-class MemberCardAddView(PeopleView):
+class MemberCardAddView(PeopleFormView):
     """Add a card for a member of the installation (owners and installers)."""
-
-    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = MemberCardForm(request.POST, members=self.member_users())
@@ -223,7 +300,11 @@ class MemberCardAddView(PeopleView):
                 messages.success(
                     request, f"Card {card.id_tag} was added for {person(data['user'])}."
                 )
-                return redirect("access:people", pk=self.installation.pk)
+                member = self.memberships().filter(user=data["user"]).first()
+                if member is None:  # left the installation meanwhile
+                    return redirect("access:people", pk=self.installation.pk)
+                return redirect(self.member_url(member))
+        # The page the form was sent from (its action carries ``page`` and ``q``).
         return self.render_to_response(self.get_context_data(card_form=form))
 
 
@@ -301,17 +382,34 @@ class SeenCardsView(AccessPageMixin, TemplateView):
                 group.form = bound[1]
             else:
                 group.form = AssignSeenCardForm(prefix=f"s{group.latest.pk}", members=members)
-        context.update(groups=list(groups.values()), page_obj=page, query=query)
+        context.update(
+            groups=list(groups.values()),
+            page_obj=page,
+            query=query,
+            page_params=page_params(query, page.number),
+        )
         return context
+
+    def list_url(self) -> str:
+        """This page of the list again (its forms carry ``page`` and ``q`` in their action)."""
+        url = reverse("access:seen_cards", args=[self.installation.pk])
+        params = page_params(self.request.GET.get("q", "").strip(), self.page_number())
+        return f"{url}?{params}" if params else url
+
+    def page_number(self) -> int:
+        try:
+            return max(1, int(self.request.GET.get("page", 1)))
+        except ValueError:
+            return 1
 
     def sighting(self, pk: int) -> SeenCard:
         return get_object_or_404(self.seen_cards().select_related("charger__installation"), pk=pk)
 
 
-class AssignSeenCardView(SeenCardsView):
+class AssignSeenCardView(ListFormMixin, SeenCardsView):
     """The seen card becomes a member's card, in one step (it leaves every seen list)."""
 
-    http_method_names = ["post"]
+    list_url_name = "access:seen_cards"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         seen = self.sighting(kwargs["seen_pk"])
@@ -335,7 +433,7 @@ class AssignSeenCardView(SeenCardsView):
                     f"Card {card.id_tag} now belongs to {person(user)}. "
                     "It is accepted from its next use where they may charge.",
                 )
-                return redirect("access:seen_cards", pk=self.installation.pk)
+                return redirect(self.list_url())
         return self.render_to_response(self.get_context_data(assign_form=(seen.id_tag, form)))
 
 
@@ -348,7 +446,7 @@ class DismissSeenCardView(SeenCardsView):
         seen = self.sighting(kwargs["seen_pk"])
         self.seen_cards().filter(id_tag=seen.id_tag).delete()
         messages.success(request, f"Card {seen.id_tag} was removed from the list.")
-        return redirect("access:seen_cards", pk=self.installation.pk)
+        return redirect(self.list_url())
 
 
 # ---------- Rules and the external authorizer ----------

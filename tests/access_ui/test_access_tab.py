@@ -19,6 +19,7 @@ from auth_access import services
 from auth_access.choices import AuthorizationStatus, DecisionSource, RunningSessionPolicy
 from auth_access.models import AccessPolicy, ChargeCard, ChargerPermission, SeenCard
 from chargers.models import Charger
+from installations.choices import Role
 from installations.models import Installation, Membership
 from tests.access_ui.conftest import decision, field_html, see_card
 from tests.conftest import World
@@ -216,6 +217,121 @@ def test_an_owner_blocks_and_edits_a_members_card(world: World, client_as: Clien
     assert client_as(world.oscar).get(other).status_code == 404
 
 
+def a_crowd(world: World) -> list[str]:
+    """56 more members of site A (a housing cooperative): one more installer and 55 drivers, some
+    named in capitals, some not named at all. Returns all members' e-mails in the page's order."""
+    zed = []
+    for n in range(55):
+        name = "" if n % 5 == 0 else (f"ZED{n:02d}" if n % 2 else f"zed{n:02d}")
+        user = User.objects.create_user(email=f"zed{n:02d}@example.com", name=name)
+        role = Role.INSTALLER if n == 50 else Role.DRIVER  # an installer comes before drivers
+        Membership.objects.create(user=user, installation=world.site_a, role=role)
+        zed.append(user.email)
+    aaron = User.objects.create_user(email="aaron@example.com")  # no name: sorted by e-mail
+    Membership.objects.create(user=aaron, installation=world.site_a, role=Role.DRIVER)
+    zed.remove("zed50@example.com")
+    return [
+        *("alice@example.com", "ingrid@example.com", "zed50@example.com"),
+        *("aaron@example.com", "dave@example.com", "dora@example.com"),
+        *zed,
+    ]
+
+
+def members_shown(html: str) -> list[str]:
+    return re.findall(r'data-member="([^"]+)"', html)
+
+
+def test_who_may_charge_comes_fifty_members_a_page_by_role_then_name(
+    world: World, client_as: ClientAs
+) -> None:
+    client = client_as(world.alice)
+    few = html_of(client.get(url("people", world)))
+    assert len(members_shown(few)) == 4 and 'id="people-search"' not in few  # one page: no search
+    everyone = a_crowd(world)
+    first = html_of(client.get(url("people", world)))
+    assert members_shown(first) == everyone[:50]
+    assert "Page 1 of 2" in first and 'rel="next" href="?page=2"' in first
+    assert 'id="people-search"' in first
+    second = html_of(client.get(url("people", world) + "?page=2"))
+    assert members_shown(second) == everyone[50:] and len(everyone) == 60
+    assert 'rel="prev" href="?page=1"' in second
+
+
+def test_members_are_found_by_name_or_e_mail(world: World, client_as: ClientAs) -> None:
+    a_crowd(world)
+    client = client_as(world.ingrid)
+
+    def found(query: str, page: int = 1) -> list[str]:
+        return members_shown(html_of(client.get(url("people", world), {"q": query, "page": page})))
+
+    assert found("driver") == ["dave@example.com", "dora@example.com"]  # their names
+    assert found("Zed1") == [f"zed{n}@example.com" for n in range(10, 20)]  # any case
+    assert found("AARON@") == ["aaron@example.com"]  # an e-mail
+    assert len(found("@example.com")) == 50 and len(found("@example.com", page=2)) == 10
+    html = html_of(client.get(url("people", world), {"q": "@example.com"}))
+    assert 'rel="next" href="?page=2&q=%40example.com"' in html  # the search is kept
+    dave = membership(world, world.dave)
+    html = html_of(client.get(url("people", world), {"q": "driver"}))
+    assert f'action="{url("rights", world, dave.pk)}?q=driver"' in html
+
+
+def test_a_search_that_finds_no_member_says_so(world: World, client_as: ClientAs) -> None:
+    html = html_of(client_as(world.alice).get(url("people", world), {"q": "nobody"}))
+    assert "No member matches “nobody”" in html and members_shown(html) == []
+    assert f'href="{url("people", world)}">Show all members</a>' in html
+
+
+def test_saving_rights_leads_back_to_the_members_page(world: World, client_as: ClientAs) -> None:
+    a_crowd(world)
+    zed52 = Membership.objects.get(user__email="zed52@example.com")
+    client = client_as(world.alice)
+    named = {f"m{zed52.pk}-scope": "named", f"m{zed52.pk}-chargers": [world.charger_a2.pk]}
+    response = client.post(url("rights", world, zed52.pk) + "?page=2", named)
+    assert response["Location"] == f"{url('people', world)}?page=2#member-{zed52.pk}"
+    page = html_of(client.get(response["Location"]))
+    assert "zed52 may now charge on A2." in page
+    assert "Only A2" in page.split('data-member="zed52@example.com"', 1)[1]
+    # The member's page is where they are now, whatever page the form was sent from.
+    response = client.post(url("rights", world, zed52.pk), {f"m{zed52.pk}-scope": "everywhere"})
+    assert response["Location"] == f"{url('people', world)}?page=2#member-{zed52.pk}"
+    # A search the form was sent from is kept.
+    response = client.post(url("rights", world, zed52.pk) + "?q=zed5", named)
+    assert response["Location"] == f"{url('people', world)}?q=zed5#member-{zed52.pk}"
+
+
+def test_a_rights_form_with_errors_shows_on_its_members_page(
+    world: World, client_as: ClientAs
+) -> None:
+    a_crowd(world)
+    zed52 = Membership.objects.get(user__email="zed52@example.com")
+    client = client_as(world.alice)
+    wrong = {f"m{zed52.pk}-scope": "named", f"m{zed52.pk}-chargers": [world.charger_b1.pk]}
+    response = client.post(url("rights", world, zed52.pk), wrong)  # sent without a page
+    assert response.status_code == 200
+    html = html_of(response)
+    assert "Page 2 of 2" in html and "zed52@example.com" in members_shown(html)
+    member = html.split('data-member="zed52@example.com"', 1)[1].split('data-member="', 1)[0]
+    assert '<details class="access-edit" open>' in member
+    assert f"Select a valid choice. {world.charger_b1.pk} is not one of the available" in member
+    # That page's links (to other pages) lead back to the list.
+    response = client.get(url("rights", world, zed52.pk) + "?page=1")
+    assert response.status_code == 302 and response["Location"] == url("people", world) + "?page=1"
+
+
+def test_a_card_added_leads_to_its_members_page(world: World, client_as: ClientAs) -> None:
+    a_crowd(world)
+    zed53 = User.objects.get(email="zed53@example.com")
+    client = client_as(world.alice)
+    response = client.post(url("member_card_add", world), {"user": zed53.pk, "id_tag": "ZED-53"})
+    zed53_membership = membership(world, zed53)
+    assert response["Location"] == (f"{url('people', world)}?page=2#member-{zed53_membership.pk}")
+    page = html_of(client.get(response["Location"]))
+    assert "ZED-53" in page.split('data-member="zed53@example.com"', 1)[1]
+    # A card the model refuses shows the page the form was sent from.
+    response = client.post(url("member_card_add", world) + "?page=2", {"user": zed53.pk})
+    assert response.status_code == 200 and "Page 2 of 2" in html_of(response)
+
+
 # ---------- Seen cards ----------
 
 
@@ -253,6 +369,30 @@ def test_seen_cards_come_fifty_cards_a_page_and_can_be_searched(
     assert re.findall(r'data-seen="(\w+)"', found) == [f"TAG05{n}" for n in range(4, -1, -1)]
     nothing = html_of(client.get(url("seen_cards", world) + "?q=nope"))
     assert "No seen card matches" in nothing
+
+
+def test_the_seen_card_forms_come_back_to_the_page_they_were_sent_from(
+    world: World, client_as: ClientAs
+) -> None:
+    start = timezone.now() - timedelta(hours=1)
+    for n in range(55):
+        see_card(world.charger_a1, f"TAG{n:03d}", at=start + timedelta(seconds=n))
+    client = client_as(world.alice)
+    second = html_of(client.get(url("seen_cards", world) + "?page=2"))
+    seen = SeenCard.objects.get(id_tag="TAG002")
+    assign = url("seen_card_assign", world, seen.pk)
+    assert f'action="{assign}?page=2"' in second
+    # Without a member chosen: the error is shown on page 2, with the card it belongs to.
+    response = client.post(f"{assign}?page=2", {})
+    group = html_of(response).split('data-seen="TAG002"', 1)[1]
+    assert "This field is required." in field_html(group, f"id_s{seen.pk}-user")
+    assert "Page 2 of 2" in html_of(response)
+    # That page's links lead to the list (GET on the form's URL), with their page and search.
+    answer = client.get(f"{assign}?page=1&q=tag")
+    assert answer.status_code == 302
+    assert answer["Location"] == url("seen_cards", world) + "?page=1&q=tag"
+    dismissed = client.post(f"{url('seen_card_dismiss', world, seen.pk)}?page=2")
+    assert dismissed["Location"] == url("seen_cards", world) + "?page=2"
 
 
 def test_an_owner_assigns_a_seen_card_in_one_step(world: World, client_as: ClientAs) -> None:
