@@ -109,12 +109,8 @@ class MemberAccess:
         return sorted(p.charger.name for p in self.membership.charger_permissions.all())
 
 
-class PeopleView(AccessPageMixin, TemplateView):
-    """Who may charge (installation-wide or on named chargers) and the members' cards: 50 members
-    a page (owners, installers, drivers; then by name), searchable by name or e-mail."""
-
-    template_name = "auth_access/people.html"
-    section = "people"
+class MemberPlaces(AccessPageMixin):
+    """Where a member stands in the paged list of "Who may charge"."""
 
     def people(self, query: str = "") -> QuerySet[Membership]:
         """The members in the page's order: owners, installers, drivers, then by name (or e-mail,
@@ -156,6 +152,14 @@ class PeopleView(AccessPageMixin, TemplateView):
         people_url = reverse("access:people", args=[self.installation.pk])
         params = page_params(*self.place_of(membership))
         return f"{people_url}{'?' if params else ''}{params}#member-{membership.pk}"
+
+
+class PeopleView(MemberPlaces, TemplateView):
+    """Who may charge (installation-wide or on named chargers) and the members' cards: 50 members
+    a page (owners, installers, drivers; then by name), searchable by name or e-mail."""
+
+    template_name = "auth_access/people.html"
+    section = "people"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -308,7 +312,7 @@ class MemberCardAddView(PeopleFormView):
         return self.render_to_response(self.get_context_data(card_form=form))
 
 
-class MemberCardEditView(CardEditMixin, AccessPageMixin, TemplateView):
+class MemberCardEditView(CardEditMixin, MemberPlaces, TemplateView):
     """Rename a member's card or change its expiry (dates in the installation's time zone)."""
 
     def card_queryset(self) -> QuerySet[ChargeCard]:
@@ -318,12 +322,16 @@ class MemberCardEditView(CardEditMixin, AccessPageMixin, TemplateView):
     def time_zone(self) -> str | None:
         return self.installation.time_zone
 
-    def done_url(self) -> str:
-        return reverse("access:people", args=[self.installation.pk])
+    def done_url(self, card: ChargeCard) -> str:
+        """The page of "Who may charge" that shows the card's holder."""
+        member = self.memberships().filter(user_id=card.user_id).first()
+        if member is None:  # left the installation meanwhile
+            return reverse("access:people", args=[self.installation.pk])
+        return self.member_url(member)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["back_url"] = self.done_url()
+        context["back_url"] = self.done_url(context["card"])
         return context
 
 

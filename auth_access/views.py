@@ -165,7 +165,8 @@ class CardEditMixin:
         """The installation time zone of the expiry date; None: the expiry is not editable."""
         return None
 
-    def done_url(self) -> str:
+    def done_url(self, card: ChargeCard) -> str:
+        """Where the page goes back to (after saving, and its Cancel)."""
         raise NotImplementedError
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -194,7 +195,7 @@ class CardEditMixin:
                 form.add_error(None, str(error))
             else:
                 messages.success(request, f"Card {card.id_tag} was saved.")
-                return redirect(self.done_url())
+                return redirect(self.done_url(card))
         return self.render_to_response(self.get_context_data(card=card, form=form))  # type: ignore[attr-defined]
 
 
@@ -204,10 +205,10 @@ class MyCardEditView(CardEditMixin, TenantMixin, TemplateView):
     def card_queryset(self) -> QuerySet[ChargeCard]:
         return self.restricted(ChargeCard, Action.ADMINISTER).filter(user=self.request.user)
 
-    def done_url(self) -> str:
+    def done_url(self, card: ChargeCard) -> str:
         return reverse("access:cards")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(nav_section="cards", back_url=self.done_url())
+        context.update(nav_section="cards", back_url=self.done_url(context["card"]))
         return context

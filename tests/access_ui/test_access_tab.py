@@ -237,6 +237,18 @@ def a_crowd(world: World) -> list[str]:
     ]
 
 
+def test_editing_a_card_goes_back_to_its_holders_page(world: World, client_as: ClientAs) -> None:
+    everyone = a_crowd(world)
+    holder = User.objects.get(email=everyone[-1])  # the 60th member: page 2
+    card = services.add_card(world.alice, holder, "ZED-CARD-1")
+    client = client_as(world.alice)
+    edit = url("member_card_edit", world, card.pk)
+    back = f"{url('people', world)}?page=2#member-{membership(world, holder).pk}"
+    assert f'href="{back}"' in html_of(client.get(edit))  # Cancel
+    response = client.post(edit, {"name": "Garage fob", "expires_on": ""})
+    assert response["Location"] == back
+
+
 def members_shown(html: str) -> list[str]:
     return re.findall(r'data-member="([^"]+)"', html)
 
