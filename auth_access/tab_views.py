@@ -133,7 +133,7 @@ class MemberPlaces(AccessPageMixin):
     def place_of(self, membership: Membership) -> tuple[str, int]:
         """The search and page number that show ``membership``: the search the form was sent
         from (``q`` in its action) while the member matches it, else the list of all members."""
-        query = self.request.GET.get("q", "").strip()
+        query = self.search_query
         for search in [query, ""] if query else [""]:
             members = self.people(search)
             key = members.filter(pk=membership.pk).values("role_rank", "shown_name").first()
@@ -169,7 +169,7 @@ class PeopleView(MemberPlaces, TemplateView):
         if bound:
             query, number = self.place_of(bound[0])
         else:
-            query, number = self.request.GET.get("q", "").strip(), self.request.GET.get("page")
+            query, number = self.search_query, self.request.GET.get("page")
         members = self.people(query).prefetch_related("charger_permissions__charger")
         page = Paginator(members, PEOPLE_PER_PAGE).get_page(number)
         memberships: list[Membership] = list(page)
@@ -371,7 +371,7 @@ class SeenCardsView(AccessPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.get("q", "").strip()
+        query = self.search_query
         # A page of cards (an idTag shown at several chargers is one card), latest first.
         tags = self.seen_cards().values("id_tag").annotate(latest=Max("last_seen_at"))
         if query:
@@ -401,7 +401,7 @@ class SeenCardsView(AccessPageMixin, TemplateView):
     def list_url(self) -> str:
         """This page of the list again (its forms carry ``page`` and ``q`` in their action)."""
         url = reverse("access:seen_cards", args=[self.installation.pk])
-        params = page_params(self.request.GET.get("q", "").strip(), self.page_number())
+        params = page_params(self.search_query, self.page_number())
         return f"{url}?{params}" if params else url
 
     def page_number(self) -> int:

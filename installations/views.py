@@ -155,14 +155,14 @@ class InstallationListView(TenantMixin, ListView):
     paginate_by = 48
 
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        query = self.request.GET.get("q", "").strip()
+        query = self.search_query
         if query:
             queryset = queryset.filter(Q(name__icontains=query) | Q(address__icontains=query))
         return queryset
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["query"] = self.request.GET.get("q", "").strip()
+        context["query"] = self.search_query
         user = self.request.user
         roles = dict(
             self.restricted(Membership).filter(user=user).values_list("installation_id", "role")

@@ -29,8 +29,11 @@ class Batches(Generic[T, R]):
 
     name = "batches"
 
-    def __init__(self, *, max_batch: int) -> None:
+    def __init__(
+        self, *, max_batch: int, track: Callable[[asyncio.Task[None]], object] | None = None
+    ) -> None:
         self.max_batch = max_batch
+        self.track = track  # told of each worker task (the bridge's settle() and stop() wait)
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0  # for the stats line
@@ -45,6 +48,8 @@ class Batches(Generic[T, R]):
         self._waiting.append((item, future))
         if self._worker is None:
             self._worker = asyncio.create_task(self._drain(), name=f"bridge-{self.name}")
+            if self.track is not None:
+                self.track(self._worker)
         return await future
 
     async def _drain(self) -> None:
@@ -56,7 +61,7 @@ class Batches(Generic[T, R]):
                     answers = await self.run([item for item, _ in batch])
                 except Exception as error:  # these requests fail; the next batch may not
                     logger.exception("%s: a batch of %d failed", self.name, len(batch))
-                    answers = [error] * len(batch)
+                    answers = [_failed(self.name, error) for _ in batch]
                 except BaseException:  # cancelled (the bridge stops): so are these requests
                     for _, future in batch:
                         future.cancel()
@@ -79,6 +84,17 @@ class Batches(Generic[T, R]):
         return text
 
 
+class BatchFailed(RuntimeError):
+    """The batch a request was in failed (the cause is chained); one per request, so no
+    traceback grows with every request that re-raises it."""
+
+
+def _failed(name: str, error: Exception) -> BatchFailed:
+    failed = BatchFailed(f"{name}: the batch failed: {error!r}")
+    failed.__cause__ = error
+    return failed
+
+
 Decide = Callable[[list[Asked]], Awaitable[Sequence[Check | BaseException]]]
 
 
@@ -91,8 +107,14 @@ class Decisions(Batches[Asked, Check]):
 
     name = "authorizations"
 
-    def __init__(self, decide: Decide, *, max_batch: int = 200) -> None:
-        super().__init__(max_batch=max_batch)
+    def __init__(
+        self,
+        decide: Decide,
+        *,
+        max_batch: int = 200,
+        track: Callable[[asyncio.Task[None]], object] | None = None,
+    ) -> None:
+        super().__init__(max_batch=max_batch, track=track)
         self.decide = decide
 
     async def run(self, items: list[Asked]) -> Sequence[Check | BaseException]:

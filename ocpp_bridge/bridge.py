@@ -253,7 +253,7 @@ class Bridge:
         # reconnect storm never waits behind the chargers' writes, nor they behind it.
         self.db_admissions = DatabaseThreads(1, "bridge-db-admissions")
         # Authorize decisions, batched (see batching.Decisions) on the chargers' lane.
-        self.decisions = Decisions(self._decide)
+        self.decisions = Decisions(self._decide, track=self.track)
         self.redis = get_async_redis()
         self.presence = Presence(
             self.redis, self.node_id, flush_interval_s=presence_flush_interval_s

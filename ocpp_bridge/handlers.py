@@ -104,6 +104,24 @@ def _timestamp(value: str | None, field: str) -> datetime:
         ) from None
 
 
+def _storable_id_tag(id_tag: str) -> None:
+    """An idTag with a character no text column can hold (NUL, a lone surrogate) is no card
+    number: PropertyConstraintViolation, before it reaches the database. (Authorize only: a
+    Start/StopTransaction must be stored whatever its idTag; there it fails its own request.)"""
+    if "\x00" in id_tag or (not id_tag.isascii() and not _encodable(id_tag)):
+        raise PropertyConstraintViolationError(
+            details={"cause": "idTag: contains a character that is not allowed"}
+        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _id_tag_info(decision: Decision) -> IdTagInfo:
     expiry = ocpp_time(decision.expires_at) if decision.expires_at else None
     return IdTagInfo(status=decision.status.value, expiry_date=expiry)
@@ -275,6 +293,7 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        _storable_id_tag(id_tag)
         asked = checks.Asked(self.charger.pk, id_tag, AuthorizationTrigger.AUTHORIZE)
         check = await self.bridge.decisions.ask(asked)
         # An external authorizer is asked here, in the loop: no database thread waits for it.

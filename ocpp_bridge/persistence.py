@@ -340,12 +340,34 @@ def _seconds_since_charging(until: datetime) -> Greatest:
 def authorize_id_tags(asked: list[checks.Asked]) -> list[checks.Check | BaseException]:
     """THE authorization decision (``auth_access.decisions``) on fresh data for each Authorize
     of a batch, recorded; or, where an external authorizer decides, the request to make
-    (``checks.conclude()``). A charger deleted meanwhile fails its own request only."""
+    (``checks.conclude()``). A failure stays with its own request: a charger deleted before
+    the facts are read fails its request; when the batch fails as a whole (a charger deleted
+    before its record is written, a value the database refuses) each request is decided again
+    alone, and only those that fail alone fail."""
     close_old_connections()
+    try:
+        found = checks.begin_many(asked)
+    except Exception:
+        if len(asked) == 1:
+            raise
+        logger.warning("A batch of %d Authorize failed; deciding each alone", len(asked))
+        return [_authorize_alone(one) for one in asked]
     return [
-        Charger.DoesNotExist(f"No charger {one.charger_id}") if check is None else check
-        for one, check in zip(asked, checks.begin_many(asked), strict=True)
+        _no_charger(one) if check is None else check
+        for one, check in zip(asked, found, strict=True)
     ]
+
+
+def _authorize_alone(asked: checks.Asked) -> checks.Check | BaseException:
+    try:
+        (check,) = checks.begin_many([asked])
+    except Exception as error:
+        return error
+    return _no_charger(asked) if check is None else check
+
+
+def _no_charger(asked: checks.Asked) -> BaseException:
+    return Charger.DoesNotExist(f"No charger {asked.charger_id}")
 
 
 def record_authorization(outcome: checks.Outcome) -> None:

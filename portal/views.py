@@ -36,3 +36,9 @@ class TenantMixin(LoginRequiredMixin):
         queryset = self.get_queryset() if queryset is None else queryset
         assert_restricted(queryset)
         return super().get_object(queryset)  # type: ignore[misc]
+
+    @property
+    def search_query(self) -> str:
+        """The page's search (``?q=``), trimmed; without NUL characters, which no text column
+        holds (PostgreSQL would refuse the query)."""
+        return self.request.GET.get("q", "").replace("\x00", "").strip()  # type: ignore[attr-defined,no-any-return]

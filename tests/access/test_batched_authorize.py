@@ -1,7 +1,8 @@
 """Authorize requests that arrive together are decided together (``ocpp_bridge.batching``):
 while one batch is on the database, the requests made meanwhile gather for the next; each
-charger still gets its own answer, and a charger deleted meanwhile fails only its own request
-(a batch that fails altogether: tests/ocpp/test_errors.py)."""
+charger still gets its own answer, and a failure stays with its own request: a charger deleted
+meanwhile, an idTag no database can hold (a batch that fails altogether:
+tests/ocpp/test_errors.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from auth_access import checks
 from auth_access.checks import Asked, Check
 from auth_access.choices import AuthorizationTrigger
 from auth_access.models import AuthorizationRecord
 from chargers.models import Charger
+from ocpp_bridge import persistence
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
 
@@ -93,3 +96,50 @@ async def _until(predicate: Any, timeout: float = 5) -> None:
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "never happened"
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.usefixtures("cards")
+def test_a_charger_deleted_before_its_record_fails_only_its_own_request(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's records fail together (a deferred foreign key at COMMIT): each request is
+    then decided alone, and only the one whose charger is gone fails."""
+    read = checks.situations
+
+    def read_then_delete(asked: Any, now: Any, **options: Any) -> Any:
+        found = read(asked, now, **options)
+        if len(asked) > 1:
+            Charger.objects.filter(pk=world.charger_a2.pk).delete()
+        return found
+
+    monkeypatch.setattr(checks, "situations", read_then_delete)
+    trigger = AuthorizationTrigger.AUTHORIZE
+    answers = persistence.authorize_id_tags(
+        [
+            Asked(world.charger_a1.pk, "DORA-1", trigger),
+            Asked(world.charger_a2.pk, "DORA-1", trigger),
+            Asked(world.charger_b1.pk, "OSCAR-1", trigger),
+        ]
+    )
+    assert isinstance(answers[0], Check) and answers[0].local.accepted
+    assert isinstance(answers[1], Charger.DoesNotExist)
+    assert isinstance(answers[2], Check)
+    assert sorted(AuthorizationRecord.objects.values_list("charger_id", flat=True)) == sorted(
+        [world.charger_a1.pk, world.charger_b1.pk]
+    )
+
+
+@pytest.mark.usefixtures("cards")
+@pytest.mark.parametrize("id_tag", ["EVIL\u0000", "BAD\ud800"])
+def test_an_idtag_no_database_can_hold_is_refused_at_the_edge(
+    world: World, chargers: Chargers, bridge: BridgeHandle, id_tag: str
+) -> None:
+    """A NUL or a lone surrogate (valid JSON escapes) would make the batch's statement fail for
+    every charger in it: the sender gets PropertyConstraintViolation, the others their answer."""
+    a1, b1 = chargers.connect(world.charger_a1), chargers.connect(world.charger_b1)
+    frame = json.dumps([2, "bad", "Authorize", {"idTag": id_tag}])
+    a1.loop.run(a1.websocket.send(frame))
+    send_authorize(b1, "OSCAR-1")
+    assert answer(a1)[:3] == [4, "bad", "PropertyConstraintViolation"]
+    assert status(answer(b1)) == "Accepted"
+    assert status(a1.call("Authorize", {"idTag": "DORA-1"})) == "Accepted"  # a1 carries on

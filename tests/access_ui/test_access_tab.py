@@ -381,6 +381,9 @@ def test_seen_cards_come_fifty_cards_a_page_and_can_be_searched(
     assert re.findall(r'data-seen="(\w+)"', found) == [f"TAG05{n}" for n in range(4, -1, -1)]
     nothing = html_of(client.get(url("seen_cards", world) + "?q=nope"))
     assert "No seen card matches" in nothing
+    assert client.get(url("seen_cards", world) + "?q=%00").status_code == 200
+    assert client.get(url("people", world) + "?q=a%00").status_code == 200
+    assert client.get(reverse("installations:list") + "?q=%00").status_code == 200
 
 
 def test_the_seen_card_forms_come_back_to_the_page_they_were_sent_from(
