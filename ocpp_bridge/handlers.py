@@ -104,22 +104,24 @@ def _timestamp(value: str | None, field: str) -> datetime:
         ) from None
 
 
-def _storable_id_tag(id_tag: str) -> None:
-    """An idTag with a character no text column can hold (NUL, a lone surrogate) is no card
-    number: PropertyConstraintViolation, before it reaches the database. (Authorize only: a
-    Start/StopTransaction must be stored whatever its idTag; there it fails its own request.)"""
-    if "\x00" in id_tag or (not id_tag.isascii() and not _encodable(id_tag)):
+def _storable_id_tag(id_tag: str) -> str:
+    """``id_tag`` with each character no text column can hold (NUL, a lone surrogate: valid
+    JSON escapes) replaced by U+FFFD, which no card number contains (so it matches no card)."""
+    if id_tag.isascii() and "\x00" not in id_tag:
+        return id_tag
+    return "".join(
+        "\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in id_tag
+    )
+
+
+def _authorizable_id_tag(id_tag: str) -> str:
+    """Authorize: such an idTag is no card number, and refused before it reaches the database:
+    PropertyConstraintViolation. (A Start/StopTransaction is stored with the idTag cleaned.)"""
+    if _storable_id_tag(id_tag) != id_tag:
         raise PropertyConstraintViolationError(
             details={"cause": "idTag: contains a character that is not allowed"}
         )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    return id_tag
 
 
 def _id_tag_info(decision: Decision) -> IdTagInfo:
@@ -293,7 +295,7 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        _storable_id_tag(id_tag)
+        _authorizable_id_tag(id_tag)
         asked = checks.Asked(self.charger.pk, id_tag, AuthorizationTrigger.AUTHORIZE)
         check = await self.bridge.decisions.ask(asked)
         # An external authorizer is asked here, in the loop: no database thread waits for it.
@@ -317,7 +319,7 @@ class BridgeChargePoint(FrameRouter):
             persistence.start_transaction,
             self.charger.pk,
             connector_id,
-            id_tag,
+            _storable_id_tag(id_tag),
             meter_start,
             _timestamp(timestamp, "timestamp"),
             reservation_id,
@@ -356,7 +358,7 @@ class BridgeChargePoint(FrameRouter):
             meter_stop,
             stopped_at,
             reason,
-            id_tag,
+            None if id_tag is None else _storable_id_tag(id_tag),
         )
         if not outcome.found:
             logger.warning(

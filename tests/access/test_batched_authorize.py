@@ -16,7 +16,7 @@ from auth_access import checks
 from auth_access.checks import Asked, Check
 from auth_access.choices import AuthorizationTrigger
 from auth_access.models import AuthorizationRecord
-from chargers.models import Charger
+from chargers.models import Charger, ChargeSession
 from ocpp_bridge import persistence
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
@@ -143,3 +143,21 @@ def test_an_idtag_no_database_can_hold_is_refused_at_the_edge(
     assert answer(a1)[:3] == [4, "bad", "PropertyConstraintViolation"]
     assert status(answer(b1)) == "Accepted"
     assert status(a1.call("Authorize", {"idTag": "DORA-1"})) == "Accepted"  # a1 carries on
+
+
+@pytest.mark.usefixtures("cards")
+def test_a_transaction_with_such_an_idtag_is_stored_with_the_idtag_cleaned(
+    world: World, chargers: Chargers
+) -> None:
+    """A StartTransaction must be stored whatever its idTag (the charger holds a transaction
+    now): the characters are replaced by U+FFFD, which no card number contains."""
+    a1 = chargers.connect(world.charger_a1)
+    start = {"connectorId": 1, "idTag": "EVIL\u0000", "meterStart": 0,
+             "timestamp": "2026-02-01T18:00:00Z"}  # fmt: skip
+    started = a1.result("StartTransaction", start)
+    assert started["idTagInfo"]["status"] == "Invalid"  # site A is locked: an unknown card
+    stop = {"transactionId": started["transactionId"], "meterStop": 10,
+            "timestamp": "2026-02-01T18:05:00Z", "idTag": "BAD\ud800"}  # fmt: skip
+    assert a1.result("StopTransaction", stop) == {"idTagInfo": {"status": "Invalid"}}
+    session = ChargeSession.objects.get(pk=started["transactionId"])
+    assert session.id_tag == "EVIL\ufffd" and session.stopped_at is not None
