@@ -34,6 +34,7 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from chargers.models import ocpp_identity_validator
 from ocpp_bridge import persistence
 from ocpp_bridge.batching import Batches
 from ocpp_bridge.choices import AttemptReason
@@ -102,6 +103,11 @@ class Admissions(Batches[str, "Found | None"]):
         return [found.get(identity) for identity in items]
 
 
+def _may_exist(identity: str) -> bool:
+    """Whether a charger could have this identity (``Charger.ocpp_identity``'s rule)."""
+    return ocpp_identity_validator.regex.fullmatch(identity) is not None
+
+
 def _remote_address(connection: ServerConnection) -> str:
     address = connection.remote_address
     return str(address[0]) if isinstance(address, tuple) and address else str(address or "")
@@ -154,9 +160,12 @@ class OcppServer:
         identity = unquote(path.removeprefix(PATH_PREFIX).rstrip("/"))
         if not path.startswith(PATH_PREFIX) or not identity or "/" in identity:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found\n")
-        found = await self.admissions.find(identity)
+        # An identity no charger can have is not looked up: it shares no batch with others
+        # (a NUL in it would fail the whole batch's query: every upgrade in it).
+        found = await self.admissions.find(identity) if _may_exist(identity) else None
         if found is None:
-            await self._refused(connection, identity, AttemptReason.UNKNOWN_IDENTITY)
+            if "\x00" not in identity:
+                await self._refused(connection, identity, AttemptReason.UNKNOWN_IDENTITY)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         charger = found[0]
         credentials = _credentials(request.headers)

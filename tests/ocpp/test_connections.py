@@ -189,6 +189,31 @@ class TestUpgrade:
         assert chargers.refused(identity, {"Authorization": basic_auth(identity, password)}) == 500
         assert chargers.connect(world.charger_a1).heartbeat_answers()
 
+    def test_an_identity_no_charger_can_have_is_not_looked_up(
+        self, world: World, chargers: Chargers, bridge: BridgeHandle
+    ) -> None:
+        """A NUL in an identity would fail the lookup of every upgrade in its batch (anyone may
+        knock): such identities are refused without a lookup; the others are recorded."""
+        admissions = bridge.bridge.server.admissions
+        lookup = admissions.lookup
+        looked_up: list[str] = []
+
+        async def watched(batch: Collection[str]) -> dict[str, Found]:
+            looked_up.extend(batch)
+            return await lookup(batch)
+
+        admissions.lookup = watched
+        try:
+            assert chargers.refused("EVIL%00") == 404
+            assert chargers.refused("My%20Charger") == 404
+            assert chargers.refused("x" * 49) == 404
+            assert chargers.connect(world.charger_a1).heartbeat_answers()
+        finally:
+            admissions.lookup = lookup
+        assert looked_up == [world.charger_a1.ocpp_identity]
+        recorded = ConnectionAttempt.objects.values_list("identity", flat=True)
+        assert sorted(recorded) == ["My Charger", "x" * 49]
+
     def test_other_paths_are_not_found_and_not_recorded(
         self, world: World, chargers: Chargers
     ) -> None:
