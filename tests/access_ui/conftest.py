@@ -9,13 +9,17 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
+from accounts.models import User
 from auth_access.choices import AuthorizationStatus, AuthorizationTrigger, DecisionSource
 from auth_access.models import AuthorizationRecord, SeenCard
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger
+from installations.choices import Role
+from installations.models import Membership
 from ocpp_bridge import routing
 from portal.redis import get_redis
 from tests.access.conftest import fake_dns, local_authorizers  # noqa: F401
+from tests.conftest import World
 from tests.web.conftest import (  # noqa: F401
     browser,
     client_as,
@@ -77,3 +81,23 @@ def decision(
         latency_ms=1.234,
         created_at=at or timezone.now(),
     )
+
+
+def a_crowd(world: World) -> list[str]:
+    """56 more members of site A (a housing cooperative): one more installer and 55 drivers, some
+    named in capitals, some not named at all. Returns all members' e-mails in the page's order."""
+    zed = []
+    for n in range(55):
+        name = "" if n % 5 == 0 else (f"ZED{n:02d}" if n % 2 else f"zed{n:02d}")
+        user = User.objects.create_user(email=f"zed{n:02d}@example.com", name=name)
+        role = Role.INSTALLER if n == 50 else Role.DRIVER  # an installer comes before drivers
+        Membership.objects.create(user=user, installation=world.site_a, role=role)
+        zed.append(user.email)
+    aaron = User.objects.create_user(email="aaron@example.com")  # no name: sorted by e-mail
+    Membership.objects.create(user=aaron, installation=world.site_a, role=Role.DRIVER)
+    zed.remove("zed50@example.com")
+    return [
+        *("alice@example.com", "ingrid@example.com", "zed50@example.com"),
+        *("aaron@example.com", "dave@example.com", "dora@example.com"),
+        *zed,
+    ]

@@ -19,9 +19,8 @@ from auth_access import services
 from auth_access.choices import AuthorizationStatus, DecisionSource, RunningSessionPolicy
 from auth_access.models import AccessPolicy, ChargeCard, ChargerPermission, SeenCard
 from chargers.models import Charger
-from installations.choices import Role
 from installations.models import Installation, Membership
-from tests.access_ui.conftest import decision, field_html, see_card
+from tests.access_ui.conftest import a_crowd, decision, field_html, see_card
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -215,26 +214,6 @@ def test_an_owner_blocks_and_edits_a_members_card(world: World, client_as: Clien
     assert client_as(world.oscar).get(edit).status_code == 404
     other = reverse("access:member_card_edit", args=[world.site_b.pk, card.pk])
     assert client_as(world.oscar).get(other).status_code == 404
-
-
-def a_crowd(world: World) -> list[str]:
-    """56 more members of site A (a housing cooperative): one more installer and 55 drivers, some
-    named in capitals, some not named at all. Returns all members' e-mails in the page's order."""
-    zed = []
-    for n in range(55):
-        name = "" if n % 5 == 0 else (f"ZED{n:02d}" if n % 2 else f"zed{n:02d}")
-        user = User.objects.create_user(email=f"zed{n:02d}@example.com", name=name)
-        role = Role.INSTALLER if n == 50 else Role.DRIVER  # an installer comes before drivers
-        Membership.objects.create(user=user, installation=world.site_a, role=role)
-        zed.append(user.email)
-    aaron = User.objects.create_user(email="aaron@example.com")  # no name: sorted by e-mail
-    Membership.objects.create(user=aaron, installation=world.site_a, role=Role.DRIVER)
-    zed.remove("zed50@example.com")
-    return [
-        *("alice@example.com", "ingrid@example.com", "zed50@example.com"),
-        *("aaron@example.com", "dave@example.com", "dora@example.com"),
-        *zed,
-    ]
 
 
 def test_editing_a_card_goes_back_to_its_holders_page(world: World, client_as: ClientAs) -> None:

@@ -18,7 +18,7 @@ from auth_access.choices import AuthorizationStatus
 from auth_access.models import ChargeCard, ChargerPermission
 from ocpp_bridge.choices import CommandStatus
 from ocpp_bridge.models import Command
-from tests.access_ui.conftest import decision, put_online, see_card
+from tests.access_ui.conftest import a_crowd, decision, put_online, see_card
 from tests.conftest import World
 from tests.web.test_browser import assert_fits, log_in
 
@@ -144,3 +144,25 @@ def test_the_access_pages_fit_a_phone(phone: Page, world: World, screenshot: Scr
     dave.get_by_text("Change where Dave Driver may charge").click()
     assert_fits(phone)
     screenshot(phone, "access-37-mobile-grant")
+
+
+def test_a_housing_cooperative_finds_a_member_among_sixty_on_a_phone(
+    phone: Page, world: World, screenshot: Screenshot
+) -> None:
+    a_crowd(world)
+    log_in(phone, "alice@example.com")
+    phone.goto(f"/installations/{world.site_a.pk}/access/")
+    members = phone.locator("[data-member]")
+    expect(members).to_have_count(50)
+    expect(phone.get_by_text("Page 1 of 2")).to_be_visible()
+    assert_fits(phone)
+    screenshot(phone, "access-38-mobile-people-paged")
+    phone.get_by_role("link", name="Next").click()
+    expect(members).to_have_count(10)
+    search = phone.get_by_label("Search members")
+    search.fill("zed4")
+    search.press("Enter")
+    expect(members).to_have_count(10)  # zed40 ... zed49
+    expect(phone.locator('[data-member="zed41@example.com"]')).to_be_visible()
+    assert_fits(phone)
+    screenshot(phone, "access-39-mobile-people-search")
