@@ -3,7 +3,7 @@ and starting / stopping charging on a charger."""
 
 from django.urls import path
 
-from auth_access import charging_views, tab_views, views
+from auth_access import charging_views, people_views, tab_views, views
 
 app_name = "access"
 
@@ -15,20 +15,20 @@ urlpatterns = [
     path("access/cards/<int:pk>/unblock/", views.CardUnblockView.as_view(), name="card_unblock"),
     path("access/cards/<int:pk>/delete/", views.CardDeleteView.as_view(), name="card_delete"),
     # The Access tab of an installation (owners and installers).
-    path("installations/<int:pk>/access/", tab_views.PeopleView.as_view(), name="people"),
+    path("installations/<int:pk>/access/", people_views.PeopleView.as_view(), name="people"),
     path(
         "installations/<int:pk>/access/rights/<int:membership_pk>/",
-        tab_views.ChargingRightsView.as_view(),
+        people_views.ChargingRightsView.as_view(),
         name="rights",
     ),
     path(
         "installations/<int:pk>/access/cards/new/",
-        tab_views.MemberCardAddView.as_view(),
+        people_views.MemberCardAddView.as_view(),
         name="member_card_add",
     ),
     path(
         "installations/<int:pk>/access/cards/<int:card_pk>/edit/",
-        tab_views.MemberCardEditView.as_view(),
+        people_views.MemberCardEditView.as_view(),
         name="member_card_edit",
     ),
     path(

@@ -1,5 +1,5 @@
 """Web pages of access control: "My cards" (every user), and the card buttons shared with the
-Access tab (``auth_access.tab_views``).
+Access tab (``auth_access.people_views``, ``auth_access.tab_views``).
 
 Every page reaches its objects through ``TenantMixin`` (``Model.objects.restrict(user, action)``),
 so another user's card is a 404 like a missing one. Who may do what beyond that (blocking,

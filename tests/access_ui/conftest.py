@@ -5,8 +5,10 @@ here shares their setup)."""
 from __future__ import annotations
 
 from datetime import datetime
+from html import unescape
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -101,3 +103,15 @@ def a_crowd(world: World) -> list[str]:
         *("aaron@example.com", "dave@example.com", "dora@example.com"),
         *zed,
     ]
+
+
+def url(name: str, world: World, *args: int) -> str:
+    return reverse(f"access:{name}", args=[world.site_a.pk, *args])
+
+
+def html_of(response: object) -> str:
+    return unescape(response.content.decode())  # type: ignore[attr-defined]
+
+
+def membership(world: World, user: User) -> Membership:
+    return Membership.objects.get(user=user, installation=world.site_a)
