@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv chromium demo test lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+## Debian's Chromium for the browser tests: installed when missing (as root or with sudo -n),
+## otherwise one line says what to run. Checked first, so nothing slow happens before it.
+chromium:
+	@tools/ensure-chromium
+
 ## Start everything (web :8000, OCPP bridge :9000, worker, beat, simulator) with demo data.
 demo: venv
 	$(PY) -m portal.embedded --var var/demo -- $(PY) -m portal.supervisor demo
 
 ## Run the whole suite against real (embedded unless DATABASE_URL/REDIS_URL are set) PostgreSQL and Redis.
-test: venv
+test: chromium
+	@$(MAKE) --no-print-directory venv
 	$(PY) -m portal.embedded --var var/test -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -55,7 +55,7 @@ def browser() -> Iterator[Browser]:
     that run their own loop), and Django's async-safety check is relaxed only meanwhile.
     """
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (make test does it first)")
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
