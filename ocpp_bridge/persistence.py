@@ -161,8 +161,35 @@ class OnlineChange:
 
 def record_online_changes(changes: Sequence[OnlineChange], seen: dict[int, datetime]) -> None:
     """Connects and disconnects of a while, in order, in two statements: their events, and each
-    charger's latest online flag; also moves ``last_seen_at`` forward (``seen``)."""
+    charger's latest online flag; also moves ``last_seen_at`` forward (``seen``).
+
+    Rows of chargers deleted meanwhile are dropped with a log line: their events would fail on
+    the foreign key, and a batch that fails is retried, so one deleted charger would otherwise
+    stop every charger's online state from being saved. (A charger deleted between this check
+    and the commit fails the batch once; the retry drops it.)"""
     close_old_connections()
+    changes, seen = _of_existing_chargers(changes, seen)
+    with transaction.atomic():  # all or nothing: a retried batch never repeats its events
+        _write_online_changes(changes, seen)
+
+
+def _of_existing_chargers(
+    changes: Sequence[OnlineChange], seen: dict[int, datetime]
+) -> tuple[Sequence[OnlineChange], dict[int, datetime]]:
+    ids = {change.charger_id for change in changes} | seen.keys()
+    existing = set(Charger.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if gone := ids - existing:
+        logger.warning(
+            "Online states of %d deleted chargers dropped (ids %s)",
+            len(gone),
+            ", ".join(map(str, sorted(gone))),
+        )
+        changes = [change for change in changes if change.charger_id in existing]
+        seen = {charger_id: at for charger_id, at in seen.items() if charger_id in existing}
+    return changes, seen
+
+
+def _write_online_changes(changes: Sequence[OnlineChange], seen: dict[int, datetime]) -> None:
     if changes:
         ChargerEvent.objects.bulk_create(
             ChargerEvent(

@@ -313,6 +313,37 @@ class TestPresence:
         assert not any(r.exc_info for r in failed)  # no traceback for a Redis error
         assert live_states([world.charger_a1.pk])[world.charger_a1.pk].online
 
+    def test_a_deleted_charger_does_not_stop_other_chargers_online_states_being_saved(
+        self,
+        world: World,
+        chargers: Chargers,
+        bridge: BridgeHandle,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        deleted = chargers.connect(world.charger_a1)
+        deleted_id = world.charger_a1.pk
+        Charger.objects.filter(pk=deleted_id).delete()  # while the bridge holds its state
+        deleted.close()  # its disconnect (and last seen) are now rows of a charger that is gone
+        other_tenant = chargers.connect(world.charger_b1)
+        assert other_tenant.heartbeat_answers()
+        bridge.flush()  # no foreign key error: the deleted charger's rows are dropped
+        world.charger_b1.refresh_from_db()
+        assert world.charger_b1.is_online
+        assert not ChargerEvent.objects.filter(charger_id=deleted_id).exists()
+        dropped = [r for r in caplog.records if "deleted chargers" in r.getMessage()]
+        assert len(dropped) == 1 and str(deleted_id) in dropped[0].getMessage()
+
+        # The writer goes on: later connects, disconnects and last-seen times are saved.
+        other_tenant.close()
+        eventually(lambda: not bridge.bridge.server.connections)
+        same_tenant = chargers.connect(world.charger_a2)
+        bridge.flush()
+        assert not Charger.objects.get(pk=world.charger_b1.pk).is_online
+        assert Charger.objects.get(pk=world.charger_a2.pk).is_online
+        kinds = ChargerEvent.objects.filter(charger=world.charger_b1).order_by("timestamp")
+        assert [e.kind for e in kinds] == [EventKind.CONNECTED, EventKind.DISCONNECTED]
+        assert same_tenant.heartbeat_answers()
+
     def test_a_second_connection_replaces_the_first(
         self, world: World, chargers: Chargers, bridge: BridgeHandle
     ) -> None:
