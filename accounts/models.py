@@ -60,6 +60,21 @@ class User(AbstractUser):
     def get_short_name(self) -> str:
         return self.name.split(" ")[0] if self.name else self.email
 
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._revoke_tokens = True
+
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Also deletes the user's API token when the password was set, reset or changed
+        (``set_password`` keeps the new one in ``_password`` until saved; Django's own rehash
+        at login clears it first, so an upgraded hash keeps the token)."""
         self.email = self.email.lower()
+        revoke = self.pk is not None and (
+            self._password is not None or getattr(self, "_revoke_tokens", False)
+        )
         super().save(*args, **kwargs)
+        if revoke:
+            from rest_framework.authtoken.models import Token
+
+            Token.objects.filter(user=self).delete()
+            self._revoke_tokens = False

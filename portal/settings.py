@@ -140,6 +140,15 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Fusebox"
 MFA_TOTP_TOLERANCE = 1  # accept one 30-s step of clock drift between phone and server
 
+# Reverse proxies in front of the web app that append to X-Forwarded-For: rate limits (the API's
+# throttles, allauth's) take the client address from there only through that many of them.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXIES
+# API tokens (accounts/tokens.py): failed attempts per account before it is locked, and for how
+# long (also the window the failures are counted in).
+API_TOKEN_LOCKOUT_ATTEMPTS = env_int("API_TOKEN_LOCKOUT_ATTEMPTS", 5, minimum=1)
+API_TOKEN_LOCKOUT_S = env_int("API_TOKEN_LOCKOUT_S", 900, minimum=1)
+
 # E-mail: SMTP when EMAIL_HOST is set, otherwise printed on the console (the demo).
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 if EMAIL_HOST:
@@ -202,6 +211,7 @@ REST_FRAMEWORK = {
         "user": env_str("API_THROTTLE_USER", "1200/min"),
         "token": env_str("API_THROTTLE_TOKEN", "10/min"),
     },
+    "NUM_PROXIES": TRUSTED_PROXIES,  # 0: X-Forwarded-For is ignored, REMOTE_ADDR counts
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

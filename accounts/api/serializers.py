@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from rest_framework import serializers
 
 from accounts.models import User
@@ -8,18 +7,19 @@ from installations.models import Membership
 
 
 class TokenRequestSerializer(serializers.Serializer):
+    """The credentials; ``accounts.tokens.issue_token`` decides whether they earn a token."""
+
     username = serializers.CharField(help_text="The account's e-mail address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
-
-    def validate(self, attrs: dict[str, str]) -> dict[str, object]:
-        user = authenticate(
-            request=self.context.get("request"),
-            username=attrs["username"].strip().lower(),
-            password=attrs["password"],
-        )
-        if user is None:
-            raise serializers.ValidationError("Unable to log in with these credentials.")
-        return {"user": user}
+    code = serializers.CharField(
+        required=False,
+        default="",
+        max_length=64,
+        help_text=(
+            "The code of the account's authenticator app, or a recovery code: required when"
+            " the account has two-factor authentication on."
+        ),
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions, status
-from rest_framework.authtoken.models import Token
+from rest_framework import exceptions, generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.api.serializers import MeSerializer, TokenRequestSerializer, TokenSerializer
+from accounts.tokens import AccountLocked, TokenRefused, issue_token
 
 
 class ObtainTokenView(APIView):
-    """Exchange an e-mail address and password for an API token."""
+    """Exchange an e-mail address and password (and the two-factor code, if the account uses
+    one) for an API token; the rules are in ``accounts.tokens``."""
 
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
@@ -23,9 +24,18 @@ class ObtainTokenView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, auth=[])
     def post(self, request: Request) -> Response:
-        serializer = TokenRequestSerializer(data=request.data, context={"request": request})
+        serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        data = serializer.validated_data
+        try:
+            token = issue_token(request._request, data["username"], data["password"], data["code"])
+        except AccountLocked as locked:
+            throttled = exceptions.Throttled(detail=str(locked))  # the message says how long
+            throttled.wait = locked.retry_after_s  # and Retry-After too
+            raise throttled from None
+        except TokenRefused as refused:
+            detail = {refused.field: [str(refused)]} if refused.field else str(refused)
+            raise exceptions.ValidationError(detail) from None
         return Response({"token": token.key}, status=status.HTTP_200_OK)
 
 

@@ -299,11 +299,11 @@ class TestTokenAuth:
         assert api.get("/api/v1/me/").status_code == 401
 
     def test_token_endpoint_is_throttled(self, api, world: World) -> None:  # type: ignore[no-untyped-def]
-        statuses = [
+        statuses = [  # per client address, over accounts (each account also locks: test_api_tokens)
             api.post(
-                "/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"}
+                "/api/v1/auth/token/", {"username": f"user{n}@example.com", "password": "nope"}
             ).status_code
-            for _ in range(11)
+            for n in range(11)
         ]
         assert statuses[:10] == [400] * 10
         assert statuses[10] == 429
