@@ -15,10 +15,13 @@ The rules, in order:
    the portal, ``auth_access.virtual_tags``), or unknown.
 2. Open charger (its own mode, or its installation's when it inherits): anyone is accepted. The
    session is attributed to the holder only when the identification is sound: a card neither
-   blocked nor expired, or a virtual idTag with its remote start.
-3. Locked charger: an unknown idTag is Invalid; a blocked card Blocked; an expired card Expired;
-   a virtual idTag without an open remote start of its user on this charger Invalid; a disabled
-   account Blocked; a holder who is not a member of the installation Invalid. Owners and
+   blocked nor expired nor registered at another installation, or a virtual idTag with its
+   remote start.
+3. Locked charger: an unknown idTag is Invalid, and so is a card registered at another
+   installation (a card an installation registers for a member charges only there); a blocked
+   card Blocked; an expired card Expired; a virtual idTag without an open remote start of its
+   user on this charger Invalid; a disabled account Blocked; a holder who is not a member of the
+   installation Invalid. Owners and
    installers may charge everywhere on their installations; a driver on the whole installation
    (``Membership.may_charge_everywhere``) or on the chargers named for them
    (``ChargerPermission``); anyone else Invalid.
@@ -66,6 +69,7 @@ class CardFacts:
     user_id: int
     is_blocked: bool
     expires_at: datetime | None
+    registered_elsewhere: bool = False  # registered at another installation: it charges there only
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,12 @@ class Decision:
 def decide(facts: AccessFacts, now: datetime) -> Decision:
     """The rules of the module docstring, as a pure function."""
     card = facts.card
-    card_valid = card is not None and not card.is_blocked and _unexpired(card.expires_at, now)
+    card_valid = (
+        card is not None
+        and not card.registered_elsewhere
+        and not card.is_blocked
+        and _unexpired(card.expires_at, now)
+    )
     if facts.mode == AuthorizationMode.OPEN:
         where = "open charger" if facts.charger_overrides_mode else "open installation"
         if card is not None and card_valid:
@@ -130,6 +139,8 @@ def decide(facts: AccessFacts, now: datetime) -> Decision:
         return Decision(AuthorizationStatus.INVALID, "unknown card")
     ids = {"user_id": card.user_id, "card_id": card.card_id} if card else {}
     if card is not None:
+        if card.registered_elsewhere:  # not this installation's business whose card it is
+            return Decision(AuthorizationStatus.INVALID, "card registered at another installation")
         if card.is_blocked:
             return Decision(AuthorizationStatus.BLOCKED, "card is blocked", **ids)
         if not _unexpired(card.expires_at, now):
@@ -224,7 +235,7 @@ def _facts_sql() -> str:
                    i.authorization_mode, i.name,
                    p.external_enabled, p.external_url, p.external_secret, p.external_deadline_ms,
                    p.external_fallback, p.external_require_signed_reply,
-                   k.id, k.user_id, k.is_blocked, k.expires_at, k.name,
+                   k.id, k.user_id, k.is_blocked, k.expires_at, k.name, k.installation_id,
                    u.id, u.is_active, u.email, u.name,
                    m.role, m.may_charge_everywhere,
                    EXISTS(SELECT 1 FROM "{t["ChargerPermission"]}" cp
@@ -294,11 +305,12 @@ def _situation(
 ) -> Situation:
     (charger_id, installation_id, charger_mode, identity, charger_name, installation_mode,
      site_name, ext_enabled, ext_url, ext_secret, ext_deadline, ext_fallback, ext_signed,
-     card_id, card_user, card_blocked, card_expires, card_name,
+     card_id, card_user, card_blocked, card_expires, card_name, card_installation,
      user_id, user_active, user_email, user_name, role, everywhere, named) = row  # fmt: skip
     card = None
     if card_id is not None:
-        card = CardFacts(card_id, card_user, card_blocked, card_expires)
+        elsewhere = card_installation not in (None, installation_id)
+        card = CardFacts(card_id, card_user, card_blocked, card_expires, elsewhere)
     if virtual_user_id is not None and remote_start is None:
         remote_start = _remote_start_open(charger_id, virtual_user_id, tag, now)
     holder = None

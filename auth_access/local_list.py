@@ -78,6 +78,7 @@ def desired_list(charger: Charger, now: datetime | None = None) -> Entries:
     cards = (
         ChargeCard.objects.filter(user_id__in=allowed, is_blocked=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(installation__isnull=True) | Q(installation_id=charger.installation_id))
         .values_list("id_tag", "expires_at")
     )
     return {id_tag: _iso(expires_at) for id_tag, expires_at in cards}

@@ -123,9 +123,9 @@ class PeopleView(MemberPlaces, TemplateView):
         memberships: list[Membership] = list(page)
         now = timezone.now()
         cards: dict[int, list[CardRow]] = {}
-        member_cards = self.restricted(ChargeCard).filter(
-            user_id__in=[m.user_id for m in memberships]
-        )
+        member_cards = self.restricted(ChargeCard).filter(  # registered here: members' own
+            installation=self.installation, user_id__in=[m.user_id for m in memberships]
+        )  # cards are theirs alone
         for card in member_cards.select_related("blocked_by"):
             cards.setdefault(card.user_id, []).append(CardRow(card, now))
         may_manage_drivers = Role.DRIVER in self.access.manageable_roles
@@ -203,7 +203,8 @@ class ChargingRightsView(PeopleFormView):
 
 
 class MemberCardAddView(PeopleFormView):
-    """Add a card for a member of the installation (owners and installers)."""
+    """Register a card at the installation for one of its members (owners and installers): it
+    charges only here."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = MemberCardForm(request.POST, members=self.member_users())
@@ -216,6 +217,7 @@ class MemberCardAddView(PeopleFormView):
                     request.user,  # type: ignore[arg-type]
                     data["user"],
                     data["id_tag"],
+                    installation=self.installation,
                     name=data["name"],
                     expires_at=expires_at,
                 )
@@ -239,8 +241,11 @@ class MemberCardEditView(CardEditMixin, MemberPlaces, TemplateView):
     """Rename a member's card or change its expiry (dates in the installation's time zone)."""
 
     def card_queryset(self) -> QuerySet[ChargeCard]:
-        members = self.memberships().values("user_id")
-        return self.restricted(ChargeCard).filter(user_id__in=members).select_related("user")
+        return (
+            self.restricted(ChargeCard)
+            .filter(installation=self.installation)
+            .select_related("user")
+        )
 
     def time_zone(self) -> str | None:
         return self.installation.time_zone

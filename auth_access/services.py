@@ -2,12 +2,16 @@
 
 Who may do what, beyond the tenancy gate (which already limits the objects one reaches):
 
-- A user adds cards for themselves; owners and installers also for members of their
-  installations (``users_manageable_by``).
+- A user adds cards for themselves (their own cards: valid wherever they may charge); owners
+  and installers also register cards for members of their installation, at that installation
+  (valid only there; ``ChargeCard.installation``). Managers reach only the cards registered at
+  their installations, never a member's own cards, so a block or an expiry they set never
+  reaches beyond their own chargers.
 - Anyone who reaches a card may block it (a holder who lost it, a manager). Unblocking, and
-  changing the expiry, of a card that someone else blocked or added is for managers of the
-  holder's installations (so a driver cannot undo what their owner decided).
-- Deleting a card: its holder, or the manager who added it; others block it instead.
+  changing the expiry, of a card that someone else blocked or added is for the managers of the
+  installation it is registered at (so a driver cannot undo what their owner decided).
+- Deleting a card: its holder, whoever added it, or a manager of its installation; others block
+  it instead.
 - Permissions are granted and revoked by owners and installers with the role rules of
   ``installations.services.check_may_manage`` (installers do not manage owners); a driver can
   grant nothing, not even to themselves.
@@ -32,6 +36,7 @@ from portal.tenancy import Action
 if TYPE_CHECKING:
     from accounts.models import User
     from chargers.models import Charger
+    from installations.models import Installation
 
 
 class AccessError(Exception):
@@ -46,11 +51,17 @@ def users_manageable_by(actor: User) -> QuerySet[User]:
     return User.objects.filter(Q(pk=actor.pk) | Q(pk__in=managed))
 
 
-def manages_holder(actor: User, holder_id: int) -> bool:
-    """``actor`` is an owner or installer of an installation ``holder_id`` is a member of."""
+def manages_installation(actor: User, installation_id: int | None) -> bool:
+    """``actor`` is an owner or installer of the installation (staff: of every one)."""
+    if installation_id is None:
+        return False
     if actor.is_superuser:
         return True
-    return Membership.objects.restrict(actor, Action.ADMINISTER).filter(user_id=holder_id).exists()
+    return (
+        Membership.objects.restrict(actor, Action.ADMINISTER)
+        .filter(user=actor, installation_id=installation_id)
+        .exists()
+    )
 
 
 def add_card(
@@ -58,15 +69,27 @@ def add_card(
     user: User,
     id_tag: str,
     *,
+    installation: Installation | None = None,
     name: str = "",
     expires_at: datetime | None = None,
     is_blocked: bool = False,
 ) -> ChargeCard:
-    if user.pk != actor.pk and not manages_holder(actor, user.pk):
-        raise AccessError("You may add cards only for yourself or members of your installations.")
+    """A card for ``user``: their own (no ``installation``, only for themselves), or registered
+    at ``installation`` by one of its owners or installers for one of its members."""
+    if installation is None:
+        if user.pk != actor.pk:
+            raise AccessError(
+                "Say at which installation you register this card: a card you add for a member"
+                " charges only at your installation."
+            )
+    elif not manages_installation(actor, installation.pk):
+        raise AccessError(f"You may not register cards at {installation}.")
+    elif not Membership.objects.filter(user=user, installation=installation).exists():
+        raise AccessError(f"{user} is not a member of {installation}.")
     card = ChargeCard(
         id_tag=normalize_id_tag(id_tag),
         user=user,
+        installation=installation,
         name=name,
         expires_at=expires_at,
         is_blocked=is_blocked,
@@ -86,8 +109,8 @@ def add_card(
 
 def update_card(actor: User, card: ChargeCard, changes: dict[str, Any]) -> ChargeCard:
     """Rename, block/unblock or change the expiry of a card, with the rules of the module."""
-    # A holder who runs none of their installations cannot undo what a manager decided.
-    holder_only = actor.pk == card.user_id and not manages_holder(actor, card.user_id)
+    # A holder who does not run the card's installation cannot undo what its managers decided.
+    holder_only = actor.pk == card.user_id and not manages_installation(actor, card.installation_id)
     if "is_blocked" in changes and changes["is_blocked"] != card.is_blocked:
         if changes["is_blocked"]:
             card.is_blocked, card.blocked_at, card.blocked_by = True, timezone.now(), actor
@@ -107,7 +130,10 @@ def update_card(actor: User, card: ChargeCard, changes: dict[str, Any]) -> Charg
 
 
 def delete_card(actor: User, card: ChargeCard) -> None:
-    if not (actor.is_superuser or actor.pk in (card.user_id, card.created_by_id)):
+    if not (
+        actor.pk in (card.user_id, card.created_by_id)
+        or manages_installation(actor, card.installation_id)
+    ):
         raise AccessError(
             "Only the holder or whoever added it may delete a card; block it instead."
         )
@@ -117,10 +143,7 @@ def delete_card(actor: User, card: ChargeCard) -> None:
 def assign_seen_card(actor: User, seen: SeenCard, user: User, name: str = "") -> ChargeCard:
     """Turn an unknown card seen at a charger into ``user``'s card, in one step: the card is
     created and the idTag leaves every seen list."""
-    installation_id = seen.charger.installation_id
-    if not Membership.objects.filter(user=user, installation_id=installation_id).exists():
-        raise AccessError(f"{user} is not a member of {seen.charger.installation}.")
-    return add_card(actor, user, seen.id_tag, name=name)
+    return add_card(actor, user, seen.id_tag, installation=seen.charger.installation, name=name)
 
 
 # --- permissions -------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class MyCardsView(TenantMixin, TemplateView):
         return (
             self.restricted(ChargeCard, Action.VIEW)
             .filter(user=self.request.user)
-            .select_related("created_by", "blocked_by")
+            .select_related("created_by", "blocked_by", "installation")
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -137,7 +137,8 @@ class CardActionView(TenantMixin, SingleObjectMixin, View):
 class CardBlockView(CardActionView):
     def act(self, card: ChargeCard) -> str:
         services.update_card(self.request.user, card, {"is_blocked": True})  # type: ignore[arg-type]
-        return f"Card {card.id_tag} is blocked: every charger refuses it from its next use."
+        where = f"the chargers of {card.installation}" if card.installation else "every charger"
+        return f"Card {card.id_tag} is blocked: {where} refuses it from its next use."
 
 
 class CardUnblockView(CardActionView):

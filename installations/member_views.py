@@ -180,10 +180,11 @@ class InvitationRevokeView(MembershipActionView):
 
 
 class InvitationView(View):
-    """The link in an invitation e-mail: shows the invitation; a logged-in user accepts it.
+    """The link in an invitation e-mail: shows the invitation; a logged-in user accepts or
+    declines it with a button (``answer``), never by merely opening the link or logging in.
 
     The token is the capability (no tenant scope applies): whoever holds the link may see the
-    installation's name, the role and who invited them, and join with it while it is open.
+    installation's name, the role and who invited them, and answer it while it is open.
     """
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
@@ -204,11 +205,20 @@ class InvitationView(View):
         invitation = get_object_or_404(Invitation, token=token)
         if not request.user.is_authenticated:
             return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
+        answer = request.POST.get("answer", "accept")
         try:
-            membership = services.accept_invitation(invitation, request.user)  # type: ignore[arg-type]
+            if answer == "decline":
+                services.decline_invitation(invitation, request.user)  # type: ignore[arg-type]
+            else:
+                membership = services.accept_invitation(invitation, request.user)  # type: ignore[arg-type]
         except services.MembershipError as error:
             messages.error(request, str(error))
             return redirect("invitation", token=token)
+        if answer == "decline":
+            messages.success(
+                request, f"You declined the invitation to {invitation.installation.name}."
+            )
+            return redirect("installations:list")
         messages.success(
             request,
             f"You joined {membership.installation.name} as {membership.get_role_display().lower()}.",

@@ -256,7 +256,12 @@ class Membership(TenantModel):
 
 
 class Invitation(TenantModel):
-    """An invitation, by e-mail, to join an installation with a role."""
+    """An invitation, by e-mail, to join an installation with a role.
+
+    Nothing happens until the invitee answers: they accept or decline it on the link's page, on
+    their installations page or through the API (``installations.services``), never by merely
+    logging in.
+    """
 
     installation = models.ForeignKey(
         Installation, on_delete=models.CASCADE, related_name="invitations"
@@ -273,13 +278,16 @@ class Invitation(TenantModel):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    declined_at = models.DateTimeField(
+        null=True, blank=True, help_text="The invitee said no; it can no longer be accepted."
+    )
 
     class Meta:
         ordering = ["-created_at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["installation", "email"],
-                condition=Q(accepted_at__isnull=True),
+                condition=Q(accepted_at__isnull=True, declined_at__isnull=True),
                 name="one_open_invitation_per_address",
             )
         ]
@@ -295,4 +303,9 @@ class Invitation(TenantModel):
 
     @property
     def is_open(self) -> bool:
-        return self.accepted_at is None and self.expires_at > timezone.now()
+        """Neither accepted nor declined, and not expired: the invitee may still answer it."""
+        return (
+            self.accepted_at is None
+            and self.declined_at is None
+            and self.expires_at > timezone.now()
+        )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -103,21 +104,37 @@ def revoke_invitation(actor: User, invitation: Invitation) -> None:
     invitation.delete()
 
 
-def accept_pending_invitations(user: User) -> list[Membership]:
-    """Accept every open invitation addressed to one of the user's verified e-mail addresses."""
+@transaction.atomic
+def decline_invitation(invitation: Invitation, user: User) -> Invitation:
+    """The invitee says no: the invitation stays on record as declined and can no longer be
+    accepted (the installation may invite again)."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_open:
+        raise MembershipError("This invitation has expired or has already been answered.")
+    invitation.declined_at = timezone.now()
+    invitation.save(update_fields=["declined_at"])
+    return invitation
+
+
+def pending_invitations(user: User) -> QuerySet[Invitation]:
+    """Open invitations addressed to one of the user's verified e-mail addresses: shown to them
+    to accept or decline. Logging in or verifying an address accepts nothing: an owner of any
+    installation can invite any address, so joining is the invitee's decision alone."""
     from allauth.account.models import EmailAddress
 
     if not user.is_authenticated:
-        return []
-    verified = list(
-        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+        return Invitation.objects.none()
+    verified = EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    return (
+        Invitation.objects.filter(
+            email__in=[email.lower() for email in verified],
+            accepted_at__isnull=True,
+            declined_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("installation", "invited_by")
+        .order_by("-created_at", "id")
     )
-    pending = Invitation.objects.filter(
-        email__in=[e.lower() for e in verified],
-        accepted_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    )
-    return [accept_invitation(invitation, user) for invitation in pending]
 
 
 def change_role(actor: User, membership: Membership, role: str) -> Membership:

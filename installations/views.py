@@ -186,6 +186,7 @@ class InstallationListView(TenantMixin, ListView):
             )
             for installation in context["object_list"]
         ]
+        context["pending_invitations"] = services.pending_invitations(user)  # type: ignore[arg-type]
         return context
 
 

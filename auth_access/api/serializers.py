@@ -19,7 +19,7 @@ from auth_access.models import (
 )
 from chargers.models import Charger, ChargeSession
 from installations.api.serializers import UserSummarySerializer
-from installations.models import Membership
+from installations.models import Installation, Membership
 from ocpp_bridge.api.serializers import CommandSerializer
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from portal.api.serializers import ModelCleanMixin
@@ -39,7 +39,17 @@ class ManageableUserField(serializers.PrimaryKeyRelatedField):
 
 class ChargeCardSerializer(serializers.ModelSerializer):
     user = ManageableUserField(
-        required=False, help_text="The holder (default: you). Owners and installers: a member."
+        required=False,
+        help_text="The holder (default: you). Owners and installers: a member of `installation`.",
+    )
+    installation = TenantPrimaryKeyRelatedField(
+        queryset=Installation.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Register the card at this installation you run, for one of its members: it charges"
+            " only there. Empty: your own card, valid wherever you may charge."
+        ),
     )
     user_email = serializers.EmailField(source="user.email", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
@@ -47,8 +57,8 @@ class ChargeCardSerializer(serializers.ModelSerializer):
     class Meta:
         model = ChargeCard
         fields = [
-            "id", "id_tag", "name", "user", "user_email", "is_blocked", "blocked_at",
-            "expires_at", "created_by", "created_at", "updated_at",
+            "id", "id_tag", "name", "user", "user_email", "installation", "is_blocked",
+            "blocked_at", "expires_at", "created_by", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "blocked_at", "created_at", "updated_at"]
         extra_kwargs = {"id_tag": {"validators": []}}  # unique upper-case: the model's clean()
@@ -58,6 +68,7 @@ class ChargeCardSerializer(serializers.ModelSerializer):
         if self.instance is not None:  # a card keeps its number and its holder
             fields["id_tag"].read_only = True
             fields["user"].read_only = True
+            fields["installation"].read_only = True
         return fields
 
     def create(self, validated_data: dict[str, Any]) -> ChargeCard:

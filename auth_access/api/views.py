@@ -62,26 +62,19 @@ class AccessErrorsMixin:
         return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
 
 
-def _members_of(installation_id: int) -> Any:
-    return Membership.objects.filter(installation_id=installation_id).values("user_id")
-
-
 class ChargeCardFilter(django_filters.FilterSet):
-    installation = django_filters.NumberFilter(
-        method="filter_installation", label="Cards of this installation's members"
-    )
+    installation = django_filters.NumberFilter(label="Cards registered at this installation")
 
     class Meta:
         model = ChargeCard
         fields = ["installation", "user", "is_blocked"]
 
-    def filter_installation(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        return queryset.filter(user_id__in=_members_of(value))
-
 
 class ChargeCardViewSet(AccessErrorsMixin, TenantModelViewSet):
-    """Charge cards (RFID idTags). Drivers manage their own; owners and installers also those of
-    their installations' members. A card number is unique across the system (upper-case)."""
+    """Charge cards (RFID idTags). Everyone manages their own (valid wherever they may charge);
+    owners and installers also register cards at their installation for its members (valid only
+    there) and see, block and expire those, never a member's own cards. A card number is unique
+    across the system (upper-case)."""
 
     queryset = ChargeCard.objects.select_related("user", "created_by")
     serializer_class = ChargeCardSerializer
@@ -95,7 +88,8 @@ class ChargeCardViewSet(AccessErrorsMixin, TenantModelViewSet):
     @extend_schema(request=None, responses={200: ChargeCardSerializer})
     @action(detail=True, methods=["post"])
     def block(self, request: Request, pk: str | None = None) -> Response:
-        """Block the card everywhere, from its next authorization on."""
+        """Block the card from its next authorization on (a card registered at an installation
+        charges only there anyway)."""
         card = services.update_card(request.user, self.get_object(), {"is_blocked": True})
         return Response(ChargeCardSerializer(card, context=self.get_serializer_context()).data)
 

@@ -35,17 +35,30 @@ def normalize_id_tag(id_tag: str) -> str:
 class ChargeCard(TenantModel):
     """An RFID charge card (OCPP idTag) belonging to a user; unique across the whole system.
 
-    Cards belong to users, not installations: a driver sees and manages their own cards, and
-    owners and installers see (and may add, block and unblock) the cards of their installations'
-    members. A block applies everywhere the card is used.
+    A card is either the holder's own (``installation`` empty: they added it; it charges
+    wherever they may charge, and only they see it) or registered at an installation by its
+    owner or installer for a member (it charges only at that installation, and that
+    installation's owners and installers see it, block it, set its expiry). So no installation
+    ever sees, blocks or expires a card beyond its own chargers. The holder sees all their cards.
     """
 
-    tenancy_path = ""  # reached through the owner's memberships, see tenant_filter
+    tenancy_path = ""  # the holder, or the managers of the installation it is registered at
 
     id_tag = models.CharField(
         "card number (idTag)", max_length=20, unique=True, validators=[id_tag_validator]
     )
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="charge_cards")
+    installation = models.ForeignKey(
+        "installations.Installation",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="registered_cards",
+        help_text=(
+            "Registered by this installation's owner or installer for a member: it charges only"
+            " here. Empty: the holder's own card."
+        ),
+    )
     name = models.CharField(max_length=60, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
@@ -84,8 +97,7 @@ class ChargeCard(TenantModel):
         managed = Membership.objects.filter(user=user, role__in=roles_allowed(action)).values(
             "installation_id"
         )
-        members = Membership.objects.filter(installation_id__in=managed).values("user_id")
-        return Q(user=user) | Q(user_id__in=members)
+        return Q(user=user) | Q(installation_id__in=managed)
 
     def clean(self) -> None:
         from auth_access.virtual_tags import looks_virtual
@@ -99,6 +111,10 @@ class ChargeCard(TenantModel):
             same = ChargeCard.objects.filter(id_tag=self.id_tag).exclude(pk=self.pk)
             if same.exists():
                 raise ValidationError({"id_tag": "This card is already registered."})
+
+    def charges_at(self, installation_id: int) -> bool:
+        """The holder's own card charges wherever they may; a registered one only there."""
+        return self.installation_id is None or self.installation_id == installation_id
 
     def is_valid_at(self, now: datetime) -> bool:
         """Not blocked and not expired at ``now``."""

@@ -134,8 +134,11 @@ class InvitationSerializer(serializers.ModelSerializer):
             "created_at",
             "expires_at",
             "accepted_at",
+            "declined_at",
         ]
-        read_only_fields = ["id", "invited_by", "created_at", "expires_at", "accepted_at"]
+        read_only_fields = [
+            "id", "invited_by", "created_at", "expires_at", "accepted_at", "declined_at",
+        ]  # fmt: skip
 
     def create(self, validated_data: dict[str, Any]) -> Invitation:
         return services.invite(
@@ -144,6 +147,22 @@ class InvitationSerializer(serializers.ModelSerializer):
             validated_data["email"],
             validated_data["role"],
         )
+
+
+class PendingInvitationSerializer(serializers.ModelSerializer):
+    """An invitation waiting for the requester's answer (``/api/v1/me/invitations/``); after
+    a decline, with ``declined_at``."""
+
+    installation_name = serializers.CharField(source="installation.name", read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id", "installation", "installation_name", "email", "role", "invited_by",
+            "created_at", "expires_at", "declined_at",
+        ]  # fmt: skip
+        read_only_fields = fields
 
 
 class AvailableCurrentSerializer(serializers.Serializer):

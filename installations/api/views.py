@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, generics, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from installations.api.serializers import (
     InstallationSerializer,
     InvitationSerializer,
     MembershipSerializer,
+    PendingInvitationSerializer,
 )
 from installations.models import Circuit, Installation, Invitation, Membership
 from portal.api.viewsets import TenantModelViewSet
@@ -98,3 +100,40 @@ class InvitationViewSet(TenantModelViewSet):
 
     def perform_destroy(self, instance: Invitation) -> None:
         services.revoke_invitation(self.request.user, instance)
+
+
+class MyInvitationsView(generics.ListAPIView):
+    """Invitations addressed to your verified e-mail addresses that wait for your answer. Nothing
+    is joined until you accept one (``POST .../<id>/accept/``); ``.../decline/`` says no."""
+
+    serializer_class = PendingInvitationSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return services.pending_invitations(self.request.user)  # type: ignore[arg-type]
+
+
+class AnswerInvitationView(generics.GenericAPIView):
+    """Accept (you become a member with its role) or decline one of your pending invitations;
+    someone else's invitation is a 404."""
+
+    serializer_class = MembershipSerializer
+    answer = "accept"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return services.pending_invitations(self.request.user)  # type: ignore[arg-type]
+
+    @extend_schema(
+        request=None,
+        responses={200: MembershipSerializer},
+        description="Accept: the new membership. Decline: the invitation, with `declined_at`.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        invitation = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            if self.answer == "decline":
+                invitation = services.decline_invitation(invitation, request.user)  # type: ignore[arg-type]
+                return Response(PendingInvitationSerializer(invitation).data)
+            membership = services.accept_invitation(invitation, request.user)  # type: ignore[arg-type]
+        except services.MembershipError as error:
+            raise exceptions.ValidationError(str(error)) from None
+        return Response(MembershipSerializer(membership).data)

@@ -9,10 +9,12 @@ from auth_access.api.urls import register as register_access
 from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
 from chargers.api.views import ChargerViewSet
 from installations.api.views import (
+    AnswerInvitationView,
     CircuitViewSet,
     InstallationViewSet,
     InvitationViewSet,
     MembershipViewSet,
+    MyInvitationsView,
 )
 from ocpp_bridge.api.views import (
     ChargerEventViewSet,
@@ -37,6 +39,17 @@ router.register("balancing-decisions", BalancingDecisionViewSet)
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
+    path("me/invitations/", MyInvitationsView.as_view(), name="api-my-invitations"),
+    path(
+        "me/invitations/<int:pk>/accept/",
+        AnswerInvitationView.as_view(answer="accept"),
+        name="api-invitation-accept",
+    ),
+    path(
+        "me/invitations/<int:pk>/decline/",
+        AnswerInvitationView.as_view(answer="decline"),
+        name="api-invitation-decline",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

@@ -56,8 +56,8 @@ def things(world: World) -> Things:
     now = timezone.now()
     SeenCard.record(world.charger_a1.pk, "STRANGER", now)
     return Things(
-        dora_card=ChargeCard.objects.create(
-            user=world.dora, id_tag="DORA-1", created_by=world.dora
+        dora_card=ChargeCard.objects.create(  # her work card, registered at Harbour by alice
+            user=world.dora, id_tag="DORA-1", created_by=world.alice, installation=world.site_a
         ),
         dave_card=ChargeCard.objects.create(
             user=world.dave, id_tag="DAVE-1", created_by=world.dave
@@ -118,7 +118,12 @@ def list_a1(w: World, t: Things) -> tuple[str, None]:
 
 
 PERMISSION_TABLE: list[tuple[str, str, Target, int]] = [
-    # cards: the holder and the holder's installations' owners and installers
+    # cards: the holder, and the owners and installers of the installation it is registered at;
+    # a member's own card (dave's) is theirs alone
+    ("alice", "get", card("dave_card"), 404),
+    ("ingrid", "get", card("dave_card"), 404),
+    ("alice", "patch", card("dave_card"), 404),
+    ("dave", "get", card("dave_card"), 200),
     ("dora", "get", card("dora_card"), 200),
     ("alice", "get", card("dora_card"), 200),
     ("ingrid", "get", card("dora_card"), 200),
@@ -131,7 +136,8 @@ PERMISSION_TABLE: list[tuple[str, str, Target, int]] = [
     ("dave", "patch", card("dora_card"), 404),
     ("oscar", "patch", card("dora_card"), 404),
     ("dora", "delete", card("dave_card"), 404),
-    ("alice", "delete", card("dora_card"), 403),  # block it instead: dora added it
+    ("alice", "delete", card("dave_card"), 404),
+    ("ingrid", "delete", card("dora_card"), 204),  # a manager of the installation it is at
     ("dora", "delete", card("dora_card"), 204),
     # per-charger permissions: drivers see their own, change none
     ("dave", "get", permission_of_dave, 200),
@@ -204,12 +210,14 @@ class TestCards:
     def test_lists(self, world: World, things: Things) -> None:
         ingrid_card = ChargeCard.objects.create(user=world.ingrid, id_tag="INGRID-1")
         assert _ids(api_as(world.dora).get("/api/v1/cards/")) == {things.dora_card.pk}
-        assert _ids(api_as(world.alice).get("/api/v1/cards/")) == {
-            things.dora_card.pk, things.dave_card.pk, ingrid_card.pk,
+        # Owners see the cards registered at their installation, not the members' own ones.
+        assert _ids(api_as(world.alice).get("/api/v1/cards/")) == {things.dora_card.pk}
+        assert _ids(api_as(world.ingrid).get("/api/v1/cards/")) == {
+            things.dora_card.pk, ingrid_card.pk,
         }  # fmt: skip
         assert _ids(api_as(world.oscar).get("/api/v1/cards/")) == {things.oscar_card.pk}
         by_site = api_as(world.ingrid).get(f"/api/v1/cards/?installation={world.site_a.pk}")
-        assert _ids(by_site) == {things.dora_card.pk, things.dave_card.pk, ingrid_card.pk}
+        assert _ids(by_site) == {things.dora_card.pk}
 
     def test_a_driver_adds_their_own_card_upper_cased(self, world: World) -> None:
         response = api_as(world.dora).post(
@@ -229,13 +237,35 @@ class TestCards:
         assert "user" in response.json()["error"]["fields"]
         assert not ChargeCard.objects.exists()
 
-    def test_an_owner_adds_cards_for_members_only(self, world: World) -> None:
+    def test_an_owner_registers_cards_at_their_installation_for_its_members_only(
+        self, world: World
+    ) -> None:
         client = api_as(world.alice)
-        ok = client.post("/api/v1/cards/", {"id_tag": "X1", "user": world.dave.pk}, format="json")
+        site_a = world.site_a.pk
+        ok = client.post(
+            "/api/v1/cards/",
+            {"id_tag": "X1", "user": world.dave.pk, "installation": site_a},
+            format="json",
+        )
         assert ok.status_code == 201, ok.content
-        assert ChargeCard.objects.get().created_by == world.alice
-        other = client.post("/api/v1/cards/", {"id_tag": "X2", "user": world.oscar.pk})
+        card = ChargeCard.objects.get()
+        assert (card.created_by, card.installation, ok.json()["installation"]) == (
+            world.alice, world.site_a, site_a,
+        )  # fmt: skip
+        nowhere = client.post("/api/v1/cards/", {"id_tag": "X2", "user": world.dave.pk})
+        assert nowhere.status_code == 403
+        assert "at which installation" in nowhere.json()["error"]["message"]
+        other = client.post(
+            "/api/v1/cards/", {"id_tag": "X2", "user": world.oscar.pk, "installation": site_a}
+        )
         assert other.status_code == 400
+        not_hers = client.post(
+            "/api/v1/cards/",
+            {"id_tag": "X2", "user": world.dave.pk, "installation": world.site_b.pk},
+        )
+        assert not_hers.status_code == 400
+        assert "installation" in not_hers.json()["error"]["fields"]
+        assert ChargeCard.objects.count() == 1
 
     @pytest.mark.parametrize(
         "id_tag", ["dora-1", " DORA-1 ", virtual_id_tag(1), "with space", "X" * 21]
@@ -283,7 +313,12 @@ class TestCards:
         until = datetime(2030, 1, 1, tzinfo=UTC)
         response = api_as(world.alice).post(
             "/api/v1/cards/",
-            {"id_tag": "VISITOR", "user": world.dora.pk, "expires_at": until.isoformat()},
+            {
+                "id_tag": "VISITOR",
+                "user": world.dora.pk,
+                "installation": world.site_a.pk,
+                "expires_at": until.isoformat(),
+            },
             format="json",
         )
         url = f"/api/v1/cards/{response.json()['id']}/"

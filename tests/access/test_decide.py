@@ -20,6 +20,8 @@ CARD_UNTIL = CardFacts(card_id=7, user_id=3, is_blocked=False, expires_at=LATER)
 BLOCKED = CardFacts(card_id=7, user_id=3, is_blocked=True, expires_at=None)
 EXPIRED = CardFacts(card_id=7, user_id=3, is_blocked=False, expires_at=EARLIER)
 EXPIRES_NOW = CardFacts(card_id=7, user_id=3, is_blocked=False, expires_at=NOW)
+ELSEWHERE = CardFacts(card_id=7, user_id=3, is_blocked=False, expires_at=None,
+                      registered_elsewhere=True)  # fmt: skip
 
 OWNER = HolderFacts(3, True, Role.OWNER)
 INSTALLER = HolderFacts(3, True, Role.INSTALLER)
@@ -44,8 +46,12 @@ TABLE: list[tuple[str, AccessFacts, S, str, int | None, int | None]] = [
      S.ACCEPTED, "open installation, remote start", 9, None),
     ("open, virtual without", AccessFacts(OPEN, virtual_user_id=9), S.ACCEPTED,
      "open installation", None, None),
+    ("open, card registered at another installation", AccessFacts(OPEN, ELSEWHERE), S.ACCEPTED,
+     "open installation (card not valid: not attributed)", None, None),
     # locked: cards
     ("unknown card", AccessFacts(LOCKED), S.INVALID, "unknown card", None, None),
+    ("card registered at another installation", AccessFacts(LOCKED, ELSEWHERE, holder=OWNER),
+     S.INVALID, "card registered at another installation", None, None),
     ("blocked", AccessFacts(LOCKED, BLOCKED, holder=OWNER), S.BLOCKED, "card is blocked", 3, 7),
     ("expired", AccessFacts(LOCKED, EXPIRED, holder=OWNER), S.EXPIRED, "card has expired", 3, 7),
     ("expires this instant", AccessFacts(LOCKED, EXPIRES_NOW, holder=OWNER), S.EXPIRED,

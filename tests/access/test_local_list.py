@@ -111,7 +111,7 @@ def test_a_failure_or_a_version_mismatch_brings_a_full_list(
     local_list.sync_charger(world.charger_a1.pk)
     assert [(m["listVersion"], m["updateType"]) for m in sent(a1)] == [(1, "Full"), (2, "Full")]
 
-    services.add_card(world.alice, world.dora, "DORA-2")
+    services.add_card(world.alice, world.dora, "DORA-2", installation=world.site_a)
     a1.answers = Script({"SendLocalList": [{"status": "VersionMismatch"}, {"status": "Accepted"}]})
     result = local_list.sync_charger(world.charger_a1.pk)
     assert [(m["listVersion"], m["updateType"]) for m in sent(a1)] == [

@@ -160,11 +160,22 @@ def test_a_driver_cannot_unblock_what_the_owner_blocked(
 
 def test_expiry_and_who_added_the_card_are_shown(world: World, client_as: ClientAs) -> None:
     services.add_card(
-        world.alice, world.dora, "GIVEN-1", expires_at=datetime(2031, 1, 1, tzinfo=UTC)
+        world.alice,
+        world.dora,
+        "GIVEN-1",
+        installation=world.site_a,
+        expires_at=datetime(2031, 1, 1, tzinfo=UTC),
     )
-    services.add_card(world.alice, world.dave, "OLD-1", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+    services.add_card(
+        world.alice,
+        world.dave,
+        "OLD-1",
+        installation=world.site_a,
+        expires_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
     html = page(client_as(world.dora))
     assert "Valid until" in html and "1 Jan 2031" in html and "Added by Alice Owner" in html
+    assert "Registered at Harbour car park: charges only there" in html
     html = page(client_as(world.dave))
     assert ">Expired<" in html and "1 Jan 2020" in html
 

@@ -32,13 +32,15 @@ ClientAs = Callable[[User], Client]
 
 
 def test_people_lists_each_members_right_and_cards(world: World, client_as: ClientAs) -> None:
-    services.add_card(world.dora, world.dora, "DORA-1", name="Blue fob")
+    services.add_card(world.alice, world.dora, "DORA-1", installation=world.site_a, name="Blue fob")
+    services.add_card(world.dora, world.dora, "DORA-OWN")  # hers alone: not listed here
     services.add_card(world.oscar, world.oscar, "OSCAR-1")  # another tenant's member
     html = html_of(client_as(world.alice).get(url("people", world)))
     members = html.split('data-testid="access-members"', 1)[1]
     dora = members.split('data-member="dora@example.com"', 1)[1].split('data-member="', 1)[0]
     dave = members.split('data-member="dave@example.com"', 1)[1].split('data-member="', 1)[0]
     assert "Every charger here" in dora and "DORA-1" in dora and "Blue fob" in dora
+    assert "DORA-OWN" not in html
     assert "Only A1" in dave and "No cards." in dave
     assert "Every charger (as installer)" in members
     assert "OSCAR-1" not in html and "oscar@example.com" not in html
@@ -149,7 +151,7 @@ def test_cards_only_for_members_of_this_installation(world: World, client_as: Cl
 
 
 def test_an_owner_blocks_and_edits_a_members_card(world: World, client_as: ClientAs) -> None:
-    card = services.add_card(world.dora, world.dora, "DORA-1")
+    card = services.add_card(world.alice, world.dora, "DORA-1", installation=world.site_a)
     client = client_as(world.alice)
     back = f"{url('people', world)}#member-{membership(world, world.dora).pk}"
     response = client.post(reverse("access:card_block", args=[card.pk]), {"next": back})
@@ -171,7 +173,7 @@ def test_an_owner_blocks_and_edits_a_members_card(world: World, client_as: Clien
 def test_editing_a_card_goes_back_to_its_holders_page(world: World, client_as: ClientAs) -> None:
     everyone = a_crowd(world)
     holder = User.objects.get(email=everyone[-1])  # the 60th member: page 2
-    card = services.add_card(world.alice, holder, "ZED-CARD-1")
+    card = services.add_card(world.alice, holder, "ZED-CARD-1", installation=world.site_a)
     client = client_as(world.alice)
     edit = url("member_card_edit", world, card.pk)
     back = f"{url('people', world)}?page=2#member-{membership(world, holder).pk}"

@@ -52,7 +52,7 @@ def test_sign_up_requires_email_verification_then_logs_in(client: Client) -> Non
     assert client.get("/api/v1/me/").json()["email"] == "new.driver@example.com"
 
 
-def test_invitee_signs_up_and_the_membership_appears(
+def test_invitee_signs_up_and_joins_only_by_accepting(
     world: World, client: Client, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True):
@@ -62,29 +62,55 @@ def test_invitee_signs_up_and_the_membership_appears(
 
     _signup(client, "newcomer@example.com")
     client.post(_link(mail.outbox[-1], "/accounts/confirm-email/"))
+    assert not Membership.objects.filter(user__email="newcomer@example.com").exists()
+    page = client.get("/installations/").content.decode()
+    assert "Invitations waiting for your answer" in page and "Harbour car park" in page
 
+    response = client.post(invitation_path, {"answer": "accept"})
+    assert response.status_code == 302
     membership = Membership.objects.get(user__email="newcomer@example.com")
     assert (membership.installation, membership.role) == (world.site_a, "driver")
     assert Invitation.objects.get().accepted_at is not None
     names = [i["name"] for i in client.get("/api/v1/installations/").json()["results"]]
     assert names == ["Harbour car park"]
+    assert "Invitations waiting" not in client.get("/installations/").content.decode()
 
 
-def test_existing_user_accepts_an_invitation_by_logging_in(world: World, client: Client) -> None:
-    invite(world.alice, world.site_a, "oscar@example.com", "installer")
-    assert (
-        client.post(
-            "/accounts/login/", {"login": "oscar@example.com", "password": PASSWORD}
-        ).status_code
-        == 302
-    )
+def test_logging_in_accepts_nothing(world: World, client: Client) -> None:
+    invitation = invite(world.alice, world.site_a, "oscar@example.com", "installer")
+    response = client.post("/accounts/login/", {"login": "oscar@example.com", "password": PASSWORD})
+    assert response.status_code == 302
+    assert not world.site_a.memberships.filter(user=world.oscar).exists()
+    invitation.refresh_from_db()
+    assert invitation.is_open
+
+    client.post(f"/invitations/{invitation.token}/", {"answer": "accept"})
     assert world.site_a.memberships.get(user=world.oscar).role == "installer"
 
 
-def test_an_expired_invitation_is_not_accepted(world: World, client: Client) -> None:
+def test_the_invitee_declines_on_the_link_page(world: World, client: Client) -> None:
+    invitation = invite(world.alice, world.site_a, "oscar@example.com", "driver")
+    client.force_login(world.oscar)
+    page = client.get(f"/invitations/{invitation.token}/").content.decode()
+    assert "Accept invitation" in page and "Decline" in page
+    response = client.post(f"/invitations/{invitation.token}/", {"answer": "decline"})
+    assert response.status_code == 302 and response["Location"] == "/installations/"
+    invitation.refresh_from_db()
+    assert invitation.declined_at is not None and not invitation.is_open
+    assert not world.site_a.memberships.filter(user=world.oscar).exists()
+    assert "It was declined" in client.get(f"/invitations/{invitation.token}/").content.decode()
+    # Too late to accept now; the installation may invite again.
+    client.post(f"/invitations/{invitation.token}/", {"answer": "accept"})
+    assert not world.site_a.memberships.filter(user=world.oscar).exists()
+    assert invite(world.alice, world.site_a, "oscar@example.com", "driver").is_open
+
+
+def test_an_expired_invitation_is_not_offered_nor_accepted(world: World, client: Client) -> None:
     invitation = invite(world.alice, world.site_a, "oscar@example.com", "driver")
     Invitation.objects.filter(pk=invitation.pk).update(expires_at="2000-01-01T00:00Z")
-    client.post("/accounts/login/", {"login": "oscar@example.com", "password": PASSWORD})
+    client.force_login(world.oscar)
+    assert "Invitations waiting" not in client.get("/installations/").content.decode()
+    client.post(f"/invitations/{invitation.token}/", {"answer": "accept"})
     assert not world.site_a.memberships.filter(user=world.oscar).exists()
 
 

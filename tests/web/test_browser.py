@@ -181,12 +181,29 @@ def test_an_invited_driver_signs_up_from_the_email_link(
     page.goto(confirm)
     screenshot(page, "53-confirm-email")
     page.get_by_role("button", name="Confirm").click()
-    # Verified and logged in, back on the invitation: accepted for the verified address.
-    expect(page.get_by_role("heading", name="You joined Harbour car park")).to_be_visible()
-    screenshot(page, "54-joined")
-    page.get_by_role("link", name="Open Harbour car park").click()
+    # Verified and logged in, back on the invitation: nothing is joined until they accept.
+    expect(page.get_by_role("heading", name="Join Harbour car park")).to_be_visible()
+    expect(page.get_by_role("button", name="Decline")).to_be_visible()
+    screenshot(page, "54-accept-or-decline")
+    page.get_by_role("button", name="Accept invitation").click()
     expect(page.get_by_role("heading", name="Harbour car park")).to_be_visible()
     expect(page.locator(".page-header .badge-driver")).to_be_visible()
+
+
+def test_a_driver_answers_an_invitation_on_the_installations_page(
+    page: Page, world: World, screenshot: Screenshot
+) -> None:
+    invite(world.oscar, world.site_b, "dora@example.com", Role.DRIVER)
+    log_in(page, "dora@example.com")  # logging in joins nothing
+    pending = page.get_by_test_id("pending-invitation")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text("Depot north")
+    expect(page.get_by_test_id("installation-card")).to_have_count(1)  # Harbour only
+    screenshot(page, "55-pending-invitation")
+    pending.get_by_role("button", name="Decline").click()
+    expect(page.get_by_text("You declined the invitation to Depot north.")).to_be_visible()
+    expect(page.get_by_test_id("pending-invitation")).to_have_count(0)
+    expect(page.get_by_test_id("installation-card")).to_have_count(1)
 
 
 def test_account_settings_pages(page: Page, world: World, screenshot: Screenshot) -> None:
