@@ -4,6 +4,9 @@ per account."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -218,3 +221,37 @@ class TestLockout:
         assert _ask(api, "alice@example.com").status_code == 429
         time.sleep(1.2)
         assert _ask(api, "alice@example.com").status_code == 200
+
+
+OURS = {"TRUSTED_PROXIES", "API_TOKEN_LOCKOUT_ATTEMPTS", "API_TOKEN_LOCKOUT_S"}
+
+
+class TestSettings:
+    def _settings(self, **env: str) -> subprocess.CompletedProcess[str]:
+        code = (
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'portal.settings';"
+            "from django.conf import settings;"
+            "print(settings.REST_FRAMEWORK['NUM_PROXIES'], settings.ALLAUTH_TRUSTED_PROXY_COUNT,"
+            " settings.API_TOKEN_LOCKOUT_ATTEMPTS, settings.API_TOKEN_LOCKOUT_S)"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env={**{k: v for k, v in os.environ.items() if k not in OURS}, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def test_trusted_proxies_and_the_lockout_come_from_the_environment(self) -> None:
+        default = self._settings()
+        assert default.stdout.split() == ["0", "0", "5", "900"], default.stderr
+        behind_one = self._settings(
+            TRUSTED_PROXIES="1", API_TOKEN_LOCKOUT_ATTEMPTS="3", API_TOKEN_LOCKOUT_S="60"
+        )
+        assert behind_one.stdout.split() == ["1", "1", "3", "60"], behind_one.stderr
+
+    def test_nonsense_is_refused_at_start(self) -> None:
+        negative = self._settings(TRUSTED_PROXIES="-1")
+        assert negative.returncode != 0 and "TRUSTED_PROXIES='-1' is below 0" in negative.stderr
+        zero = self._settings(API_TOKEN_LOCKOUT_ATTEMPTS="0")
+        assert zero.returncode != 0 and "API_TOKEN_LOCKOUT_ATTEMPTS='0' is below 1" in zero.stderr
