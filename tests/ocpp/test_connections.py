@@ -331,7 +331,7 @@ class TestPresence:
         assert world.charger_b1.is_online
         assert not ChargerEvent.objects.filter(charger_id=deleted_id).exists()
         dropped = [r for r in caplog.records if "deleted chargers" in r.getMessage()]
-        assert len(dropped) == 1 and str(deleted_id) in dropped[0].getMessage()
+        assert dropped and all(f"(ids {deleted_id})" in r.getMessage() for r in dropped)
 
         # The writer goes on: later connects, disconnects and last-seen times are saved.
         other_tenant.close()
@@ -343,6 +343,37 @@ class TestPresence:
         kinds = ChargerEvent.objects.filter(charger=world.charger_b1).order_by("timestamp")
         assert [e.kind for e in kinds] == [EventKind.CONNECTED, EventKind.DISCONNECTED]
         assert same_tenant.heartbeat_answers()
+
+    def test_a_charger_deleted_while_its_batch_is_written_fails_that_batch_once(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from django.db import IntegrityError
+
+        from ocpp_bridge import persistence
+
+        checked = persistence._of_existing_chargers
+        calls: list[int] = []
+
+        def deleted_after_the_check(changes: Any, seen: Any) -> Any:
+            calls.append(1)
+            return (changes, seen) if len(calls) == 1 else checked(changes, seen)
+
+        handle = start_bridge(online_interval_s=3600)  # only the flushes below write
+        pool = Chargers(handle)
+        try:
+            pool.connect(world.charger_a1)
+            pool.connect(world.charger_b1)
+            Charger.objects.filter(pk=world.charger_a1.pk).delete()
+            monkeypatch.setattr(persistence, "_of_existing_chargers", deleted_after_the_check)
+            with pytest.raises(IntegrityError):  # the batch is kept for the next round ...
+                handle.flush()
+            assert not Charger.objects.get(pk=world.charger_b1.pk).is_online  # all or nothing
+            handle.flush()  # ... which drops the deleted charger and writes the rest
+            assert Charger.objects.get(pk=world.charger_b1.pk).is_online
+            assert ChargerEvent.objects.filter(charger=world.charger_b1).count() == 1
+        finally:
+            pool.close()
+            stop_bridge(handle)
 
     def test_a_second_connection_replaces_the_first(
         self, world: World, chargers: Chargers, bridge: BridgeHandle
