@@ -46,6 +46,7 @@ from chargers.choices import EventKind
 from ocpp_bridge import persistence
 from ocpp_bridge.framing import FrameRouter
 from ocpp_bridge.meter_buffer import (
+    DEFAULT_VOLTAGE_V,
     Readings,
     live_fields,
     merge_readings,
@@ -447,8 +448,18 @@ class BridgeChargePoint(FrameRouter):
     def _parse_meters(
         self, connector_id: int, transaction_id: int | None, entries: list[dict[str, Any]]
     ) -> tuple[list[persistence.MeterRow], list[Readings]]:
+        charger = self.charger
+        installation = charger._state.fields_cache.get("installation")  # loaded with the charger
+        voltage = float(installation.voltage_v) if installation else DEFAULT_VOLTAGE_V
         try:
-            return parse_meter_values(self.charger.pk, connector_id, transaction_id, entries)
+            return parse_meter_values(
+                charger.pk,
+                connector_id,
+                transaction_id,
+                entries,
+                phases=charger.allocated_phases or charger.phases,
+                voltage_v=voltage,
+            )
         except ValueError as error:
             raise TypeConstraintViolationError(details={"cause": f"timestamp: {error}"}) from None
 

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 DEFAULT_CONTEXT = "Sample.Periodic"
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+PHASES = ("L1", "L2", "L3")
+DEFAULT_VOLTAGE_V = 230.0
 
 _MAX_LENGTHS = {
     name: MeterValue._meta.get_field(name).max_length
@@ -73,11 +75,16 @@ def parse_meter_values(
     connector_id: int,
     transaction_id: int | None,
     meter_value: list[dict[str, Any]],
+    *,
+    phases: int = 3,
+    voltage_v: float = DEFAULT_VOLTAGE_V,
 ) -> tuple[list[MeterRow], list[Readings]]:
     """Rows for the volume table and readings per timestamp, from snake_case meterValue entries.
 
     Samples that are not numbers (e.g. ``format: SignedData``) are skipped; a timestamp that is
-    not a date-time raises ValueError.
+    not a date-time raises ValueError. Currents per phase come from ``Current.Import`` labelled
+    L1-L3; where an entry has none, see ``_infer_currents`` (``phases``: the phases the car is
+    on, ``voltage_v``: the installation's phase voltage, used when the entry has no Voltage).
     """
     rows: list[MeterRow] = []
     readings: list[Readings] = []
@@ -86,6 +93,9 @@ def parse_meter_values(
         reading = Readings(timestamp)
         phase_power = 0.0
         has_phase_power = False
+        unlabelled: dict[str, float] = {}  # Current.Import / Current.Offered without a phase
+        offered: dict[str, float] = {}  # Current.Offered per phase
+        voltages: list[float] = []
         for sample in entry.get("sampled_value", []):
             try:
                 value = float(sample["value"])
@@ -113,8 +123,14 @@ def parse_meter_values(
             )
             if location not in ("", "Outlet"):
                 continue
-            if measurand == "Current.Import" and phase[:2] in ("L1", "L2", "L3"):
+            if measurand == "Current.Import" and phase[:2] in PHASES:
                 reading.current_a[phase[:2]] = value
+            elif measurand in ("Current.Import", "Current.Offered") and not phase:
+                unlabelled[measurand] = value
+            elif measurand == "Current.Offered" and phase[:2] in PHASES:
+                offered[phase[:2]] = value
+            elif measurand == "Voltage" and value > 0 and (not phase or phase.endswith("-N")):
+                voltages.append(value)
             elif measurand == "Power.Active.Import":
                 if phase:
                     phase_power += _scaled(value, unit)
@@ -127,8 +143,36 @@ def parse_meter_values(
                 reading.soc_percent = value
         if reading.power_w is None and has_phase_power:
             reading.power_w = phase_power
+        if not reading.current_a:
+            voltage = sum(voltages) / len(voltages) if voltages else voltage_v
+            reading.current_a = _infer_currents(
+                unlabelled, offered, reading.power_w, phases, voltage
+            )
         readings.append(reading)
     return rows, readings
+
+
+def _infer_currents(
+    unlabelled: dict[str, float],
+    offered: dict[str, float],
+    power_w: float | None,
+    phases: int,
+    voltage_v: float,
+) -> dict[str, float]:
+    """Currents per phase of an entry with no labelled ``Current.Import``, the car on its first
+    ``phases`` terminal phases (L1 for one phase): an unlabelled ``Current.Import`` is the current
+    on each of them; else ``Power.Active.Import`` / (voltage x phases) on each; else
+    ``Current.Offered`` (per phase as labelled, or unlabelled on each). Nothing of these: {}."""
+    on = PHASES[: max(1, min(3, phases))]
+    if "Current.Import" in unlabelled:
+        return dict.fromkeys(on, unlabelled["Current.Import"])
+    if power_w is not None and voltage_v > 0:
+        return dict.fromkeys(on, max(0.0, power_w) / (voltage_v * len(on)))
+    if offered:
+        return dict(offered)
+    if "Current.Offered" in unlabelled:
+        return dict.fromkeys(on, unlabelled["Current.Offered"])
+    return {}
 
 
 class MeterBuffer:

@@ -113,7 +113,12 @@ def find_chargers(identities: Collection[str]) -> dict[str, tuple[Charger, Conne
     identities are left out. Three queries for any number of identities: in a reconnect storm
     the upgrades are looked up in batches."""
     close_old_connections()
-    chargers = {c.pk: c for c in Charger.objects.filter(ocpp_identity__in=identities).order_by()}
+    chargers = {
+        c.pk: c
+        for c in Charger.objects.filter(ocpp_identity__in=identities)
+        .select_related("installation")
+        .order_by()
+    }
     connectors: dict[int, dict[int, ReportedState]] = {pk: {} for pk in chargers}
     reports = Connector.objects.filter(charger_id__in=chargers).values_list(
         "charger_id", "connector_id", "status", "error_code", "info", "vendor_error_code"
