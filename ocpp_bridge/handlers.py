@@ -42,7 +42,7 @@ from websockets.exceptions import ConnectionClosed
 
 from auth_access import checks
 from auth_access.choices import AuthorizationTrigger
-from chargers.choices import EventKind
+from chargers.choices import EventKind, StopReason
 from ocpp_bridge import persistence
 from ocpp_bridge.framing import FrameRouter
 from ocpp_bridge.meter_buffer import (
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A connector reporting Available after these, with a session open, ended it unannounced.
+IN_USE = frozenset({"Charging", "Finishing", "SuspendedEV", "SuspendedEVSE"})
 # Older samples (a charger replaying what it measured offline) do not move the live state.
 LIVE_HORIZON = timedelta(minutes=10)
 # Writes a charger may have waiting before its next frame waits for them.
@@ -242,9 +244,12 @@ class BridgeChargePoint(FrameRouter):
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **kwargs: Any) -> None:
+        booted_at = now_utc()
         await self._write_behind(
-            persistence.record_boot, self.charger.pk, self.current_payload, now_utc()
+            persistence.record_boot, self.charger.pk, self.current_payload, booted_at
         )
+        # A reboot ended whatever was in progress; a StopTransaction arriving later corrects it.
+        await self._close_inferred(StopReason.REBOOT, booted_at)
         # Authorization cache and Local Authorization List, set up by a worker (auth_access).
         await self._write_behind(persistence.boot_access_hooks, self.charger.pk)
 
@@ -293,6 +298,9 @@ class BridgeChargePoint(FrameRouter):
         await self._write_behind(
             persistence.record_status, self.charger.pk, report, changed, in_session
         )
+        if in_session and status == "Available" and previous and previous.status in IN_USE:
+            # The car left without a StopTransaction: the session ended now, at the latest.
+            await self._close_inferred(StopReason.EV_DISCONNECTED, report.timestamp, connector_id)
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
@@ -366,7 +374,7 @@ class BridgeChargePoint(FrameRouter):
                 "%s: StopTransaction for unknown transaction %s", self.id, transaction_id
             )
         connector_id = outcome.connector_id or connector_hint
-        if transaction_data:
+        if transaction_data and not outcome.repeated:
             if connector_id != connector_hint:  # the session's own connector, now we know it
                 rows, _ = self._parse_meters(connector_id, transaction_id, transaction_data)
             self.bridge.meters.add(rows)
@@ -434,6 +442,23 @@ class BridgeChargePoint(FrameRouter):
         await self._event(EventKind.FIRMWARE, f"Firmware update: {status}")
 
     # --- helpers ----------------------------------------------------------------------------
+
+    async def _close_inferred(
+        self, reason: StopReason, evidence_at: datetime, connector_id: int | None = None
+    ) -> None:
+        """Close sessions the charger ended without a StopTransaction (``persistence
+        .close_inferred``), its meter values written first so the last one is found."""
+        ended = [cid for cid in self.active_sessions if connector_id is None or cid == connector_id]
+        if not ended:
+            return
+        for cid in ended:
+            del self.active_sessions[cid]
+            self.readings.pop(cid, None)
+        self._publish_readings()
+        await self.bridge.meters.flush()
+        await self._write_behind(
+            persistence.close_inferred, self.charger.pk, reason, evidence_at, connector_id
+        )
 
     async def _event(self, kind: EventKind, summary: str) -> None:
         await self._write_behind(

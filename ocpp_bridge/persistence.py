@@ -89,6 +89,7 @@ class StopOutcome:
     found: bool
     connector_id: int | None
     decision: Decision | None
+    repeated: bool = False  # the session had these very stop values already: store nothing new
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,7 @@ def start_transaction(
                 status=SessionStatus.COMPLETED,
                 stopped_at=started_at,
                 stop_reason=StopReason.OTHER,
+                stop_inferred=True,
                 charging_seconds=F("charging_seconds")
                 + Coalesce(_seconds_since_charging(started_at), Value(0)),
                 charging_since=None,
@@ -487,27 +489,114 @@ def stop_transaction(
     reason: str | None,
     id_tag: str | None,
 ) -> StopOutcome:
-    """Complete the session (once: a retried StopTransaction changes nothing)."""
+    """Complete the session (once: a retried StopTransaction changes nothing). A session
+    closed by inference (``close_inferred``, or a later StartTransaction on its connector) takes
+    the charger's values instead, and loses its ``stop_inferred`` flag."""
     close_old_connections()
     decision = None
     if id_tag:
         decision = checks.begin(charger_id, id_tag, AuthorizationTrigger.STOP).decision
     session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
-    connector_id = session.values_list("connector__connector_id", flat=True).first()
-    if connector_id is None:
+    found = session.values_list("connector__connector_id", "status", "stop_inferred").first()
+    if found is None:
         return StopOutcome(found=False, connector_id=None, decision=decision)
-    session.filter(status=SessionStatus.ACTIVE).update(
+    connector_id, status, inferred = found
+    stop = {
+        "stopped_at": stopped_at,
+        "meter_stop_wh": meter_stop_wh,
+        "energy_wh": Greatest(Value(0), Value(meter_stop_wh) - F("meter_start_wh")),
+        "stop_reason": reason or StopReason.LOCAL,
+        "stop_id_tag": id_tag or "",
+        "stop_inferred": False,
+    }
+    if status == SessionStatus.ACTIVE and session.filter(status=SessionStatus.ACTIVE).update(
         status=SessionStatus.COMPLETED,
-        stopped_at=stopped_at,
-        meter_stop_wh=meter_stop_wh,
-        energy_wh=Greatest(Value(0), Value(meter_stop_wh) - F("meter_start_wh")),
-        stop_reason=reason or StopReason.LOCAL,
-        stop_id_tag=id_tag or "",
         charging_seconds=F("charging_seconds")
         + Coalesce(_seconds_since_charging(stopped_at), Value(0)),
         charging_since=None,
+        **stop,
+    ):
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+    # (Closed meanwhile by the offline sweep: then it is inferred, below.)
+    if not inferred and status != SessionStatus.ACTIVE:
+        # Stopped by the charger already: this is its StopTransaction again (a retry, or its
+        # offline queue replayed after a reconnect). The first one stays.
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
+    # Closed by inference: the charger's own values replace Fusebox's evidence. Conditional on
+    # the flag, so a repeat of this late StopTransaction changes nothing more.
+    if session.filter(stop_inferred=True).exclude(status=SessionStatus.ACTIVE).update(**stop):
+        charger_changed(charger_id, "late StopTransaction")
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+    return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
+
+
+def close_inferred(
+    charger_id: int,
+    reason: StopReason,
+    evidence_at: datetime,
+    connector_id: int | None = None,
+    last_seen_at: datetime | None = None,
+) -> list[int]:
+    """Close the charger's active sessions (on ``connector_id`` only, if given) that the charger
+    ended without a StopTransaction: a reboot, the connector Available again, a long absence.
+    End time and meter stop are the session's last ``Energy.Active.Import.Register`` before
+    ``evidence_at``; without one, ``last_seen_at`` if given (never before the start), else
+    ``evidence_at``, and the live energy. ``stop_inferred`` says so.
+    Conditional updates (still active): running it twice, or beside a StopTransaction, closes a
+    session once. The closed sessions' ids."""
+    close_old_connections()
+    sessions = ChargeSession.objects.filter(
+        charger_id=charger_id, status=SessionStatus.ACTIVE, started_at__lte=evidence_at
     )
-    return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+    if connector_id is not None:
+        sessions = sessions.filter(connector__connector_id=connector_id)
+    closed = []
+    for pk, connector, started_at, meter_start, energy in sessions.values_list(
+        "pk", "connector__connector_id", "started_at", "meter_start_wh", "energy_wh"
+    ):
+        last = (
+            MeterValue.objects.filter(
+                charger_id=charger_id,
+                connector_id=connector,
+                measurand="Energy.Active.Import.Register",
+                phase="",
+                location__in=("", "Outlet"),
+                timestamp__gte=started_at,
+                timestamp__lte=evidence_at,
+            )
+            .order_by("-timestamp")
+            .values_list("timestamp", "value", "unit")
+            .first()
+        )
+        if last is not None:
+            stopped_at, value, unit = last
+            meter_stop = round(value * 1000 if unit == "kWh" else value)
+        else:
+            stopped_at = max(started_at, last_seen_at) if last_seen_at else evidence_at
+            meter_stop = meter_start + energy
+        if ChargeSession.objects.filter(pk=pk, status=SessionStatus.ACTIVE).update(
+            status=SessionStatus.COMPLETED,
+            stopped_at=stopped_at,
+            meter_stop_wh=meter_stop,
+            energy_wh=max(0, meter_stop - meter_start),
+            stop_reason=reason,
+            stop_inferred=True,
+            charging_seconds=F("charging_seconds")
+            + Coalesce(_seconds_since_charging(stopped_at), Value(0)),
+            charging_since=None,
+        ):
+            closed.append(pk)
+    if closed:
+        ChargerEvent.objects.create(
+            charger_id=charger_id,
+            kind=EventKind.STATUS,
+            timestamp=evidence_at,
+            summary=_summary(
+                f"Session {', '.join(map(str, closed))} closed without StopTransaction ({reason})"
+            ),
+        )
+        charger_changed(charger_id, f"sessions closed ({reason})")
+    return closed
 
 
 # --- meter values ----------------------------------------------------------------------------

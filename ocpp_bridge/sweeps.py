@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from chargers.choices import EventKind
+from chargers.choices import EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent
+from ocpp_bridge import persistence
 from ocpp_bridge.routing import PRESENCE_KEY
 from portal.redis import get_redis
 
@@ -40,3 +45,28 @@ def mark_vanished_chargers_offline() -> int:
         for charger_id in changed
     )
     return len(changed)
+
+
+def close_sessions_of_offline_chargers() -> int:
+    """Close the active sessions of chargers offline longer than
+    ``SESSION_OFFLINE_CLOSE_MINUTES`` (stop reason PowerLoss, values inferred from the last meter
+    value or the last-seen time, ``persistence.close_inferred``). Idempotent: a session is
+    claimed by a conditional update, so two workers or two runs close it once."""
+    cutoff = timezone.now() - timedelta(minutes=settings.SESSION_OFFLINE_CLOSE_MINUTES)
+    stale = (
+        Charger.objects.filter(
+            is_online=False,
+            sessions__status=SessionStatus.ACTIVE,
+        )
+        .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
+        .values_list("id", "last_seen_at")
+        .distinct()
+    )
+    closed = 0
+    for charger_id, last_seen_at in stale:
+        closed += len(
+            persistence.close_inferred(
+                charger_id, StopReason.POWER_LOSS, timezone.now(), last_seen_at=last_seen_at
+            )
+        )
+    return closed

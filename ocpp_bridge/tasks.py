@@ -17,3 +17,9 @@ def expire_commands() -> int:
 def detect_offline_chargers() -> int:
     """Chargers the database believes online but no bridge node holds are marked offline."""
     return sweeps.mark_vanished_chargers_offline()
+
+
+@shared_task(ignore_result=True)
+def close_offline_sessions() -> int:
+    """Sessions of chargers offline past SESSION_OFFLINE_CLOSE_MINUTES are closed (inferred)."""
+    return sweeps.close_sessions_of_offline_chargers()

@@ -257,6 +257,8 @@ OCPP_TLS_CERT = env_str(
 )  # PEM certificate chain: serve wss:// (security profile 2)
 OCPP_TLS_KEY = env_str("OCPP_TLS_KEY", "")
 OCPP_HEARTBEAT_INTERVAL_S = env_int("OCPP_HEARTBEAT_INTERVAL_S", 300)
+# Sessions of a charger offline longer than this are closed (inferred, stop reason PowerLoss).
+SESSION_OFFLINE_CLOSE_MINUTES = env_int("SESSION_OFFLINE_CLOSE_MINUTES", 60)
 # A bridge node's name in Redis presence; default: host name and process id.
 BRIDGE_NODE_ID = env_str("BRIDGE_NODE_ID", "")
 
@@ -289,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
     "detect-offline-chargers": {
         "task": "ocpp_bridge.tasks.detect_offline_chargers",
         "schedule": 30.0,
+    },
+    "close-offline-sessions": {
+        "task": "ocpp_bridge.tasks.close_offline_sessions",
+        "schedule": 60.0,
     },
     "access-sweep": {"task": "auth_access.tasks.sweep", "schedule": ACCESS_SWEEP_SECONDS},
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},

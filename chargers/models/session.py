@@ -25,7 +25,8 @@ class ChargeSession(TenantModel):
 
     ``id`` is the OCPP transactionId. Times are the charger's own timestamps (a charger that was
     offline replays them later). ``charging_seconds`` counts the time the connector reported
-    Charging; ``connected_seconds`` the time from start to stop.
+    Charging; ``connected_seconds`` the time from start to stop. ``stop_inferred``: the charger
+    never sent its StopTransaction (yet) and the stop values are Fusebox's best evidence.
     """
 
     tenancy_path = "charger__installation"
@@ -59,6 +60,12 @@ class ChargeSession(TenantModel):
     )
     stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True)
     stop_id_tag = models.CharField(max_length=20, blank=True)
+    stop_inferred = models.BooleanField(
+        default=False,
+        help_text="Closed without a StopTransaction (reboot, car unplugged, charger offline): "
+        "end time and meter stop are the last meter value (or the boot or last-seen time). "
+        "A StopTransaction that arrives later replaces them and clears this.",
+    )
     charging_seconds = models.PositiveIntegerField(default=0)
     charging_since = models.DateTimeField(
         null=True,
