@@ -447,17 +447,26 @@ class BridgeChargePoint(FrameRouter):
         self, reason: StopReason, evidence_at: datetime, connector_id: int | None = None
     ) -> None:
         """Close sessions the charger ended without a StopTransaction (``persistence
-        .close_inferred``), its meter values written first so the last one is found."""
+        .close_inferred``), with the last energy register this connection holds in memory (its
+        meter values may still wait in the buffer)."""
         ended = [cid for cid in self.active_sessions if connector_id is None or cid == connector_id]
         if not ended:
             return
+        registers = {}
         for cid in ended:
             del self.active_sessions[cid]
-            self.readings.pop(cid, None)
+            reading = self.readings.pop(cid, None)
+            if reading is not None and reading.register_wh is not None:
+                registers[cid] = (reading.timestamp, reading.register_wh)
         self._publish_readings()
-        await self.bridge.meters.flush()
         await self._write_behind(
-            persistence.close_inferred, self.charger.pk, reason, evidence_at, connector_id
+            persistence.close_inferred,
+            self.charger.pk,
+            reason,
+            evidence_at,
+            connector_id,
+            None,
+            registers,
         )
 
     async def _event(self, kind: EventKind, summary: str) -> None:

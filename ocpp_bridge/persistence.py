@@ -536,12 +536,15 @@ def close_inferred(
     evidence_at: datetime,
     connector_id: int | None = None,
     last_seen_at: datetime | None = None,
+    registers: dict[int, tuple[datetime, float]] | None = None,
 ) -> list[int]:
     """Close the charger's active sessions (on ``connector_id`` only, if given) that the charger
     ended without a StopTransaction: a reboot, the connector Available again, a long absence.
     End time and meter stop are the session's last ``Energy.Active.Import.Register`` before
     ``evidence_at``; without one, ``last_seen_at`` if given (never before the start), else
-    ``evidence_at``, and the live energy. ``stop_inferred`` says so.
+    ``evidence_at``, and the live energy. ``registers``: connector -> (time, Wh) of the latest
+    register the bridge holds in memory (its rows may still wait in the meter buffer); the later
+    of it and the stored one counts. ``stop_inferred`` says so.
     Conditional updates (still active): running it twice, or beside a StopTransaction, closes a
     session once. The closed sessions' ids."""
     close_old_connections()
@@ -554,7 +557,7 @@ def close_inferred(
     for pk, connector, started_at, meter_start, energy in sessions.values_list(
         "pk", "connector__connector_id", "started_at", "meter_start_wh", "energy_wh"
     ):
-        last = (
+        stored = (
             MeterValue.objects.filter(
                 charger_id=charger_id,
                 connector_id=connector,
@@ -567,10 +570,16 @@ def close_inferred(
             .order_by("-timestamp")
             .values_list("timestamp", "value", "unit")
             .first()
-        )
+        )  # rows the buffer still holds are in ``registers``
+        last: tuple[datetime, float] | None = None
+        if stored is not None:
+            at, value, unit = stored
+            last = (at, value * 1000 if unit == "kWh" else value)
+        held = (registers or {}).get(connector)
+        if held is not None and started_at <= held[0] <= evidence_at:
+            last = max(last, held, key=lambda found: found[0]) if last else held
         if last is not None:
-            stopped_at, value, unit = last
-            meter_stop = round(value * 1000 if unit == "kWh" else value)
+            stopped_at, meter_stop = last[0], round(last[1])
         else:
             stopped_at = max(started_at, last_seen_at) if last_seen_at else evidence_at
             meter_stop = meter_start + energy

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from auth_access.models import ChargeCard
 from chargers.choices import SessionStatus, StopReason
 from chargers.models import Charger, ChargeSession, MeterValue
-from ocpp_bridge import sweeps
+from ocpp_bridge import sweeps, tasks
 from ocpp_bridge.routing import live_states
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
@@ -181,3 +182,32 @@ class TestLateStopTransaction:
             False,
         )
         assert session.stop_reason == StopReason.LOCAL
+
+
+class TestOfflineSweep:
+    def test_without_meter_values_the_session_ends_when_the_charger_was_last_seen(
+        self, world: World, a1: TestCharger, bridge: BridgeHandle
+    ) -> None:
+        now = _now()
+        tx = a1.result("StartTransaction", start(meter=300, when=at(-90, now)))["transactionId"]
+        a1.settle()
+        a1.close()
+        bridge.flush()
+        seen = now - timedelta(minutes=75)
+        Charger.objects.filter(pk=world.charger_a1.pk).update(is_online=False, last_seen_at=seen)
+        assert settings.SESSION_OFFLINE_CLOSE_MINUTES == 60
+        assert tasks.close_offline_sessions() == 1
+        session = ChargeSession.objects.get(pk=tx)
+        assert (session.stopped_at, session.meter_stop_wh, session.energy_wh) == (seen, 300, 0)
+        assert (session.stop_reason, session.stop_inferred) == (StopReason.POWER_LOSS, True)
+        assert "close-offline-sessions" in settings.CELERY_BEAT_SCHEDULE
+
+    def test_an_online_charger_keeps_its_sessions(
+        self, world: World, a1: TestCharger, bridge: BridgeHandle
+    ) -> None:
+        tx = a1.result("StartTransaction", start(when=at(-300, _now())))["transactionId"]
+        a1.settle()
+        old = _now() - timedelta(hours=5)
+        Charger.objects.filter(pk=world.charger_a1.pk).update(is_online=True, last_seen_at=old)
+        assert tasks.close_offline_sessions() == 0
+        assert ChargeSession.objects.get(pk=tx).status == SessionStatus.ACTIVE
