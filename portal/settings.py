@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "auth_access",
     "ocpp_bridge",
     "balancing",
+    "reporting",
 ]
 
 MIDDLEWARE = [
@@ -298,4 +299,5 @@ CELERY_BEAT_SCHEDULE = {
     },
     "access-sweep": {"task": "auth_access.tasks.sweep", "schedule": ACCESS_SWEEP_SECONDS},
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
+    "apply-due-prices": {"task": "reporting.tasks.apply_due_prices", "schedule": 60.0},
 }

@@ -13,7 +13,15 @@ from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF = Path(sys.executable).parent / "ruff"
-OUR_APPS = {"accounts", "installations", "chargers", "auth_access", "ocpp_bridge", "balancing"}
+OUR_APPS = {
+    "accounts",
+    "installations",
+    "chargers",
+    "auth_access",
+    "ocpp_bridge",
+    "balancing",
+    "reporting",
+}
 
 
 def test_ruff_lint_is_clean() -> None:

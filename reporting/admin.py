@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from reporting.models import PricePeriod
+
+
+@admin.register(PricePeriod)
+class PricePeriodAdmin(admin.ModelAdmin):
+    """Read the price history; change it only through the pages or the API (append-only)."""
+
+    list_display = ["installation", "effective_from", "price_per_kwh", "currency", "created_by"]
+    list_select_related = ["installation", "created_by"]
+    list_filter = ["currency"]
+    search_fields = ["installation__name"]
+    date_hierarchy = "effective_from"
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

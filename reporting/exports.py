@@ -1,0 +1,216 @@
+"""Exports: a table (columns, rows, a totals row, the filters) written as CSV or Excel (.xlsx).
+
+Exporters yield rows of typed values; one writer per format renders them (pretix's shape).
+CSV is generated row by row (a ``StreamingHttpResponse`` sends it as it goes); Excel is written
+by openpyxl in write-only mode (constant memory) to a temporary file that is then streamed.
+
+Typed values: ``datetime`` (aware, in the installation's zone: Excel shows its wall-clock time, CSV
+adds the UTC offset),
+``timedelta`` (durations), ``Decimal``/``float``/``int`` numbers and text. Text that a spreadsheet
+would take for a formula (it begins with ``= + - @``, a tab or a carriage return: card and driver
+names come from users) is neutralised: prefixed with ``'`` in CSV, stored as text in Excel.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import IO, Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+    @property
+    def content_type(self) -> str:
+        if self == ExportFormat.CSV:
+            return "text/csv; charset=utf-8"
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Kind(StrEnum):
+    """How a column's values are typed and formatted."""
+
+    TEXT = "text"
+    DATETIME = "datetime"
+    DATE = "date"
+    DURATION = "duration"
+    KWH = "kwh"
+    MONEY = "money"
+    INTEGER = "integer"
+
+
+EXCEL_FORMATS = {
+    Kind.DATETIME: "yyyy-mm-dd hh:mm:ss",
+    Kind.DATE: "yyyy-mm-dd",
+    Kind.DURATION: "[h]:mm:ss",
+    Kind.KWH: "#,##0.000",
+    Kind.MONEY: "#,##0.00",
+    Kind.INTEGER: "0",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    kind: Kind = Kind.TEXT
+    width: float = 14
+
+
+@dataclass
+class Table:
+    """What an export holds: a sheet of rows, an optional totals row, and the filters used."""
+
+    title: str
+    columns: list[Column]
+    rows: Iterable[list[Any]]
+    totals: Callable[[], list[Any]] | None = None  # computed after the rows (one query)
+    filters: dict[str, str] = field(default_factory=dict)
+    exported_at: datetime | None = None
+    time_zone: str = ""
+
+
+def neutralise(text: str) -> str:
+    """Text a spreadsheet must not evaluate: prefixed with an apostrophe."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def is_formula_like(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS)
+
+
+# ---------- CSV ----------
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_value(value: Any, kind: Kind) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
+    if kind == Kind.KWH:
+        return f"{value:.3f}"
+    if kind == Kind.MONEY:
+        return f"{Decimal(value):.2f}"
+    return value
+
+
+def write_csv(table: Table) -> Iterator[str]:
+    """The table as CSV lines (a header first, the totals row last), for a streaming response.
+
+    Times are local times of the installation with their UTC offset (``2026-03-29 10:00:00+02:00``).
+    """
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([column.title for column in table.columns])
+    kinds = [column.kind for column in table.columns]
+    for row in table.rows:
+        yield writer.writerow([_csv_value(v, k) for v, k in zip(row, kinds, strict=True)])
+    if table.totals is not None:
+        totals = table.totals()
+        yield writer.writerow([_csv_value(v, k) for v, k in zip(totals, kinds, strict=True)])
+
+
+# ---------- Excel ----------
+
+
+def _cell(sheet: Any, value: Any, kind: Kind, bold: bool = False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # text, never a formula, whatever it begins with
+    elif value is not None and kind in EXCEL_FORMATS:
+        cell.number_format = EXCEL_FORMATS[kind]
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def _excel_value(value: Any, kind: Kind) -> Any:
+    """Excel has no time zones: a local time is written as the wall-clock time it shows."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def write_xlsx(table: Table, out: IO[bytes]) -> None:
+    """The table as an Excel workbook: the data sheet (header frozen, autofilter, widths, totals)
+    and a sheet naming the filters and the time of export."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(table.title[:31])
+    for index, column in enumerate(table.columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    sheet.freeze_panes = "A2"
+    sheet.append([_cell(sheet, column.title, Kind.TEXT, bold=True) for column in table.columns])
+    kinds = [column.kind for column in table.columns]
+    count = 0
+    for row in table.rows:
+        sheet.append([_cell(sheet, _excel_value(v, k), k) for v, k in zip(row, kinds, strict=True)])
+        count += 1
+    last_column = get_column_letter(len(table.columns))
+    sheet.auto_filter.ref = f"A1:{last_column}{count + 1}"
+    if table.totals is not None:
+        totals = table.totals()
+        sheet.append(
+            [
+                _cell(sheet, _excel_value(v, k), k, bold=True)
+                for v, k in zip(totals, kinds, strict=True)
+            ]
+        )
+    filters = workbook.create_sheet("Filters")
+    filters.column_dimensions["A"].width = 18
+    filters.column_dimensions["B"].width = 40
+    filters.append(
+        [_cell(filters, "Export", Kind.TEXT, bold=True), _cell(filters, table.title, Kind.TEXT)]
+    )
+    if table.exported_at is not None:
+        filters.append(
+            [
+                _cell(filters, "Exported at", Kind.TEXT),
+                _cell(filters, _excel_value(table.exported_at, Kind.DATETIME), Kind.DATETIME),
+            ]
+        )
+    if table.time_zone:
+        filters.append(
+            [_cell(filters, "Time zone", Kind.TEXT), _cell(filters, table.time_zone, Kind.TEXT)]
+        )
+    filters.append([_cell(filters, "Rows", Kind.TEXT), _cell(filters, count, Kind.INTEGER)])
+    if not table.filters:
+        filters.append(
+            [_cell(filters, "Filters", Kind.TEXT), _cell(filters, "none (everything)", Kind.TEXT)]
+        )
+    for name, value in table.filters.items():
+        filters.append([_cell(filters, name, Kind.TEXT), _cell(filters, value, Kind.TEXT)])
+    workbook.save(out)
+
+
+def xlsx_file(table: Table) -> IO[bytes]:
+    """The workbook in a temporary file (removed when closed), rewound for streaming."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115  (the response closes it)
+    write_xlsx(table, out)
+    out.seek(0)
+    return out

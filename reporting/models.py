@@ -1,0 +1,99 @@
+"""The price history of an installation: the price per kWh and currency in force from a time on.
+
+A session's cost is its energy times the price in force when it ended (``reporting.queries``).
+Periods that have begun are history: they are never changed or deleted, and a new period never
+starts in the past, so a later price change cannot rewrite the cost of a finished session. A
+period that has not begun yet (a scheduled price) may still be cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.tenancy import Action, TenantModel
+
+
+class PriceHistoryError(ValidationError):
+    """A change that would rewrite the price history (a period that has already begun)."""
+
+
+def validate_currency(value: str) -> None:
+    if len(value) != 3 or not value.isalpha() or not value.isupper():
+        raise ValidationError("Use a three-letter ISO 4217 code such as EUR or NOK.")
+
+
+class PricePeriod(TenantModel):
+    """The price per kWh and currency at an installation from ``effective_from`` until the next
+    period begins. Append-only once it has begun."""
+
+    installation = models.ForeignKey(
+        "installations.Installation", on_delete=models.CASCADE, related_name="price_periods"
+    )
+    price_per_kwh = models.DecimalField(
+        max_digits=8, decimal_places=4, validators=[MinValueValidator(Decimal(0))]
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    effective_from = models.DateTimeField(help_text="When this price starts to apply.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["installation_id", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "effective_from"],
+                name="one_price_per_installation_and_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_per_kwh__gte=0), name="price_per_kwh_nonnegative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["installation", "-effective_from"], name="price_period_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        start = f"{self.effective_from:%Y-%m-%d %H:%M}"
+        return f"{self.price_per_kwh} {self.currency}/kWh at {self.installation_id} from {start}"
+
+    @classmethod
+    def driver_scope(cls, user: Any, action: Action) -> Q | None:
+        """A member of an installation (a driver too) may see its prices."""
+        if action != Action.VIEW:
+            return None
+        from installations.models import Membership
+
+        return Q(installation__in=Membership.objects.filter(user=user).values("installation_id"))
+
+    def has_begun(self, now: datetime | None = None) -> bool:
+        return self.effective_from <= (now or timezone.now())
+
+    def clean(self) -> None:
+        if self.currency:
+            self.currency = self.currency.upper()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            stored = PricePeriod.objects.filter(pk=self.pk).values_list("effective_from", flat=True)
+            begun = stored.first()
+            if begun is not None and begun <= timezone.now():
+                raise PriceHistoryError("A price period that has begun is history; add a new one.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.has_begun():
+            raise PriceHistoryError(
+                "A price period that has begun is history; it cannot be deleted."
+            )
+        return super().delete(*args, **kwargs)

@@ -1,0 +1,430 @@
+"""Queries over charge sessions: the facts a report shows, filters, keyset pages, totals, summaries.
+
+Everything here starts from a queryset that went through the tenancy gate
+(``ChargeSession.objects.restrict(user, Action.VIEW)``) and only narrows it.
+
+Facts annotated on each session (``with_facts``):
+  - ``price`` / ``currency``: the installation's price period in force when the session ended (a
+    session in progress: now). A session that ended before the first period takes the first one.
+  - ``cost``: energy (kWh) x price, rounded to the cent, per session; sums are sums of these.
+  - ``connected_s``: stop minus start, whole seconds (0 while in progress, as the model says);
+    ``idle_s``: connected minus charging, never below 0.
+A session belongs to the period, day, week or month in which it *started*, in its installation's
+time zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, Now, Round
+from django.utils.dateparse import parse_datetime
+
+from chargers.models import ChargeSession
+from portal.tenancy import assert_restricted
+from reporting.models import PricePeriod
+from reporting.periods import DateRange, next_month
+
+PAGE_SIZE = 50
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+PRICE = DecimalField(max_digits=8, decimal_places=4)
+
+
+class GroupBy(StrEnum):
+    """What a usage summary has one row per (always also per installation and currency)."""
+
+    USER = "user"
+    CARD = "card"
+    CHARGER = "charger"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    INSTALLATION = "installation"
+
+    @property
+    def is_time(self) -> bool:
+        return self in (GroupBy.DAY, GroupBy.WEEK, GroupBy.MONTH)
+
+
+# ---------- facts ----------
+
+
+class ConnectedSeconds(Func):
+    """Whole seconds from start to stop; 0 while the session is in progress."""
+
+    template = "COALESCE(GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%(expressions)s))))::bigint, 0)"
+    arg_joiner = " - "
+    output_field = BigIntegerField()
+
+
+class LocalBucket(Func):
+    """The local day, ISO week (Monday) or month in which an instant falls, in a zone column."""
+
+    template = "(date_trunc('%(unit)s', timezone(%(expressions)s)))::date"
+    output_field = DateField()
+
+    def __init__(self, unit: str, zone: Any, instant: Any) -> None:
+        if unit not in ("day", "week", "month"):
+            raise ValueError(unit)
+        super().__init__(zone, instant, unit=unit)
+
+
+class LocalWallTime(Func):
+    """The instant at which a zone column's clocks show a given wall time (``'YYYY-MM-DD HH:MM'``)."""
+
+    template = "timezone(%(expressions)s::timestamp)"
+    output_field = DateTimeField()
+
+    def __init__(self, zone: Any, wall: datetime) -> None:
+        super().__init__(zone, Value(wall.strftime("%Y-%m-%d %H:%M:%S"), output_field=CharField()))
+
+
+def _price_field(name: str) -> Coalesce:
+    """The installation's ``name`` (price or currency) in force when the session ended."""
+    moment = Coalesce(OuterRef("stopped_at"), Now())
+    periods = PricePeriod.objects.filter(installation_id=OuterRef("charger__installation_id"))
+    in_force = periods.filter(effective_from__lte=moment).order_by("-effective_from")
+    first = periods.order_by("effective_from")
+    output = PRICE if name == "price_per_kwh" else CharField()
+    return Coalesce(
+        Subquery(in_force.values(name)[:1], output_field=output),
+        Subquery(first.values(name)[:1], output_field=output),
+        Value(Decimal(0) if name == "price_per_kwh" else "", output_field=output),
+        output_field=output,
+    )
+
+
+def with_facts(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
+    """Annotate price, currency, cost, connected and idle seconds (see the module docstring)."""
+    assert_restricted(sessions)
+    return (
+        sessions.annotate(
+            price=_price_field("price_per_kwh"),
+            currency=_price_field("currency"),
+        )
+        .annotate(
+            cost=Round(
+                ExpressionWrapper(F("energy_wh") * F("price") / Value(1000), output_field=MONEY),
+                2,
+                output_field=MONEY,
+            ),
+            connected_s=ConnectedSeconds(F("stopped_at"), F("started_at")),
+        )
+        .annotate(
+            idle_s=Greatest(F("connected_s") - F("charging_seconds"), Value(0)),
+        )
+    )
+
+
+# ---------- filters ----------
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What a history or summary covers, in terms the tenancy gate already allowed.
+
+    ``start``/``end`` bound ``started_at`` as instants (inclusive, exclusive). ``days`` bounds it as
+    local days in each session's own installation time zone (for views across installations).
+    """
+
+    installation_id: int | None = None
+    charger_id: int | None = None
+    user_id: int | None = None
+    card_id: int | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    days: DateRange | None = None
+    search: str = ""
+    labels: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def apply(self, sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
+        assert_restricted(sessions)
+        exact = {
+            "charger__installation_id": self.installation_id,
+            "charger_id": self.charger_id,
+            "user_id": self.user_id,
+            "card_id": self.card_id,
+            "status": self.status or None,
+        }
+        sessions = sessions.filter(**{key: value for key, value in exact.items() if value})
+        if self.start is not None:
+            sessions = sessions.filter(started_at__gte=self.start)
+        if self.end is not None:
+            sessions = sessions.filter(started_at__lt=self.end)
+        if self.days is not None:
+            zone = F("charger__installation__time_zone")
+            first = datetime.combine(self.days.first, datetime.min.time())
+            after = datetime.combine(date.fromordinal(self.days.last.toordinal() + 1), first.time())
+            sessions = sessions.filter(
+                started_at__gte=LocalWallTime(zone, first),
+                started_at__lt=LocalWallTime(zone, after),
+            )
+        if self.search:
+            term = self.search.replace("\x00", "").strip()
+            sessions = sessions.filter(
+                Q(id_tag__icontains=term)
+                | Q(card__name__icontains=term)
+                | Q(user__name__icontains=term)
+                | Q(user__email__icontains=term)
+            )
+        return sessions
+
+
+# ---------- keyset pages ----------
+
+
+class CursorError(ValueError):
+    """A page cursor that was not made by ``encode_cursor``."""
+
+
+def encode_cursor(session: ChargeSession) -> str:
+    raw = f"{session.started_at.isoformat()}|{session.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, pk = raw.rsplit("|", 1)
+        started_at = parse_datetime(moment)
+        if started_at is None or started_at.tzinfo is None:
+            raise ValueError(moment)
+        return started_at, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise CursorError("Not a page cursor of this list.") from error
+
+
+@dataclass
+class Page:
+    rows: list[ChargeSession]
+    next_cursor: str | None
+
+
+def keyset_page(
+    sessions: QuerySet[ChargeSession], cursor: str | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """Newest first, ``size`` rows after ``cursor``: a range scan, however deep the page."""
+    ordered = sessions.order_by("-started_at", "-id")
+    if cursor:
+        started_at, pk = decode_cursor(cursor)
+        ordered = ordered.filter(Q(started_at__lt=started_at) | Q(started_at=started_at, pk__lt=pk))
+    rows = list(
+        ordered.select_related("charger", "charger__installation", "user", "card")[: size + 1]
+    )
+    next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
+    return Page(rows=rows[:size], next_cursor=next_cursor)
+
+
+# ---------- totals and summaries ----------
+
+
+@dataclass
+class Usage:
+    """Sums over a set of sessions (one currency for ``cost``)."""
+
+    sessions: int = 0
+    energy_wh: int = 0
+    connected_s: int = 0
+    charging_s: int = 0
+    idle_s: int = 0
+    cost: Decimal = Decimal("0.00")
+    currency: str = ""
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_wh / 1000
+
+    def add(self, other: Usage) -> None:
+        self.sessions += other.sessions
+        self.energy_wh += other.energy_wh
+        self.connected_s += other.connected_s
+        self.charging_s += other.charging_s
+        self.idle_s += other.idle_s
+
+
+SUMS = {
+    "n": Count("id"),
+    "energy": Coalesce(Sum("energy_wh"), 0),
+    "connected": Coalesce(Sum("connected_s"), 0),
+    "charging": Coalesce(Sum("charging_seconds"), 0),
+    "idle": Coalesce(Sum("idle_s"), 0),
+    "money": Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
+}
+
+
+def _usage(row: dict[str, Any]) -> Usage:
+    return Usage(
+        sessions=row["n"],
+        energy_wh=int(row["energy"]),
+        connected_s=int(row["connected"]),
+        charging_s=int(row["charging"]),
+        idle_s=int(row["idle"]),
+        cost=Decimal(row["money"]).quantize(Decimal("0.01")),
+        currency=row["currency"] or "",
+    )
+
+
+@dataclass
+class Totals:
+    """Sums over a filtered set: one ``Usage`` for everything, costs per currency."""
+
+    all: Usage
+    cost_by_currency: list[tuple[str, Decimal]]
+
+
+def totals(sessions: QuerySet[ChargeSession]) -> Totals:
+    rows = with_facts(sessions).order_by().values("currency").annotate(**SUMS)
+    overall = Usage()
+    costs = []
+    for row in rows:
+        usage = _usage(row)
+        overall.add(usage)
+        if usage.sessions:
+            costs.append((usage.currency, usage.cost))
+    return Totals(all=overall, cost_by_currency=sorted(costs))
+
+
+@dataclass
+class SummaryRow:
+    """One row of a usage summary: a key (driver, card, charger or period) at one installation."""
+
+    installation_id: int
+    installation_name: str
+    key: Any
+    label: str
+    usage: Usage
+
+
+def _group_fields(group_by: GroupBy) -> dict[str, Any]:
+    if group_by.is_time:
+        return {
+            "bucket": LocalBucket(
+                group_by.value, F("charger__installation__time_zone"), F("started_at")
+            )
+        }
+    return {}
+
+
+GROUP_VALUES: dict[GroupBy, Sequence[str]] = {
+    GroupBy.USER: ("user_id", "user__name", "user__email"),
+    GroupBy.CARD: ("card_id", "card__name", "card__id_tag"),
+    GroupBy.CHARGER: ("charger_id", "charger__name"),
+    GroupBy.DAY: ("bucket",),
+    GroupBy.WEEK: ("bucket",),
+    GroupBy.MONTH: ("bucket",),
+    GroupBy.INSTALLATION: (),
+}
+
+
+def _key_and_label(group_by: GroupBy, row: dict[str, Any]) -> tuple[Any, str]:
+    if group_by == GroupBy.USER:
+        if row["user_id"] is None:
+            return None, "No account"
+        return row["user_id"], row["user__name"] or row["user__email"]
+    if group_by == GroupBy.CARD:
+        if row["card_id"] is None:
+            return None, "No card"
+        return row["card_id"], row["card__name"] or row["card__id_tag"]
+    if group_by == GroupBy.CHARGER:
+        return row["charger_id"], row["charger__name"]
+    if group_by.is_time:
+        bucket: date = row["bucket"]
+        if group_by == GroupBy.MONTH:
+            return bucket, f"{bucket:%Y-%m}"
+        if group_by == GroupBy.WEEK:
+            year, week, _ = bucket.isocalendar()
+            return bucket, f"{year}-W{week:02d}"
+        return bucket, bucket.isoformat()
+    return row["charger__installation_id"], row["charger__installation__name"]
+
+
+def summarise(sessions: QuerySet[ChargeSession], group_by: GroupBy) -> list[SummaryRow]:
+    """Sums per ``group_by`` key, per installation and currency: periods in time order, other keys
+    by energy (largest first)."""
+    values = [
+        "charger__installation_id",
+        "charger__installation__name",
+        *GROUP_VALUES[group_by],
+        "currency",
+    ]
+    rows = (
+        with_facts(sessions)
+        .annotate(**_group_fields(group_by))
+        .order_by()
+        .values(*values)
+        .annotate(**SUMS)
+    )
+    result = []
+    for row in rows:
+        key, label = _key_and_label(group_by, row)
+        result.append(
+            SummaryRow(
+                installation_id=row["charger__installation_id"],
+                installation_name=row["charger__installation__name"],
+                key=key,
+                label=label,
+                usage=_usage(row),
+            )
+        )
+    if group_by.is_time:
+        result.sort(key=lambda r: (r.installation_name, r.installation_id, r.key, r.usage.currency))
+    else:
+        result.sort(
+            key=lambda r: (r.installation_name, r.installation_id, -r.usage.energy_wh, r.label)
+        )
+    return result
+
+
+def energy_series(
+    sessions: QuerySet[ChargeSession], days: DateRange | None
+) -> tuple[GroupBy, list[tuple[str, float]]]:
+    """Energy (kWh) per local day when the range is two months or less, else per month, with the
+    empty days or months in between (the chart's bars)."""
+    span = (days.last - days.first).days if days else None
+    group_by = GroupBy.DAY if span is not None and span <= 62 else GroupBy.MONTH
+    per_key: dict[date, int] = {}
+    for row in summarise(sessions, group_by):
+        per_key[row.key] = per_key.get(row.key, 0) + row.usage.energy_wh
+    if days is not None:
+        first, last = days.first, days.last
+    elif per_key:
+        first, last = min(per_key), max(per_key)
+    else:
+        return group_by, []
+    points: list[tuple[str, float]] = []
+    if group_by == GroupBy.DAY:
+        day = first
+        while day <= last:
+            points.append((f"{day:%d %b}", per_key.get(day, 0) / 1000))
+            day = date.fromordinal(day.toordinal() + 1)
+    else:
+        month = first.replace(day=1)
+        while month <= last:
+            points.append((f"{month:%b %Y}", per_key.get(month, 0) / 1000))
+            month = next_month(month)
+    return group_by, points

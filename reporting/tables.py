@@ -1,0 +1,196 @@
+"""What the exports of history and summaries contain: columns and typed rows (``exports.Table``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chargers.models import ChargeSession
+from reporting.exports import Column, Kind, Table
+from reporting.queries import GroupBy, SummaryRow, totals, with_facts
+
+HISTORY_COLUMNS = [
+    Column("Start", Kind.DATETIME, 20),
+    Column("End", Kind.DATETIME, 20),
+    Column("Connected", Kind.DURATION, 11),
+    Column("Charging", Kind.DURATION, 11),
+    Column("Idle", Kind.DURATION, 11),
+    Column("Energy (kWh)", Kind.KWH, 13),
+    Column("Cost", Kind.MONEY, 11),
+    Column("Currency", Kind.TEXT, 9),
+    Column("Price per kWh", Kind.MONEY, 13),
+    Column("Driver", Kind.TEXT, 24),
+    Column("Card", Kind.TEXT, 22),
+    Column("Charger", Kind.TEXT, 16),
+    Column("Installation", Kind.TEXT, 22),
+    Column("Stop reason", Kind.TEXT, 18),
+    Column("Status", Kind.TEXT, 11),
+    Column("Session", Kind.INTEGER, 10),
+]
+
+
+def driver_label(session: ChargeSession) -> str:
+    if session.user is not None:
+        return session.user.name or session.user.email
+    return ""
+
+
+def card_label(session: ChargeSession) -> str:
+    if session.card is not None:
+        return session.card.name or session.card.id_tag
+    return session.id_tag
+
+
+def _zone(name: str, cache: dict[str, ZoneInfo]) -> ZoneInfo:
+    if name not in cache:
+        cache[name] = ZoneInfo(name)
+    return cache[name]
+
+
+def history_rows(sessions: QuerySet[ChargeSession]) -> Iterator[list[Any]]:
+    """One row per session, newest first, times in each session's installation time zone."""
+    zones: dict[str, ZoneInfo] = {}
+    rows = (
+        with_facts(sessions)
+        .select_related("charger", "charger__installation", "user", "card")
+        .order_by("-started_at", "-id")
+    )
+    for session in rows.iterator(chunk_size=2000):
+        zone = _zone(session.charger.installation.time_zone, zones)
+        yield [
+            session.started_at.astimezone(zone),
+            session.stopped_at.astimezone(zone) if session.stopped_at else None,
+            timedelta(seconds=session.connected_s),
+            timedelta(seconds=session.charging_seconds),
+            timedelta(seconds=session.idle_s),
+            Decimal(session.energy_wh) / 1000,
+            session.cost,
+            session.currency,
+            session.price,
+            driver_label(session),
+            card_label(session),
+            session.charger.name,
+            session.charger.installation.name,
+            session.get_stop_reason_display() if session.stop_reason else "",
+            session.get_status_display(),
+            session.pk,
+        ]
+
+
+def _single_cost(costs: list[tuple[str, Decimal]]) -> tuple[Decimal | None, str]:
+    """A total cost as a number when there is one currency; in words when there are several."""
+    if len(costs) == 1:
+        currency, cost = costs[0]
+        return cost, currency
+    return None, " + ".join(f"{cost} {currency}" for currency, cost in costs)
+
+
+def history_table(
+    sessions: QuerySet[ChargeSession], filters: dict[str, str], time_zone: str
+) -> Table:
+    def totals_row() -> list[Any]:
+        sums = totals(sessions)
+        cost, currency = _single_cost(sums.cost_by_currency)
+        usage = sums.all
+        return [
+            f"Total: {usage.sessions} sessions", None,
+            timedelta(seconds=usage.connected_s), timedelta(seconds=usage.charging_s),
+            timedelta(seconds=usage.idle_s), Decimal(usage.energy_wh) / 1000, cost, currency,
+            None, "", "", "", "", "", "", None,
+        ]  # fmt: skip
+
+    return Table(
+        title="Charging history",
+        columns=HISTORY_COLUMNS,
+        rows=history_rows(sessions),
+        totals=totals_row,
+        filters=filters,
+        exported_at=timezone.now().astimezone(ZoneInfo(time_zone or "UTC")),
+        time_zone=time_zone or "each installation's own",
+    )
+
+
+KEY_TITLES = {
+    GroupBy.USER: "Driver",
+    GroupBy.CARD: "Card",
+    GroupBy.CHARGER: "Charger",
+    GroupBy.DAY: "Day",
+    GroupBy.WEEK: "Week (from Monday)",
+    GroupBy.MONTH: "Month",
+    GroupBy.INSTALLATION: "Installation",
+}
+
+
+def usage_columns(group_by: GroupBy) -> list[Column]:
+    key_kind = Kind.DATE if group_by.is_time else Kind.TEXT
+    return [
+        Column("Installation", Kind.TEXT, 22),
+        Column(KEY_TITLES[group_by], key_kind, 24),
+        Column("Sessions", Kind.INTEGER, 10),
+        Column("Energy (kWh)", Kind.KWH, 13),
+        Column("Connected", Kind.DURATION, 12),
+        Column("Charging", Kind.DURATION, 12),
+        Column("Idle", Kind.DURATION, 12),
+        Column("Cost", Kind.MONEY, 12),
+        Column("Currency", Kind.TEXT, 9),
+    ]
+
+
+def usage_row(row: SummaryRow, group_by: GroupBy) -> list[Any]:
+    usage = row.usage
+    return [
+        row.installation_name,
+        row.key if group_by.is_time else row.label,
+        usage.sessions,
+        Decimal(usage.energy_wh) / 1000,
+        timedelta(seconds=usage.connected_s),
+        timedelta(seconds=usage.charging_s),
+        timedelta(seconds=usage.idle_s),
+        usage.cost,
+        usage.currency,
+    ]
+
+
+def usage_totals_row(rows: list[SummaryRow]) -> list[Any]:
+    sessions = sum(r.usage.sessions for r in rows)
+    costs: dict[str, Decimal] = {}
+    for r in rows:
+        costs[r.usage.currency] = costs.get(r.usage.currency, Decimal("0.00")) + r.usage.cost
+    cost, currency = _single_cost(sorted(costs.items()))
+    return [
+        f"Total: {sessions} sessions",
+        None,
+        sessions,
+        Decimal(sum(r.usage.energy_wh for r in rows)) / 1000,
+        timedelta(seconds=sum(r.usage.connected_s for r in rows)),
+        timedelta(seconds=sum(r.usage.charging_s for r in rows)),
+        timedelta(seconds=sum(r.usage.idle_s for r in rows)),
+        cost,
+        currency,
+    ]
+
+
+def usage_table(
+    rows: list[SummaryRow], group_by: GroupBy, filters: dict[str, str], time_zone: str
+) -> Table:
+    return Table(
+        title=f"Usage per {KEY_TITLES[group_by].split()[0].lower()}",
+        columns=usage_columns(group_by),
+        rows=(usage_row(row, group_by) for row in rows),
+        totals=lambda: usage_totals_row(rows),
+        filters={**filters, "Per": KEY_TITLES[group_by]},
+        exported_at=timezone.now().astimezone(ZoneInfo(time_zone or "UTC")),
+        time_zone=time_zone or "each installation's own",
+    )
+
+
+def export_filename(stem: str, fmt: str, at: datetime | None = None) -> str:
+    moment = at or timezone.now()
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem).strip("-").lower()
+    return f"{safe or 'export'}-{moment:%Y%m%d-%H%M}.{fmt}"

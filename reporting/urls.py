@@ -1,0 +1,34 @@
+"""Web pages of reporting (namespace ``reporting``)."""
+
+from django.urls import path
+
+from reporting import views
+
+app_name = "reporting"
+
+urlpatterns = [
+    path(
+        "installations/<int:pk>/history/", views.InstallationHistoryView.as_view(), name="history"
+    ),
+    path(
+        "installations/<int:pk>/history/export/<str:fmt>/",
+        views.InstallationHistoryExportView.as_view(),
+        name="history_export",
+    ),
+    path("installations/<int:pk>/usage/", views.InstallationUsageView.as_view(), name="usage"),
+    path(
+        "installations/<int:pk>/usage/export/<str:fmt>/",
+        views.InstallationUsageExportView.as_view(),
+        name="usage_export",
+    ),
+    path("installations/<int:pk>/prices/", views.PriceCreateView.as_view(), name="price_create"),
+    path(
+        "installations/<int:pk>/prices/<int:period_pk>/cancel/",
+        views.PriceCancelView.as_view(),
+        name="price_cancel",
+    ),
+    path("my/charging/", views.MyChargingView.as_view(), name="my_charging"),
+    path("my/charging/export/<str:fmt>/", views.MyChargingExportView.as_view(), name="my_export"),
+    path("usage/", views.UsageAcrossView.as_view(), name="across"),
+    path("usage/export/<str:fmt>/", views.UsageAcrossExportView.as_view(), name="across_export"),
+]

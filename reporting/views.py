@@ -1,0 +1,402 @@
+"""Web pages of reporting: an installation's History and Usage tabs (with its price), "My
+charging" for drivers, usage across installations for installers, and their exports.
+
+Every page starts from ``ChargeSession.objects.restrict(user, VIEW)``: an owner or installer sees
+every session of their installations, a driver their own (on every installation, also one they
+have left). The filters only narrow that set; an id that is not in it matches nothing.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from chargers.models import ChargeSession
+from installations.choices import Role
+from installations.models import Membership
+from installations.views import InstallationPageMixin
+from portal.tenancy import Action
+from portal.views import TenantMixin
+from reporting import choices, services
+from reporting.charts import bar_chart
+from reporting.exports import ExportFormat, Table, write_csv, xlsx_file
+from reporting.forms import AcrossUsageForm, PriceForm, SessionFilterForm, UsageForm
+from reporting.models import PricePeriod
+from reporting.queries import (
+    CursorError,
+    GroupBy,
+    SessionFilter,
+    energy_series,
+    keyset_page,
+    summarise,
+    totals,
+    with_facts,
+)
+from reporting.tables import KEY_TITLES, export_filename, history_table, usage_table
+
+
+def export_response(table: Table, fmt: ExportFormat, stem: str) -> HttpResponse:
+    """A streamed download of ``table``: CSV generated as it is sent, Excel from a temp file."""
+    filename = export_filename(stem, fmt.value)
+    if fmt == ExportFormat.CSV:
+        response: HttpResponse = StreamingHttpResponse(
+            write_csv(table), content_type=fmt.content_type
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return FileResponse(
+        xlsx_file(table), as_attachment=True, filename=filename, content_type=fmt.content_type
+    )
+
+
+class ReportMixin(TenantMixin):
+    """Sessions the user may see, the filter form over them, and what the filters select."""
+
+    form_class: ClassVar[type[SessionFilterForm]] = SessionFilterForm
+    show_drivers: ClassVar[bool] = True
+    show_installations: ClassVar[bool] = False
+
+    def base_sessions(self) -> QuerySet[ChargeSession]:
+        raise NotImplementedError
+
+    def zone(self) -> ZoneInfo | None:
+        """The time zone of the page's periods; None: each session's own installation's."""
+        return None
+
+    def export_urls(self) -> dict[str, str]:
+        """The page's CSV and Excel downloads, with its filters."""
+        raise NotImplementedError
+
+    def zone_name(self) -> str:
+        zone = self.zone()
+        return str(zone) if zone else ""
+
+    def form_choices(self, sessions: QuerySet[ChargeSession]) -> dict[str, Any]:
+        return {
+            "installations": choices.installations(sessions) if self.show_installations else None,
+            "chargers": choices.chargers(sessions),
+            "drivers": choices.drivers(sessions) if self.show_drivers else None,
+            "cards": choices.cards(sessions),
+        }
+
+    @cached_property
+    def form(self) -> SessionFilterForm:
+        params = self.request.GET  # type: ignore[attr-defined]
+        bound = any(params.get(name) for name in self.form_class.base_fields)
+        return self.form_class(params if bound else None, **self.form_choices(self.base_sessions()))
+
+    @cached_property
+    def session_filter(self) -> SessionFilter:
+        return self.form.session_filter(self.zone())
+
+    def selected(self) -> QuerySet[ChargeSession]:
+        """The sessions the filters select (nothing when the filters are invalid)."""
+        sessions = self.base_sessions()
+        if self.form.is_bound and not self.form.is_valid():
+            return sessions.none()
+        return self.session_filter.apply(sessions)
+
+    def filter_query(self, **extra: Any) -> str:
+        params = {
+            name: value
+            for name in self.form_class.base_fields
+            if (value := self.request.GET.get(name))  # type: ignore[attr-defined]
+        }
+        params.update({key: value for key, value in extra.items() if value})
+        return urlencode(params)
+
+
+class HistoryMixin(ReportMixin):
+    """A history page: totals above, a keyset page of sessions newest first."""
+
+    template_name = "reporting/history.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        sessions = self.selected()
+        cursor = self.request.GET.get("after", "")
+        try:
+            page = keyset_page(with_facts(sessions), cursor or None)
+        except CursorError:
+            page = keyset_page(with_facts(sessions))
+            cursor = ""
+        context.update(
+            form=self.form,
+            sessions=page.rows,
+            totals=totals(sessions),
+            newest_url=f"?{self.filter_query()}" if cursor else None,
+            older_url=f"?{self.filter_query(after=page.next_cursor)}" if page.next_cursor else None,
+            export_urls=self.export_urls(),
+            zone_name=self.zone_name(),
+        )
+        return context
+
+
+class ExportMixin:
+    """The ``fmt`` URL argument: csv or xlsx."""
+
+    def export_format(self) -> ExportFormat:
+        try:
+            return ExportFormat(self.kwargs["fmt"])  # type: ignore[attr-defined]
+        except ValueError:
+            raise Http404("Unknown export format.") from None
+
+
+# ---------- one installation ----------
+
+
+class InstallationReportMixin(ReportMixin, InstallationPageMixin):
+    export_url_name: ClassVar[str] = ""
+
+    def base_sessions(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(charger__installation=self.installation)
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.installation.time_zone)
+
+    @property
+    def show_drivers(self) -> bool:  # type: ignore[override]
+        return self.access.may_administer
+
+    def export_urls(self) -> dict[str, str]:
+        query = self.filter_query()
+        return {
+            fmt.value: reverse(self.export_url_name, args=[self.installation.pk, fmt.value])
+            + (f"?{query}" if query else "")
+            for fmt in ExportFormat
+        }
+
+
+class InstallationHistoryView(HistoryMixin, InstallationReportMixin, TemplateView):
+    """The History tab: every session here (a driver: their own), filtered, with totals."""
+
+    tab = "history"
+    export_url_name = "reporting:history_export"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if self.access.may_administer:
+            context.update(price_context(self.installation, self.restricted))
+        return context
+
+
+def price_context(installation: Any, restricted: Any) -> dict[str, Any]:
+    now = timezone.now()
+    periods = restricted(PricePeriod, Action.VIEW).filter(installation=installation)
+    in_force = periods.filter(effective_from__lte=now).order_by("-effective_from").first()
+    return {
+        "price_now": in_force,
+        "prices_scheduled": list(periods.filter(effective_from__gt=now).order_by("effective_from")),
+        "prices_past": list(
+            periods.filter(effective_from__lte=now).order_by("-effective_from")[1:6]
+        ),
+        "price_form": PriceForm(
+            initial={
+                "price_per_kwh": in_force.price_per_kwh if in_force else None,
+                "currency": in_force.currency if in_force else installation.currency,
+            }
+        ),
+    }
+
+
+class InstallationHistoryExportView(ExportMixin, InstallationReportMixin, View):
+    export_url_name = "reporting:history_export"
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        table = history_table(self.selected(), self.session_filter.labels, self.zone_name())
+        return export_response(table, self.export_format(), f"{self.installation.name}-history")
+
+
+class InstallationUsageView(InstallationReportMixin, TemplateView):
+    """The Usage tab (the billing view): sums per driver, card, charger, day, week or month."""
+
+    form_class = UsageForm
+    template_name = "reporting/usage.html"
+    tab = "usage"
+    export_url_name = "reporting:usage_export"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(usage_context(self, across=False))
+        return context
+
+
+def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
+    sessions = view.selected()
+    group_by = view.form.group()  # type: ignore[attr-defined]
+    rows = summarise(sessions, group_by)
+    zone = view.zone() or ZoneInfo("UTC")
+    days = view.form.days(zone) if view.form.is_bound and view.form.is_valid() else None
+    series_by, points = energy_series(sessions, days)
+    title = f"Energy per {'day' if series_by == GroupBy.DAY else 'month'} (kWh)"
+    return {
+        "form": view.form,
+        "rows": rows,
+        "group_by": group_by,
+        "key_title": KEY_TITLES[group_by],
+        "totals": totals(sessions),
+        # bar_chart escapes every label it writes.
+        "chart": mark_safe(bar_chart(points, "kWh", title)) if points else None,
+        "chart_title": title,
+        "export_urls": view.export_urls(),  # type: ignore[attr-defined]
+        "zone_name": view.zone_name(),
+        "across": across,
+    }
+
+
+class InstallationUsageExportView(ExportMixin, InstallationReportMixin, View):
+    form_class = UsageForm
+    export_url_name = "reporting:usage_export"
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        group_by = self.form.group()  # type: ignore[attr-defined]
+        rows = summarise(self.selected(), group_by)
+        table = usage_table(rows, group_by, self.session_filter.labels, self.zone_name())
+        return export_response(table, self.export_format(), f"{self.installation.name}-usage")
+
+
+class PriceCreateView(InstallationPageMixin, FormView):
+    """A new price from a chosen time (owners and installers); history is never rewritten."""
+
+    form_class = PriceForm
+    installation_action = Action.ADMINISTER
+    required_action = Action.ADMINISTER
+    template_name = "reporting/price_form.html"
+    tab = "history"
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        return redirect("reporting:history", pk=self.installation.pk)
+
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        with timezone.override(ZoneInfo(self.installation.time_zone)):  # the form's local times
+            return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: PriceForm) -> HttpResponse:
+        try:
+            period = services.schedule_price(
+                self.installation,
+                price_per_kwh=form.cleaned_data["price_per_kwh"],
+                currency=form.cleaned_data["currency"],
+                effective_from=form.cleaned_data["effective_from"],
+                user=self.request.user,  # type: ignore[arg-type]
+            )
+        except services.PriceError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        local = timezone.localtime(period.effective_from, ZoneInfo(self.installation.time_zone))
+        messages.success(
+            self.request,
+            f"{period.price_per_kwh.normalize():f} {period.currency} per kWh from {local:%d %b %Y %H:%M}.",
+        )
+        return redirect("reporting:history", pk=self.installation.pk)
+
+
+class PriceCancelView(InstallationPageMixin, View):
+    """Cancel a scheduled price that has not begun (POST)."""
+
+    installation_action = Action.ADMINISTER
+    required_action = Action.ADMINISTER
+
+    def post(self, request: Any, pk: int, period_pk: int) -> HttpResponse:
+        period = get_object_or_404(
+            self.restricted(PricePeriod).filter(installation=self.installation), pk=period_pk
+        )
+        try:
+            services.cancel_price(period)
+        except services.PriceError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The scheduled price was cancelled.")
+        return redirect("reporting:history", pk=self.installation.pk)
+
+
+# ---------- across installations ----------
+
+
+class MyChargingMixin(ReportMixin):
+    """A user's own sessions, on every installation where they charged (also one they left)."""
+
+    show_drivers = False
+    show_installations = True
+
+    def base_sessions(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(user=self.request.user)  # type: ignore[attr-defined]
+
+    def export_urls(self) -> dict[str, str]:
+        query = self.filter_query()
+        return {
+            fmt.value: reverse("reporting:my_export", args=[fmt.value])
+            + (f"?{query}" if query else "")
+            for fmt in ExportFormat
+        }
+
+
+class MyChargingView(HistoryMixin, MyChargingMixin, TemplateView):
+    template_name = "reporting/my_charging.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["nav_section"] = "charging"
+        return context
+
+
+class MyChargingExportView(ExportMixin, MyChargingMixin, View):
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        table = history_table(self.selected(), self.session_filter.labels, "")
+        return export_response(table, self.export_format(), "my-charging")
+
+
+class UsageAcrossMixin(ReportMixin):
+    """Usage of every installation the user serves (owner or installer), per installation."""
+
+    form_class = AcrossUsageForm
+    show_installations = True
+
+    def base_sessions(self) -> QuerySet[ChargeSession]:
+        managed = (
+            self.restricted(Membership)
+            .filter(user=self.request.user, role__in=[Role.OWNER, Role.INSTALLER])  # type: ignore[attr-defined]
+            .values("installation_id")
+        )
+        sessions = self.restricted(ChargeSession)
+        if self.request.user.is_superuser:  # type: ignore[attr-defined]
+            return sessions
+        return sessions.filter(charger__installation__in=managed)
+
+    def export_urls(self) -> dict[str, str]:
+        query = self.filter_query()
+        return {
+            fmt.value: reverse("reporting:across_export", args=[fmt.value])
+            + (f"?{query}" if query else "")
+            for fmt in ExportFormat
+        }
+
+
+class UsageAcrossView(UsageAcrossMixin, TemplateView):
+    template_name = "reporting/usage_across.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(usage_context(self, across=True))
+        context["nav_section"] = "usage"
+        return context
+
+
+class UsageAcrossExportView(ExportMixin, UsageAcrossMixin, View):
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        group_by = self.form.group()  # type: ignore[attr-defined]
+        rows = summarise(self.selected(), group_by)
+        table = usage_table(rows, group_by, self.session_filter.labels, "")
+        return export_response(table, self.export_format(), "usage")
