@@ -22,6 +22,7 @@ from ocpp_bridge.api.views import (
     CommandViewSet,
     ConnectionAttemptViewSet,
 )
+from reporting.api.urls import register as register_reporting
 
 router = DefaultRouter()
 router.register("installations", InstallationViewSet)
@@ -35,6 +36,7 @@ router.register("commands", CommandViewSet)
 router.register("connection-attempts", ConnectionAttemptViewSet)
 register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
+register_reporting(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -1,0 +1,111 @@
+"""Serializers of the reporting API: price periods, usage rows and totals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from installations.models import Installation
+from portal.api.fields import TenantPrimaryKeyRelatedField
+from reporting import services
+from reporting.models import PricePeriod, validate_currency
+from reporting.queries import SummaryRow, Totals, Usage
+
+
+class PricePeriodSerializer(serializers.ModelSerializer):
+    installation = TenantPrimaryKeyRelatedField(queryset=Installation.objects.all())
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. EUR or NOK.")
+    effective_from = serializers.DateTimeField(
+        required=False, help_text="When the price starts (default: now); never in the past."
+    )
+
+    class Meta:
+        model = PricePeriod
+        fields = ["id", "installation", "price_per_kwh", "currency", "effective_from", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list[Any] = []  # the service answers for a time already taken
+
+    def validate_currency(self, value: str) -> str:
+        currency = value.strip().upper()
+        try:
+            validate_currency(currency)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return currency
+
+    def create(self, validated_data: dict[str, Any]) -> PricePeriod:
+        request = self.context.get("request")
+        return services.schedule_price(
+            validated_data["installation"],
+            price_per_kwh=validated_data["price_per_kwh"],
+            currency=validated_data["currency"],
+            effective_from=validated_data.get("effective_from"),
+            user=request.user if request else None,
+        )
+
+
+class UsageSerializer(serializers.Serializer):
+    sessions = serializers.IntegerField()
+    energy_wh = serializers.IntegerField()
+    connected_seconds = serializers.IntegerField(source="connected_s")
+    charging_seconds = serializers.IntegerField(source="charging_s")
+    idle_seconds = serializers.IntegerField(source="idle_s")
+    cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class UsageRowSerializer(serializers.Serializer):
+    installation = serializers.IntegerField(source="installation_id")
+    installation_name = serializers.CharField()
+    key = serializers.SerializerMethodField(
+        help_text="User, card or charger id (null: none), the first day of the day, week or month, "
+        "or the installation id."
+    )
+    label = serializers.CharField()
+    usage = UsageSerializer()
+
+    def get_key(self, row: SummaryRow) -> str | int | None:
+        key = row.key
+        return key.isoformat() if hasattr(key, "isoformat") else key
+
+
+class CostSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+
+
+class TotalsSerializer(serializers.Serializer):
+    sessions = serializers.IntegerField()
+    energy_wh = serializers.IntegerField()
+    connected_seconds = serializers.IntegerField()
+    charging_seconds = serializers.IntegerField()
+    idle_seconds = serializers.IntegerField()
+    cost = CostSerializer(many=True)
+
+    def to_representation(self, totals: Totals) -> dict[str, Any]:
+        usage: Usage = totals.all
+        return {
+            "sessions": usage.sessions,
+            "energy_wh": usage.energy_wh,
+            "connected_seconds": usage.connected_s,
+            "charging_seconds": usage.charging_s,
+            "idle_seconds": usage.idle_s,
+            "cost": [
+                {"currency": currency, "cost": f"{cost:.2f}"}
+                for currency, cost in totals.cost_by_currency
+            ],
+        }
+
+
+class UsageReportSerializer(serializers.Serializer):
+    group_by = serializers.CharField()
+    results = UsageRowSerializer(many=True)
+    totals = TotalsSerializer()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword: these fields are declared here.
+        self.fields["from"] = serializers.DateTimeField(help_text="Inclusive.")
+        self.fields["to"] = serializers.DateTimeField(help_text="Exclusive.")

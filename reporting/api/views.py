@@ -1,0 +1,119 @@
+"""The reporting API: usage summaries, exports, and the price history. Every endpoint goes
+through the tenancy gate (``TenantViewSetMixin``), like every other resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chargers.models import ChargeSession
+from portal.api.viewsets import TenantViewSetMixin
+from reporting.api.params import ExportParams, UsageParams
+from reporting.api.serializers import PricePeriodSerializer, UsageReportSerializer
+from reporting.exports import ExportFormat
+from reporting.models import PricePeriod
+from reporting.queries import GroupBy, summarise, totals
+from reporting.tables import history_table, usage_table
+from reporting.views import export_response
+
+
+class UsageReportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """Usage summaries: sessions, energy, connected/charging/idle time and cost per user, card,
+    charger, day, week, month or installation, over ``[from, to)`` (default: the last 31 days).
+
+    Rows are per installation and currency as well; days, weeks (from Monday) and months are
+    local to each installation, and a session counts where it started. Per day, at most 400 days.
+    """
+
+    queryset = ChargeSession.objects.all()
+    pagination_class = None
+    filter_backends: list[Any] = []
+
+    @extend_schema(parameters=[UsageParams], responses={200: UsageReportSerializer})
+    def list(self, request: Request) -> Response:
+        params = UsageParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        sessions = self.filter_queryset(self.get_queryset())
+        selected = params.session_filter(request.user, sessions).apply(sessions)
+        group_by = GroupBy(params.validated_data["group_by"])
+        body = {
+            "group_by": group_by.value,
+            "from": params.validated_data["start"],
+            "to": params.validated_data["end"],
+            "results": summarise(selected, group_by),
+            "totals": totals(selected),
+        }
+        return Response(UsageReportSerializer(body).data)
+
+
+class FormatIsAParameter(DefaultContentNegotiation):
+    """``?format=`` names the export's file format here, not DRF's renderer: errors are JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: Any = None
+    ) -> Any:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+class ExportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """Download sessions (``kind=sessions``) or a usage summary (``kind=usage``, ``group_by``) as
+    CSV or Excel, with the filters of the session list and usage report. Streamed; an export with
+    no rows is a valid file with its header. Text that would start a formula is neutralised."""
+
+    queryset = ChargeSession.objects.all()
+    pagination_class = None
+    filter_backends: list[Any] = []
+    content_negotiation_class = FormatIsAParameter
+
+    @extend_schema(
+        parameters=[ExportParams],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, ExportFormat.XLSX.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+    def list(self, request: Request) -> Any:
+        params = ExportParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        sessions = self.filter_queryset(self.get_queryset())
+        session_filter = params.session_filter(request.user, sessions)
+        selected = session_filter.apply(sessions)
+        zone = str(data["zone"]) if data.get("installation") else ""
+        if data["kind"] == "sessions":
+            table = history_table(selected, session_filter.labels, zone)
+        else:
+            group_by = GroupBy(data.get("group_by") or GroupBy.DAY)
+            table = usage_table(
+                summarise(selected, group_by), group_by, session_filter.labels, zone
+            )
+        return export_response(table, ExportFormat(data["format"]), data["kind"])
+
+
+class PricePeriodViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """An installation's price history (append-only). Add a price from a time that is not in the
+    past (owners and installers); delete only a scheduled one that has not begun."""
+
+    queryset = PricePeriod.objects.select_related("installation")
+    serializer_class = PricePeriodSerializer
+    filterset_fields = ["installation", "currency"]
+    ordering_fields = ["effective_from"]
+
+    def perform_destroy(self, instance: PricePeriod) -> None:
+        from reporting.services import cancel_price
+
+        cancel_price(instance)
