@@ -14,9 +14,9 @@ WIDTH = 720
 HEIGHT = 260
 LEFT = 48
 BOTTOM = 28
-TOP = 12
+TOP = 26
 RIGHT = 8
-MAX_LABELS = 12
+MAX_LABELS = 8
 
 
 def nice_ceiling(value: float) -> float:
@@ -52,7 +52,7 @@ def bar_chart(points: Sequence[tuple[str, float]], unit: str, title: str) -> str
             f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_number(value)}</text>'
         )
     parts.append(
-        f'<text class="axis unit" x="4" y="{TOP + 4}" text-anchor="start">{escape(unit)}</text>'
+        f'<text class="axis unit" x="{LEFT - 6}" y="12" text-anchor="end">{escape(unit)}</text>'
     )
     count = len(points)
     if count:
@@ -64,7 +64,7 @@ def bar_chart(points: Sequence[tuple[str, float]], unit: str, title: str) -> str
             x = LEFT + slot * index + (slot - bar_w) / 2
             y = TOP + plot_h - h
             parts.append(
-                f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
+                f'<rect class="chart-bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
                 f"<title>{escape(label)}: {_number(value)} {escape(unit)}</title></rect>"
             )
             if index % every == 0:

@@ -147,7 +147,7 @@ class UsageForm(SessionFilterForm):
 
     group_by = forms.ChoiceField(
         required=False,
-        label="Per",
+        label="Sum per",
         choices=[
             (GroupBy.USER.value, "Driver"),
             (GroupBy.CARD.value, "Card"),

@@ -18,7 +18,7 @@ CHARGER_HISTORY_ROWS = 10
 
 @register.filter
 def duration(seconds: Any) -> str:
-    """Seconds as ``2 h 05 min`` (or ``45 min``, ``30 s``)."""
+    """Seconds as ``2 h 05`` (or ``45 min``, ``30 s``)."""
     try:
         total = int(seconds)
     except (TypeError, ValueError):
@@ -26,7 +26,7 @@ def duration(seconds: Any) -> str:
     hours, rest = divmod(max(total, 0), 3600)
     minutes = rest // 60
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return f"{hours} h {minutes:02d}"
     if minutes:
         return f"{minutes} min"
     return f"{rest} s"
