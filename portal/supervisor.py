@@ -81,6 +81,7 @@ def prepare() -> None:
     for step in (
         ["migrate", "--noinput", "-v", "0"],
         ["load_demo_data"],
+        ["seed_demo_history"],
         ["collectstatic", "--noinput", "-v", "0"],
     ):
         subprocess.run([PYTHON, "manage.py", *step], check=True)
