@@ -32,7 +32,7 @@ from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession
 from installations.models import Installation
-from ocpp_bridge import routing
+from ocpp_bridge import reserved, routing
 from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
 from ocpp_bridge.models import Command
 
@@ -47,12 +47,13 @@ CAR_CONNECTED_STATUSES = {
     ConnectorStatus.FINISHING,
 }
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
-# The balancing profile sits above the failsafe profile (stack level 0) and replaces itself.
-BALANCING_PROFILE_ID = 1001
-# On a charger with several connectors the TxDefaultProfile is a limit per connector; this one
-# caps their sum at the charger's allocation.
-CHARGER_MAX_PROFILE_ID = 1002
-FAILSAFE_PROFILE_ID = 1000
+# The balancing profile (1001) sits above the failsafe profile (1000, stack level 0) and replaces
+# itself. On a charger with several connectors the TxDefaultProfile is a limit per connector;
+# CHARGER_MAX_PROFILE_ID caps their sum at the charger's allocation. The ids are the command
+# path's, which refuses manual commands that would override or clear them (reserved.py).
+BALANCING_PROFILE_ID = reserved.BALANCING_PROFILE_ID
+CHARGER_MAX_PROFILE_ID = reserved.CHARGER_MAX_PROFILE_ID
+FAILSAFE_PROFILE_ID = reserved.FAILSAFE_PROFILE_ID
 LOWERING_WAIT_S = 5.0
 
 

@@ -32,6 +32,8 @@ class CommandStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     FAILED = "failed", "Failed"
     TIMED_OUT = "timed_out", "Timed out"
+    # Not sent: a person's command that would undo balancing, failsafe or access (reserved.py).
+    REFUSED = "refused", "Refused"
 
 
 class CommandSource(models.TextChoices):

@@ -20,29 +20,13 @@ PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
     CommandAction.GET_CONFIGURATION: {},
     CommandAction.CLEAR_CACHE: {},
     CommandAction.TRIGGER_MESSAGE: {"requestedMessage": "StatusNotification", "connectorId": 1},
-    CommandAction.SET_CHARGING_PROFILE: {
-        "connectorId": 0,
-        "csChargingProfiles": {
-            "chargingProfileId": 1,
-            "stackLevel": 0,
-            "chargingProfilePurpose": "TxDefaultProfile",
-            "chargingProfileKind": "Relative",
-            "chargingSchedule": {
-                "chargingRateUnit": "A",
-                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
-            },
-        },
-    },
-    CommandAction.CLEAR_CHARGING_PROFILE: {},
+    # SetChargingProfile and SendLocalList are always refused (ocpp_bridge/reserved.py), so they
+    # have no preset; only profiles Fusebox does not own may be cleared by hand.
+    CommandAction.CLEAR_CHARGING_PROFILE: {"chargingProfilePurpose": "TxProfile"},
     CommandAction.GET_COMPOSITE_SCHEDULE: {
         "connectorId": 1,
         "duration": 3600,
         "chargingRateUnit": "A",
-    },
-    CommandAction.SEND_LOCAL_LIST: {
-        "listVersion": 1,
-        "updateType": "Full",
-        "localAuthorizationList": [],
     },
     CommandAction.GET_LOCAL_LIST_VERSION: {},
     CommandAction.GET_DIAGNOSTICS: {"location": "ftp://diagnostics.example.com/uploads/"},

@@ -20,6 +20,7 @@ FINAL_STATUSES = [
     CommandStatus.REJECTED,
     CommandStatus.FAILED,
     CommandStatus.TIMED_OUT,
+    CommandStatus.REFUSED,
 ]
 
 

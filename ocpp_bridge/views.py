@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.generic import DetailView, ListView
@@ -13,7 +12,7 @@ from django.views.generic import DetailView, ListView
 from chargers.models import Charger
 from installations.models import Installation
 from installations.views import InstallationObjectMixin
-from ocpp_bridge import routing
+from ocpp_bridge import reserved, routing
 from ocpp_bridge.choices import CommandSource
 from ocpp_bridge.forms import PAYLOAD_PRESETS, CommandForm
 from ocpp_bridge.models import Command, ConnectionAttempt
@@ -46,14 +45,17 @@ class ChargerCommandsView(InstallationObjectMixin, DetailView):
         form = CommandForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        with transaction.atomic():
-            command = routing.issue_command(
+        try:
+            command = reserved.send_manual(
                 self.object,
                 form.cleaned_data["action"],
                 form.cleaned_data["payload"],
                 user=request.user,  # type: ignore[arg-type]
                 source=CommandSource.UI,
             )
+        except reserved.CommandRefused as refused:
+            form.add_error("payload", refused.reason)
+            return self.render_to_response(self.get_context_data(form=form), status=400)
         if command.is_final:
             messages.error(request, f"{command.action} was not sent: {command.error}")
         else:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,11 +16,18 @@ from chargers.api.serializers import (
     RegisteredChargerSerializer,
 )
 from chargers.models import Charger
-from ocpp_bridge import routing
+from ocpp_bridge import reserved, routing
 from ocpp_bridge.api.serializers import CommandRequestSerializer, CommandSerializer
 from ocpp_bridge.choices import CommandSource
 from portal.api.viewsets import TenantModelViewSet
 from portal.tenancy import Action
+
+
+class CommandRefusedError(exceptions.APIException):
+    """400 ``refused``: the command would undo what Fusebox keeps on the charger (recorded)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "refused"
 
 
 class ChargerViewSet(TenantModelViewSet):
@@ -64,17 +70,22 @@ class ChargerViewSet(TenantModelViewSet):
 
         The answer is 201 with the command's state: ``pending``/``sent`` while the charger has
         not answered, then ``accepted``, ``rejected``, ``failed`` (e.g. the charger is offline)
-        or ``timed_out``. Follow it at ``/api/v1/commands/{id}/``.
+        or ``timed_out``. Follow it at ``/api/v1/commands/{id}/``. A command that would undo
+        balancing, the failsafe profile or the synced access settings is refused: 400 with code
+        ``refused`` and a message saying what to use instead (``ocpp_bridge/reserved.py``); it
+        is recorded with status ``refused``.
         """
         charger = self.get_object()
         serializer = CommandRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        with transaction.atomic():
-            command = routing.issue_command(
+        try:
+            command = reserved.send_manual(
                 charger, data["action"], data["payload"], user=request.user, source=CommandSource.API,
                 timeout_s=data["timeout_s"],
             )  # fmt: skip
+        except reserved.CommandRefused as refused:
+            raise CommandRefusedError(refused.reason) from None
         if data["wait_s"] and not command.is_final:
             command = routing.wait_for_command(command, data["wait_s"])
         return Response(CommandSerializer(command).data, status=status.HTTP_201_CREATED)
