@@ -407,6 +407,13 @@ def balance(
     installation = Installation.objects.filter(pk=installation_id).first()
     if installation is None:
         return None
+    problem = installation.live_available_current_problem(timezone.now())
+    if problem:  # written around validation: solving with it could overload; the limits expire
+        logger.error(
+            "Installation %s not balanced: its live available current %r is unusable (%s)",
+            installation_id, installation.available_current_a, problem,
+        )  # fmt: skip
+        return None
     scenario = build_scenario(installation)
     started = time.perf_counter()
     result = solve(scenario)

@@ -6,6 +6,7 @@ that serves a user is restricted through ``portal.tenancy``.
 
 from __future__ import annotations
 
+import math
 import secrets
 import zoneinfo
 from datetime import datetime, timedelta
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 PHASE_CHOICES = [(1, "1-phase"), (3, "3-phase")]
+# The largest live available current a meter or EMS may report per phase (the main fuse's limit).
+MAX_AVAILABLE_CURRENT_A = 4000.0
+
+
+def available_current_problem(values: object) -> str | None:
+    """Why a live available current cannot be used (None: it can): three finite currents, one
+    per phase L1-L3 (also on a 1-phase site), each 0 to ``MAX_AVAILABLE_CURRENT_A``."""
+    if not isinstance(values, list | tuple) or len(values) != 3:
+        return "Give three currents, one per phase (L1, L2, L3), also on a 1-phase installation."
+    for value in values:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            return "Each current must be a number of amperes."
+        if not 0 <= value <= MAX_AVAILABLE_CURRENT_A:
+            return f"Each current must be between 0 and {MAX_AVAILABLE_CURRENT_A:g} A."
+    return None
 
 
 def validate_time_zone(value: str) -> None:
@@ -107,6 +127,10 @@ class Installation(TenantModel):
                 raise ValidationError(
                     {"currency": "Use a three-letter ISO 4217 code such as EUR or NOK."}
                 )
+        if self.available_current_a:  # empty: none reported, the main fuse alone counts
+            problem = available_current_problem(self.available_current_a)
+            if problem:
+                raise ValidationError({"available_current_a": problem})
         if self.pk and self.failsafe_current_a is not None:
             problem = failsafe_problem(self, failsafe_a=self.failsafe_current_a)
             if problem:
@@ -117,15 +141,23 @@ class Installation(TenantModel):
         return self.circuits.filter(parent__isnull=True).first()
 
     def live_available_current_a(self, now: datetime) -> list[float] | None:
-        """The available current per phase a meter or EMS reported, while it is valid."""
-        if not self.available_current_a:
+        """The available current per phase a meter or EMS reported, while it is valid. A stored
+        value that is unusable (written around validation) counts as none here; balancing does
+        not solve with it at all (``live_available_current_problem``)."""
+        if not self._available_current_in_force(now) or self.live_available_current_problem(now):
             return None
-        if (
-            self.available_current_valid_until is not None
-            and self.available_current_valid_until <= now
-        ):
+        return [float(value) for value in self.available_current_a or []]
+
+    def live_available_current_problem(self, now: datetime) -> str | None:
+        """Why the live available current in force cannot be used; None when it can or none is."""
+        if not self._available_current_in_force(now):
             return None
-        return [float(value) for value in self.available_current_a]
+        return available_current_problem(self.available_current_a)
+
+    def _available_current_in_force(self, now: datetime) -> bool:
+        return bool(self.available_current_a) and (
+            self.available_current_valid_until is None or self.available_current_valid_until > now
+        )
 
     def role_of(self, user: AbstractBaseUser) -> Role | None:
         """The user's role here, or None when they are not a member."""

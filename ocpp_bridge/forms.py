@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -38,9 +39,20 @@ PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+class PayloadField(forms.JSONField):
+    """A JSON object shown back as typed, except that a lone surrogate (a valid JSON escape the
+    schema check refuses) stays an escape: as a character the page could not be encoded."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        text = json.dumps(value, ensure_ascii=False, cls=self.encoder)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class CommandForm(forms.Form):
     action = forms.ChoiceField(choices=CommandAction.choices, initial=CommandAction.RESET)
-    payload = forms.JSONField(
+    payload = PayloadField(
         required=False,  # {} is a valid payload (ClearCache), which a required field would refuse
         initial=PAYLOAD_PRESETS[CommandAction.RESET],
         widget=forms.Textarea(attrs={"rows": 8, "class": "mono", "spellcheck": "false"}),

@@ -7,7 +7,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from installations import services
-from installations.models import Circuit, Installation, Invitation, Membership
+from installations.models import (
+    MAX_AVAILABLE_CURRENT_A,
+    Circuit,
+    Installation,
+    Invitation,
+    Membership,
+)
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from portal.api.serializers import ModelCleanMixin
 
@@ -169,7 +175,7 @@ class AvailableCurrentSerializer(serializers.Serializer):
     """Live available current from a building meter or energy management system."""
 
     current_a = serializers.ListField(
-        child=serializers.FloatField(min_value=0, max_value=4000),
+        child=serializers.FloatField(min_value=0, max_value=MAX_AVAILABLE_CURRENT_A),
         min_length=3,
         max_length=3,
         help_text="Amperes available per phase L1, L2, L3 (never more than the main fuse counts).",
