@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from balancing.engine import solve
-from balancing.model import ScenarioError
+from balancing.engine import ScenarioError, solve
 
 EXIT_BAD_INPUT = 2
 

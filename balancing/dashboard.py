@@ -27,8 +27,8 @@ from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from balancing.engine.notes import Note, NoteWriter
 from balancing.models import BalancingDecision, BalancingTrigger
-from balancing.notes import Note, NoteWriter
 from balancing.service import build_scenario, rotation_indexes, to_installation_phases
 from installations.models import Installation
 from ocpp_bridge import routing

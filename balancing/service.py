@@ -26,8 +26,7 @@ from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from balancing import tuning
-from balancing.engine import solve
+from balancing.engine import solve, tuning
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession

@@ -1,14 +1,14 @@
 """Exact optimum of rule 2 by mixed-integer programming, to measure the engine against.
 
 The reference solves the same problem the engine's admission step faces, built with the
-engine's own reading of the snapshot (`balancing.demand`, `balancing.network`: which cars want
+engine's own reading of the snapshot (`balancing.engine.demand`, `balancing.engine.network`: which cars want
 current, their phases, minimum, cap, and the constraints left after base loads and offline
 reservations), and then decides exactly, with scipy's HiGHS MILP solver:
 
 - one binary per car and phase mode ("charges in this mode"), at most one mode per car;
 - one current per car and mode: its minimum when chosen, 0 otherwise (optionally anything up
   to its cap, see `optimum`);
-- every constraint of `balancing.network` with the engine's coefficients;
+- every constraint of `balancing.engine.network` with the engine's coefficients;
 - objective: cars served, lexicographically by priority (weights (n + 1) ** level).
 
 `useful_current_optimum` then keeps those counts and maximises the current the cars can use
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from balancing.demand import CarDemand, assess
-from balancing.model import parse_scenario
-from balancing.network import Network, build_network
+from balancing.engine.demand import CarDemand, assess
+from balancing.engine.model import parse_scenario
+from balancing.engine.network import Network, build_network
 
 
 @dataclass(frozen=True)

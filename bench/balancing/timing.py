@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from balancing.engine import solve
-from balancing.model import parse_scenario
+from balancing.engine.model import parse_scenario
 from bench.balancing.scenarios import depot
 
 # (chargers, circuits); the last one is the brief's 3,000-charger depot with 100 circuits.

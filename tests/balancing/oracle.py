@@ -2,7 +2,7 @@
 of measurements, not from the engine's code: given a snapshot and an allocation, the worst-case
 load of every fuse on every phase and the worst-case phase imbalance.
 
-Worst case, per docs/BALANCING.md and `balancing.demand`:
+Worst case, per docs/BALANCING.md and `balancing.engine.demand`:
 - an online charger with a car loads its allocated current on every phase the car may use:
   the first phase of the rotation for a 1-phase charger or a charger told to use 1 phase;
   otherwise the first `car_phases` phases of the rotation, or, when `car_phases` is null, the

@@ -45,7 +45,7 @@ EXAMPLE: dict[str, Any] = {
 def test_example_output_has_the_contract_shape() -> None:
     result = solve(EXAMPLE)
 
-    # "finished" is the engine's addition (see balancing.model: car_finished).
+    # "finished" is the engine's addition (see balancing.engine.model: car_finished).
     assert set(result) == {"allocations", "paused", "finished", "notes"}
     assert [set(item) for item in result["allocations"]] == [{"id", "current", "phases", "change"}]
     assert result["paused"] == []

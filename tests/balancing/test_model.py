@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from balancing import ScenarioError, solve
-from balancing.model import Charger, parse_scenario
+from balancing.engine import ScenarioError, solve
+from balancing.engine.model import Charger, parse_scenario
 from tests.balancing.builders import charger, fuse, scenario
 
 

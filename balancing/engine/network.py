@@ -11,7 +11,7 @@ not q, -1 when it loads q but not p. Everything the solver does is then "does th
 this current" on `headroom_da`, in whole deci-amperes, which makes the safety check exact.
 
 Every car is accounted at its worst case: its limit on every phase it may draw on (see
-`balancing.demand` for which phases those are). Offline chargers with a car connected are
+`balancing.engine.demand` for which phases those are). Offline chargers with a car connected are
 reserved at the failsafe current on all of their charger's phases, whatever the car, because
 nobody can tell them anything until they are back.
 """
@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from balancing.model import PHASE_COUNT, Charger, Fuse, Scenario
-from balancing.units import PHASE_NAMES, ceil_da, floor_da, format_da
+from balancing.engine.model import PHASE_COUNT, Charger, Fuse, Scenario
+from balancing.engine.units import PHASE_NAMES, ceil_da, floor_da, format_da
 
 Terms = tuple[tuple[int, int], ...]
 

@@ -3,7 +3,7 @@
 Water-filling by progressive filling: a water level t rises from the lowest minimum; every car
 below the level and still free is at the level (``max(minimum, t)``). A car stops (freezes) when
 the level reaches its cap (its max_current, or its draw plus a margin when it draws clearly
-less, see `balancing.demand`), or when a constraint it loads runs out: then every car still
+less, see `balancing.engine.demand`), or when a constraint it loads runs out: then every car still
 rising through that constraint stops, because none of them can get more without taking from the
 others. This is the max-min fair allocation: no car can get more without taking from a car that
 has less.
@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from heapq import heappop, heappush
 
-from balancing import tuning
-from balancing.network import Network, Terms
+from balancing.engine import tuning
+from balancing.engine.network import Network, Terms
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ it: a car is paused only if it could not charge even with every lower-priority c
 Within a level the goal is to pause the fewest cars, which is a multi-dimensional knapsack (three
 phases times every fuse on the way up), so the level is solved in four bounded steps:
 
-1. **Greedy by rank** (least energy received first, see `balancing.demand`): admit each car at
+1. **Greedy by rank** (least energy received first, see `balancing.engine.demand`): admit each car at
    its minimum if it fits.
 2. **Greedy by size** (what the car takes from oversubscribed constraints): the classic
    count-maximising order for knapsacks. Kept only if it admits more cars than step 1.
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from heapq import merge
 from itertools import groupby, islice
 
-from balancing import tuning
-from balancing.demand import CarDemand
-from balancing.network import Network, Terms
-from balancing.units import floor_da
+from balancing.engine import tuning
+from balancing.engine.demand import CarDemand
+from balancing.engine.network import Network, Terms
+from balancing.engine.units import floor_da
 
 _SWITCH_UP_MARGIN_DA = floor_da(tuning.PHASE_SWITCH_UP_MARGIN_A)
 

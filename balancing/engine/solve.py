@@ -7,23 +7,23 @@ gives byte-identical output.
 
 The rules of the contract are applied in order, each in its own module:
 
-1. never overload -> `balancing.network` (every fuse, every phase, worst case, imbalance);
-2. serve as many cars as possible, by priority, with rotation -> `balancing.admission`
-   (ranking and measurement reading in `balancing.demand`);
-3. max-min fair split -> `balancing.fairness`;
-4. no waste -> `balancing.demand` (caps near the draw) and `fairness.top_up`;
-5. calm -> `balancing.calm` (hysteresis, and the ``change`` field with lowering-first order).
+1. never overload -> `balancing.engine.network` (every fuse, every phase, worst case, imbalance);
+2. serve as many cars as possible, by priority, with rotation -> `balancing.engine.admission`
+   (ranking and measurement reading in `balancing.engine.demand`);
+3. max-min fair split -> `balancing.engine.fairness`;
+4. no waste -> `balancing.engine.demand` (caps near the draw) and `fairness.top_up`;
+5. calm -> `balancing.engine.calm` (hysteresis, and the ``change`` field with lowering-first order).
 
 Output, beyond the contract:
 
 - every allocation has ``"change"``: ``"lower"``, ``"raise"`` or ``"none"``, and the list is
-  sorted lowering first (see `balancing.calm`);
-- ``"finished"``: the chargers whose car is finished (see `balancing.demand`); they are not in
-  ``"paused"``. The service passes them back as ``car_finished`` (see `balancing.model`);
+  sorted lowering first (see `balancing.engine.calm`);
+- ``"finished"``: the chargers whose car is finished (see `balancing.engine.demand`); they are not in
+  ``"paused"``. The service passes them back as ``car_finished`` (see `balancing.engine.model`);
 - offline chargers are listed with the failsafe current they apply by themselves (0 without a
   car) and change "none": nothing can be sent to them.
 
-Input extensions (all optional) are documented in `balancing.model`.
+Input extensions (all optional) are documented in `balancing.engine.model`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from balancing import tuning
-from balancing.admission import admit, admit_spare
-from balancing.calm import APPLY_ORDER, Change, apply_hysteresis, classify
-from balancing.demand import CarDemand, assess
-from balancing.fairness import FillItem, top_up, water_fill
-from balancing.model import Charger, Scenario, ScenarioError, parse_scenario
-from balancing.network import Network, Terms, build_network
-from balancing.units import da_to_amps, floor_da, format_da, format_phases
+from balancing.engine import tuning
+from balancing.engine.admission import admit, admit_spare
+from balancing.engine.calm import APPLY_ORDER, Change, apply_hysteresis, classify
+from balancing.engine.demand import CarDemand, assess
+from balancing.engine.fairness import FillItem, top_up, water_fill
+from balancing.engine.model import Charger, Scenario, ScenarioError, parse_scenario
+from balancing.engine.network import Network, Terms, build_network
+from balancing.engine.units import da_to_amps, floor_da, format_da, format_phases
 
 __all__ = ["Allocation", "ChargerAllocation", "ScenarioError", "allocate", "solve"]
 

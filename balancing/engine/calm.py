@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from balancing import tuning
-from balancing.demand import CarDemand
-from balancing.network import Network
-from balancing.units import floor_da
+from balancing.engine import tuning
+from balancing.engine.demand import CarDemand
+from balancing.engine.network import Network
+from balancing.engine.units import floor_da
 
 _HYSTERESIS_DA = floor_da(tuning.HYSTERESIS_A)
 

@@ -14,7 +14,7 @@ This is where the snapshot's measurements are read (rules 2 and 4 of docs/BALANC
   held; it then climbs by the margin per solve: snapshots should follow a limit change by a few
   seconds.)
 - **Finished.** A car allowed to charge that draws (almost) nothing, or one the service flags
-  with ``car_finished`` (see `balancing.model`) that still draws nothing, does not want current:
+  with ``car_finished`` (see `balancing.engine.model`) that still draws nothing, does not want current:
   it gets its minimum only from current no other car can use, else 0.
 - **Rank.** Within a priority, cars are served in order of least energy received, then earliest
   arrival, then id. A car charging now counts `tuning.ROTATION_HYSTERESIS_WH` less energy; this
@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from balancing import tuning
-from balancing.model import Charger
-from balancing.network import Network, Terms
-from balancing.units import ceil_da, floor_da
+from balancing.engine import tuning
+from balancing.engine.model import Charger
+from balancing.engine.network import Network, Terms
+from balancing.engine.units import ceil_da, floor_da
 
 
 @dataclass(slots=True)
@@ -42,7 +42,7 @@ class CarDemand:
     charger: Charger
     # Installation phases drawn on in each phase mode the charger may use, ascending mode ...
     footprints: dict[int, tuple[int, ...]]
-    # ... and the constraints of `balancing.network` that each mode touches.
+    # ... and the constraints of `balancing.engine.network` that each mode touches.
     terms: dict[int, Terms]
     min_da: int
     # The most this car can usefully take: its max_current, or less when held near its draw.
