@@ -33,8 +33,8 @@ from auth_access.choices import RemoteStartStatus
 from auth_access.models import RemoteStart
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession, Connector
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandSource, CommandStatus
+from commands import routing
+from commands.choices import CommandSource, CommandStatus
 from portal.tenancy import Action
 from portal.views import TenantMixin
 

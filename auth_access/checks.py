@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from auth_access import external
@@ -309,12 +309,17 @@ async def conclude(check: Check, write: Write) -> Decision:
     (the bridge's write-behind: the charger's answer does not wait for it)."""
     if check.external is None:
         return check.local
-    from ocpp_bridge import persistence
-
     answer = await external.ask(check.external)
     outcome = settle(check, answer)
-    await write(persistence.record_authorization, outcome)
+    await write(record_on_thread, outcome)
     return outcome.decision
+
+
+def record_on_thread(outcome: Outcome) -> None:
+    """``record()`` on one of the bridge's database threads, whose connection may have gone stale
+    between two uses."""
+    close_old_connections()
+    record(outcome)
 
 
 def conclude_now(check: Check) -> Decision:

@@ -29,7 +29,7 @@ from auth_access.models import AuthorizationRecord, RemoteStart, SeenCard
 from auth_access.tasks import request_enforcement, request_local_list_sync
 from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession
-from ocpp_bridge.choices import CommandStatus
+from commands.choices import CommandStatus
 
 DELETE_BATCH = 5_000
 MAX_BATCHES = 200  # a run deletes at most 1 million rows; the next run goes on

@@ -32,13 +32,13 @@ from auth_access.choices import LocalListStatus
 from auth_access.decisions import effective_mode
 from auth_access.models import ChargeCard, LocalListState
 from chargers.models import Charger
+from commands import routing
+from commands.choices import CommandAction, CommandSource, CommandStatus
 from installations.choices import AuthorizationMode, Role
 from installations.models import Membership
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
 
 if TYPE_CHECKING:
-    from ocpp_bridge.models import Command
+    from commands.models import Command
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 user's virtual idTag, with its remote start: source ``remote_start``, or the external authorizer
 where the installation has one), records the decision, and on acceptance opens a
 ``RemoteStart`` (valid ``REMOTE_START_WINDOW``) and sends RemoteStartTransaction with the
-virtual idTag through ``ocpp_bridge.routing``. While the remote start is open the charger's
+virtual idTag through ``commands.routing``. While the remote start is open the charger's
 Authorize/StartTransaction with that idTag is accepted, and the session is the user's.
 
 ``follow(remote_start, wait_s)`` waits for the charger's answer and stores the outcome;
@@ -31,15 +31,15 @@ from auth_access.services import AccessError
 from auth_access.virtual_tags import virtual_id_tag
 from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
+from commands import routing
+from commands.choices import CommandAction, CommandSource, CommandStatus
 from portal.tenancy import Action
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from accounts.models import User
-    from ocpp_bridge.models import Command
+    from commands.models import Command
 
 # How long the charger may take to start after the request (the driver plugs in meanwhile;
 # chargers give up after their own ConnectionTimeOut, typically 30-120 s).

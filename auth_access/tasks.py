@@ -78,9 +78,9 @@ def enforce_access(installation_id: int) -> int:
     from auth_access.models import AccessPolicy
     from chargers.choices import SessionStatus
     from chargers.models import ChargeSession
-    from ocpp_bridge import routing
-    from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
-    from ocpp_bridge.models import Command
+    from commands import routing
+    from commands.choices import CommandAction, CommandSource, CommandStatus
+    from commands.models import Command
 
     get_redis().delete(ENFORCE_QUEUED_KEY.format(installation_id=installation_id))
     policy = AccessPolicy.objects.filter(installation_id=installation_id).first()

@@ -30,8 +30,8 @@ from django.utils import timezone
 from balancing.engine.notes import Note, NoteWriter
 from balancing.models import BalancingDecision, BalancingTrigger
 from balancing.service import build_scenario, rotation_indexes, to_installation_phases
+from commands import routing
 from installations.models import Installation
-from ocpp_bridge import routing
 from portal.tenancy import assert_restricted
 
 PHASE_NAMES = ("L1", "L2", "L3")

@@ -30,10 +30,10 @@ from balancing.engine import solve, tuning
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession
+from commands import reserved, routing
+from commands.choices import CommandAction, CommandSource, CommandStatus
+from commands.models import Command
 from installations.models import Installation
-from ocpp_bridge import reserved, routing
-from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
-from ocpp_bridge.models import Command
 
 logger = logging.getLogger(__name__)
 

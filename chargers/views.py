@@ -22,9 +22,9 @@ from django.views.generic.detail import SingleObjectMixin
 from chargers import services
 from chargers.forms import ChargerForm, ChargerRegisterForm
 from chargers.models import Charger, Connector
+from commands.routing import live_states
 from installations.models import Circuit
 from installations.views import InstallationObjectMixin, InstallationPageMixin
-from ocpp_bridge.routing import live_states
 from portal.tenancy import Action
 
 

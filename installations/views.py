@@ -30,6 +30,7 @@ from django.views.generic import (
 )
 
 from chargers.models import Charger, Connector
+from commands.routing import live_states
 from installations import services
 from installations.choices import MANAGEABLE_ROLES, Role
 from installations.forms import (
@@ -38,7 +39,6 @@ from installations.forms import (
     InstallationForm,
 )
 from installations.models import Circuit, Installation, Invitation, Membership
-from ocpp_bridge.routing import live_states
 from portal.tenancy import Action
 from portal.views import TenantMixin
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from ocpp_bridge.choices import CommandAction
-from ocpp_bridge.payloads import payload_errors
+from commands.choices import CommandAction
+from commands.payloads import payload_errors
 
 # A starting payload for each action, filled in when the action is picked in the form.
 PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
@@ -21,7 +21,7 @@ PAYLOAD_PRESETS: dict[str, dict[str, Any]] = {
     CommandAction.GET_CONFIGURATION: {},
     CommandAction.CLEAR_CACHE: {},
     CommandAction.TRIGGER_MESSAGE: {"requestedMessage": "StatusNotification", "connectorId": 1},
-    # SetChargingProfile and SendLocalList are always refused (ocpp_bridge/reserved.py), so they
+    # SetChargingProfile and SendLocalList are always refused (commands/reserved.py), so they
     # have no preset; only profiles Fusebox does not own may be cleared by hand.
     CommandAction.CLEAR_CHARGING_PROFILE: {"chargingProfilePurpose": "TxProfile"},
     CommandAction.GET_COMPOSITE_SCHEDULE: {

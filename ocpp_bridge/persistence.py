@@ -27,8 +27,10 @@ from auth_access.decisions import Decision
 from balancing.triggers import charger_changed, chargers_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
-from ocpp_bridge.choices import AttemptReason, CommandStatus
-from ocpp_bridge.models import Command, ConnectionAttempt
+from commands.choices import CommandStatus
+from commands.models import Command
+from ocpp_bridge.choices import AttemptReason
+from ocpp_bridge.models import ConnectionAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -401,12 +403,6 @@ def _authorize_alone(asked: checks.Asked) -> checks.Check | BaseException:
 
 def _no_charger(asked: checks.Asked) -> BaseException:
     return Charger.DoesNotExist(f"No charger {asked.charger_id}")
-
-
-def record_authorization(outcome: checks.Outcome) -> None:
-    """Store a decision the external authorizer (or its fallback) took."""
-    close_old_connections()
-    checks.record(outcome)
 
 
 def boot_access_hooks(charger_id: int) -> None:

@@ -1,4 +1,4 @@
-"""The bridge side of the Redis contract in ``ocpp_bridge.routing``: presence, live state, commands.
+"""The bridge side of the Redis contract in ``commands.routing``: presence, live state, commands.
 
 ``Presence`` is the one writer of this node's presence keys and live-state hashes. Connects and
 disconnects are written with the next round, which starts at once; nobody waits for it (a
@@ -39,16 +39,16 @@ from ocpp.messages import CallError, CallResult
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ocpp_bridge import persistence
-from ocpp_bridge.choices import CommandAction, CommandStatus
-from ocpp_bridge.payloads import payload_errors
-from ocpp_bridge.routing import (
+from commands.choices import CommandAction, CommandStatus
+from commands.payloads import payload_errors
+from commands.routing import (
     COMMAND_DONE_CHANNEL,
     LIVE_KEY,
     NODE_QUEUE_KEY,
     PRESENCE_KEY,
     PRESENCE_TTL_S,
 )
+from ocpp_bridge import persistence
 
 if TYPE_CHECKING:
     from ocpp_bridge.handlers import BridgeChargePoint, CallOutcome

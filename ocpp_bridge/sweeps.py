@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from chargers.choices import EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent
+from commands.routing import PRESENCE_KEY
 from ocpp_bridge import persistence
-from ocpp_bridge.routing import PRESENCE_KEY
 from portal.redis import get_redis
 
 

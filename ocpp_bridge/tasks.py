@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ocpp_bridge import routing, sweeps
+from commands import routing
+from ocpp_bridge import sweeps
 
 
 @shared_task(ignore_result=True)

@@ -10,12 +10,13 @@ from django.shortcuts import redirect
 from django.views.generic import DetailView, ListView
 
 from chargers.models import Charger
+from commands import reserved, routing
+from commands.choices import CommandSource
+from commands.models import Command
 from installations.models import Installation
 from installations.views import InstallationObjectMixin
-from ocpp_bridge import reserved, routing
-from ocpp_bridge.choices import CommandSource
 from ocpp_bridge.forms import PAYLOAD_PRESETS, CommandForm
-from ocpp_bridge.models import Command, ConnectionAttempt
+from ocpp_bridge.models import ConnectionAttempt
 from portal.tenancy import Action
 from portal.views import TenantMixin
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "installations",
     "chargers",
     "auth_access",
+    "commands",
     "ocpp_bridge",
     "balancing",
     "reporting",

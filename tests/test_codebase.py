@@ -18,6 +18,7 @@ OUR_APPS = {
     "installations",
     "chargers",
     "auth_access",
+    "commands",
     "ocpp_bridge",
     "balancing",
     "reporting",
@@ -61,6 +62,45 @@ def test_openapi_schema_generates_without_warnings(tmp_path: Path) -> None:
         "/api/v1/invitations/",
     ]:
         assert f"  {path}:" in schema
+
+
+def _imported_packages(package: str) -> dict[str, set[str]]:
+    """Every top-level package each module of ``package`` imports (also inside functions and
+    ``TYPE_CHECKING`` blocks), by module path; migrations left out (they are history)."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for source in sorted((ROOT / package).rglob("*.py")):
+        if "migrations" in source.parts:
+            continue
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+        found[str(source.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        # Access decides and reaches chargers only through the command path.
+        ("auth_access", {"ocpp_bridge"}),
+        # The command path is below both the bridge and access.
+        ("commands", {"ocpp_bridge", "auth_access", "balancing", "reporting"}),
+        # Reporting reads; nothing in the core depends on it.
+        ("chargers", {"reporting", "balancing"}),
+    ],
+)
+def test_dependencies_point_one_way(package: str, forbidden: set[str]) -> None:
+    wrong = {
+        module: sorted(names & forbidden)
+        for module, names in _imported_packages(package).items()
+        if names & forbidden
+    }
+    assert wrong == {}
 
 
 def test_every_setting_read_from_the_environment_is_documented() -> None:

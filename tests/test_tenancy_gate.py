@@ -18,8 +18,8 @@ from auth_access.models import (
 )
 from balancing.models import BalancingDecision
 from chargers.models import ChargerEvent, ChargeSession
+from commands.models import Command
 from installations.models import Invitation, Membership
-from ocpp_bridge.models import Command
 from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError

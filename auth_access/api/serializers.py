@@ -18,9 +18,9 @@ from auth_access.models import (
     SeenCard,
 )
 from chargers.models import Charger, ChargeSession
+from commands.serializers import CommandSerializer
 from installations.api.serializers import UserSummarySerializer
 from installations.models import Installation, Membership
-from ocpp_bridge.api.serializers import CommandSerializer
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from portal.api.serializers import ModelCleanMixin
 from portal.tenancy import Action

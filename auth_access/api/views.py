@@ -41,9 +41,9 @@ from auth_access.models import (
     SeenCard,
 )
 from auth_access.tasks import request_local_list_sync
+from commands import routing
+from commands.serializers import CommandSerializer
 from installations.models import Membership
-from ocpp_bridge import routing
-from ocpp_bridge.api.serializers import CommandSerializer
 from portal.api.viewsets import (
     TenantListRetrieveDestroyViewSet,
     TenantModelViewSet,

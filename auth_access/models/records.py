@@ -17,7 +17,7 @@ from auth_access.choices import (
     DecisionSource,
     RemoteStartStatus,
 )
-from ocpp_bridge.choices import CommandStatus
+from commands.choices import CommandStatus
 from portal.tenancy import Action, TenantModel
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class RemoteStart(TenantModel):
     )
     reason = models.CharField(max_length=200, blank=True)
     command = models.ForeignKey(
-        "ocpp_bridge.Command", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "commands.Command", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     session = models.ForeignKey(
         "chargers.ChargeSession",

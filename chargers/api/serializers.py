@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from chargers import services
 from chargers.models import Charger, Connector
+from commands.routing import LiveState, live_states
 from installations.models import Circuit
-from ocpp_bridge.routing import LiveState, live_states
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from portal.api.serializers import ModelCleanMixin
 

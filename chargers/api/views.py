@@ -16,9 +16,9 @@ from chargers.api.serializers import (
     RegisteredChargerSerializer,
 )
 from chargers.models import Charger
-from ocpp_bridge import reserved, routing
-from ocpp_bridge.api.serializers import CommandRequestSerializer, CommandSerializer
-from ocpp_bridge.choices import CommandSource
+from commands import reserved, routing
+from commands.choices import CommandSource
+from commands.serializers import CommandRequestSerializer, CommandSerializer
 from portal.api.viewsets import TenantModelViewSet
 from portal.tenancy import Action
 
@@ -72,7 +72,7 @@ class ChargerViewSet(TenantModelViewSet):
         not answered, then ``accepted``, ``rejected``, ``failed`` (e.g. the charger is offline)
         or ``timed_out``. Follow it at ``/api/v1/commands/{id}/``. A command that would undo
         balancing, the failsafe profile or the synced access settings is refused: 400 with code
-        ``refused`` and a message saying what to use instead (``ocpp_bridge/reserved.py``); it
+        ``refused`` and a message saying what to use instead (``commands/reserved.py``); it
         is recorded with status ``refused``.
         """
         charger = self.get_object()

@@ -6,13 +6,14 @@ import django_filters
 from django.db.models import QuerySet
 
 from chargers.models import ChargerEvent, ChargeSession
+from commands.models import Command
+from commands.serializers import CommandSerializer
 from ocpp_bridge.api.serializers import (
     ChargerEventSerializer,
     ChargeSessionSerializer,
-    CommandSerializer,
     ConnectionAttemptSerializer,
 )
-from ocpp_bridge.models import Command, ConnectionAttempt
+from ocpp_bridge.models import ConnectionAttempt
 from portal.api.pagination import CursorOrPagePagination
 from portal.api.viewsets import TenantReadOnlyViewSet
 from reporting.api.params import check_visible

@@ -20,7 +20,7 @@ from auth_access.models import (
     SeenCard,
 )
 from chargers.models import Charger, ChargeSession
-from ocpp_bridge.models import Command
+from commands.models import Command
 from portal.redis import get_redis
 from tests.conftest import World
 from tests.ocpp.conftest import TestCharger, eventually

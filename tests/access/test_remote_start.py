@@ -14,7 +14,7 @@ from auth_access.choices import RemoteStartStatus, RunningSessionPolicy
 from auth_access.models import AccessPolicy, AuthorizationRecord, ChargeCard, RemoteStart
 from auth_access.virtual_tags import virtual_id_tag
 from chargers.models import ChargeSession
-from ocpp_bridge.models import Command
+from commands.models import Command
 from portal.redis import get_redis
 from tests.access.authorizer import SECRET, Authorizer, Reply
 from tests.conftest import World, api_as

@@ -13,8 +13,8 @@ from auth_access.choices import RemoteStartStatus
 from auth_access.models import RemoteStart
 from auth_access.virtual_tags import virtual_id_tag
 from chargers.models import Charger
-from ocpp_bridge.choices import CommandAction, CommandStatus
-from ocpp_bridge.models import Command
+from commands.choices import CommandAction, CommandStatus
+from commands.models import Command
 from tests.conftest import World, api_as
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.get_fixed_timezone(0))

@@ -16,9 +16,9 @@ from auth_access.choices import AuthorizationStatus, AuthorizationTrigger, Decis
 from auth_access.models import AuthorizationRecord, SeenCard
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger
+from commands import routing
 from installations.choices import Role
 from installations.models import Membership
-from ocpp_bridge import routing
 from portal.redis import get_redis
 from tests.access.conftest import fake_dns, local_authorizers  # noqa: F401
 from tests.conftest import World

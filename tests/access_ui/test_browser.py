@@ -16,8 +16,8 @@ from playwright.sync_api import Page, expect
 from auth_access import charging_views, services
 from auth_access.choices import AuthorizationStatus
 from auth_access.models import ChargeCard, ChargerPermission
-from ocpp_bridge.choices import CommandStatus
-from ocpp_bridge.models import Command
+from commands.choices import CommandStatus
+from commands.models import Command
 from tests.access_ui.conftest import a_crowd, decision, put_online, see_card
 from tests.conftest import World
 from tests.web.test_browser import assert_fits, log_in

@@ -19,8 +19,8 @@ from auth_access.choices import FallbackPolicy, RemoteStartStatus
 from auth_access.models import AccessPolicy, AuthorizationRecord, RemoteStart
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger, ChargeSession
-from ocpp_bridge.choices import CommandAction, CommandStatus
-from ocpp_bridge.models import Command
+from commands.choices import CommandAction, CommandStatus
+from commands.models import Command
 from tests.access_ui.conftest import put_online
 from tests.conftest import World
 

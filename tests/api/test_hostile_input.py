@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ocpp_bridge.models import Command
-from ocpp_bridge.payloads import payload_errors
+from commands.models import Command
+from commands.payloads import payload_errors
 from tests.conftest import World, api_as
 
 pytestmark = pytest.mark.django_db

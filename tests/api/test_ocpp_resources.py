@@ -8,9 +8,12 @@ import pytest
 from django.utils import timezone
 
 from chargers.models import Charger, ChargeSession
-from ocpp_bridge import routing, sweeps
-from ocpp_bridge.choices import AttemptReason, CommandStatus
-from ocpp_bridge.models import Command, ConnectionAttempt
+from commands import routing
+from commands.choices import CommandStatus
+from commands.models import Command
+from ocpp_bridge import sweeps
+from ocpp_bridge.choices import AttemptReason
+from ocpp_bridge.models import ConnectionAttempt
 from portal.redis import get_redis
 from tests.conftest import World, api_as
 
@@ -69,7 +72,7 @@ class TestCommands:
 
     def test_charging_profile_decimals_pass_the_schema(self, world: World) -> None:
         """21.4 is a multiple of 0.1 (parsed as a decimal): the answer is the manual-command
-        refusal (ocpp_bridge/reserved.py), not a schema error."""
+        refusal (commands/reserved.py), not a schema error."""
         profile = {
             "connectorId": 1,
             "csChargingProfiles": {

@@ -14,8 +14,8 @@ from balancing import service, tasks
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger
+from commands import routing
 from installations.models import Installation
-from ocpp_bridge import routing
 from portal.redis import get_redis
 from tests.conftest import World
 

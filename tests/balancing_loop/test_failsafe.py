@@ -17,6 +17,7 @@ from balancing import service
 from balancing.models import BalancingTrigger
 from chargers.models import Charger
 from chargers.services import register_charger
+from commands.models import Command
 from installations.failsafe import (
     ChargerNode,
     FuseNode,
@@ -25,7 +26,6 @@ from installations.failsafe import (
     worst_case_loads,
 )
 from installations.models import Installation
-from ocpp_bridge.models import Command
 from tests.balancing_loop.test_loop import _limits_sent, _plug_in
 from tests.conftest import World, api_as
 
@@ -137,7 +137,7 @@ def test_every_online_charger_is_told_its_failsafe_once(world: World) -> None:
 
 
 def test_a_refused_failsafe_is_sent_again(world: World) -> None:
-    from ocpp_bridge.choices import CommandStatus
+    from commands.choices import CommandStatus
 
     _plug_in(world.charger_a1)
     Charger.objects.filter(pk=world.charger_a1.pk).update(failsafe_sent_a=None)
@@ -224,7 +224,7 @@ def test_an_offline_charger_keeps_its_limit_reserved_until_it_expires(world: Wor
 
 
 def test_a_draw_measured_before_the_last_limit_does_not_hold_the_car_back(world: World) -> None:
-    from ocpp_bridge import routing
+    from commands import routing
     from portal.redis import get_redis
 
     _plug_in(world.charger_a1, (6.0, 6.0, 0.1))  # a 2-phase car drawing the old 6 A
@@ -244,7 +244,7 @@ def test_a_draw_measured_before_the_last_limit_does_not_hold_the_car_back(world:
 
 
 def test_a_charger_that_reports_no_current_is_unknown_not_idle(world: World) -> None:
-    from ocpp_bridge import routing
+    from commands import routing
     from portal.redis import get_redis
 
     _plug_in(world.charger_a1)

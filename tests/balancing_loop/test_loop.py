@@ -9,9 +9,9 @@ from balancing import service, tasks
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger, ChargeSession
+from commands import routing
+from commands.models import Command
 from installations.models import Installation
-from ocpp_bridge import routing
-from ocpp_bridge.models import Command
 from portal.redis import get_redis
 from tests.conftest import World
 
@@ -178,7 +178,7 @@ def test_sweep_covers_installations_with_chargers_online(world: World) -> None:
 def test_the_profile_sent_is_valid_ocpp_and_in_force_at_once() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from ocpp_bridge.payloads import payload_errors
+    from commands.payloads import payload_errors
 
     now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     payload = service.charging_profile(

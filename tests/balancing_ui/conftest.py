@@ -12,8 +12,8 @@ from django.utils import timezone
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger
+from commands import routing
 from installations.models import Installation
-from ocpp_bridge import routing
 from portal.redis import get_redis
 from tests.web.conftest import browser, client_as, live_static, page, phone  # noqa: F401
 

@@ -238,7 +238,7 @@ class Chargers:
 
 def _holds(bridge: BridgeHandle, identity: str, test_charger: TestCharger) -> bool:
     """The bridge registered this connection: presence is written and the state loaded."""
-    from ocpp_bridge.routing import node_of
+    from commands.routing import node_of
 
     connection = bridge.bridge.server.connections.get(identity)
     return connection is not None and node_of(identity) == bridge.bridge.node_id

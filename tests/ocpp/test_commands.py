@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandAction, CommandStatus
-from ocpp_bridge.models import Command
+from commands import routing
+from commands.choices import CommandAction, CommandStatus
+from commands.models import Command
 from portal.redis import get_redis
 from tests.conftest import World
 from tests.ocpp.conftest import NO_ANSWER, BridgeHandle, Chargers, TestCharger, eventually

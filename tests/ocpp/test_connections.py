@@ -20,10 +20,10 @@ from websockets.exceptions import InvalidStatus
 from chargers.choices import EventKind
 from chargers.models import Charger, ChargerEvent, ChargeSession
 from chargers.services import rotate_ocpp_password
-from ocpp_bridge import routing
+from commands import routing
+from commands.routing import LIVE_KEY, PRESENCE_KEY, LiveState, live_states
 from ocpp_bridge.choices import AttemptReason
 from ocpp_bridge.models import ConnectionAttempt
-from ocpp_bridge.routing import LIVE_KEY, PRESENCE_KEY, LiveState, live_states
 from ocpp_bridge.server import Found
 from portal.redis import get_redis
 from tests.conftest import World

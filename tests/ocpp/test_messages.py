@@ -13,8 +13,8 @@ from django.utils import timezone
 from auth_access.models import ChargeCard
 from chargers.choices import ConnectorStatus, EventKind
 from chargers.models import ChargerEvent, Connector
+from commands.routing import live_states
 from installations.choices import AuthorizationMode
-from ocpp_bridge.routing import live_states
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chargers.models import Charger
-from ocpp_bridge.routing import live_states
+from commands.routing import live_states
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, eventually
 from tests.ocpp.test_transactions import _meter_values, at, sample

@@ -14,8 +14,8 @@ from django.test import override_settings
 from auth_access.models import ChargeCard
 from chargers.choices import SessionStatus, StopReason
 from chargers.models import Charger, ChargeSession, MeterValue
+from commands.routing import live_states
 from ocpp_bridge import sweeps, tasks
-from ocpp_bridge.routing import live_states
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger
 from tests.ocpp.test_transactions import _meter_values, at, sample, start, stop

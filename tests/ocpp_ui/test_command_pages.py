@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from ocpp_bridge import routing
-from ocpp_bridge.choices import AttemptReason, CommandStatus
-from ocpp_bridge.models import Command, ConnectionAttempt
+from commands import routing
+from commands.choices import CommandStatus
+from commands.models import Command
+from ocpp_bridge.choices import AttemptReason
+from ocpp_bridge.models import ConnectionAttempt
 from portal.redis import get_redis
 from tests.conftest import World
 

@@ -14,11 +14,11 @@ from django.utils.html import escape
 from auth_access.local_list import configuration
 from balancing import service
 from chargers.models import Charger
+from commands import reserved, routing
+from commands.choices import CommandStatus
+from commands.models import Command
+from commands.payloads import payload_errors
 from installations.choices import AuthorizationMode
-from ocpp_bridge import reserved, routing
-from ocpp_bridge.choices import CommandStatus
-from ocpp_bridge.models import Command
-from ocpp_bridge.payloads import payload_errors
 from portal.redis import get_redis
 from tests.conftest import World, api_as
 

@@ -22,10 +22,10 @@ from accounts.models import User
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession, Connector, MeterValue
 from chargers.services import register_charger
+from commands import routing
+from commands.choices import CommandStatus
 from installations.choices import AuthorizationMode
 from installations.services import create_installation
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandStatus
 from ocpp_bridge.management.commands.simulate import specs_from_database
 from ocpp_bridge.simulator.fleet import Fleet, synthetic_specs
 from ocpp_bridge.simulator.settings import SimSettings

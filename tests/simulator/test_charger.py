@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
-from ocpp_bridge.choices import CommandAction
+from commands.choices import CommandAction
 from ocpp_bridge.simulator.car import Car, CarModel
 from ocpp_bridge.simulator.charger import SimulatedCharger
 from ocpp_bridge.simulator.settings import SimSettings

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from ocpp_bridge import routing
-from ocpp_bridge.choices import CommandAction, CommandSource, CommandStatus
-from ocpp_bridge.models import Command
+from commands import routing
+from commands.choices import CommandAction, CommandSource, CommandStatus
+from commands.models import Command
 
 if TYPE_CHECKING:
     from accounts.models import User

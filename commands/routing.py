@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from ocpp_bridge.choices import CommandSource, CommandStatus
-from ocpp_bridge.models import Command
+from commands.choices import CommandSource, CommandStatus
+from commands.models import Command
 from portal.redis import get_redis
 
 if TYPE_CHECKING:
