@@ -1,7 +1,8 @@
 """``python -m bench.balancing [--quick]``: print the balancing engine's figures.
 
 1. solve time against charger count (median and p95);
-2. the engine against the exact MILP optimum on random small sites;
+2. the engine against exact references (MILP optimum, LP max-min fair split) on random small
+   sites and on the hard cases of issue #11 (`bench.balancing.optimality`);
 3. a simulated office day, engine next to a naive equal split.
 
 ``--quick`` runs fewer repetitions and snapshots (for a smoke test); the figures in
@@ -14,6 +15,7 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 
 from bench.balancing import optimality, simulation, timing
 
@@ -38,26 +40,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{row.parse_median_ms:>9.1f} {row.charging:>9} {row.paused:>7}  {row.label}"
         )
 
-    print(f"\n2. Against the exact optimum (scipy MILP), {snapshots} random small sites")
+    print(
+        f"\n2. Against exact references (scipy HiGHS), {snapshots} random small sites and "
+        f"{snapshots} hard sites"
+    )
     figures = optimality.run(snapshots=snapshots)
-    print(f"   cars wanting current:          {figures.cars_wanting}")
-    print(
-        f"   cars served, engine / optimum: {figures.served_engine} / {figures.served_optimum}"
-        f" = {figures.served_engine / figures.served_optimum:.4f}"
-    )
-    print(
-        f"   snapshots matching exactly:    {figures.exact_snapshots} / {figures.snapshots}"
-        f" ({figures.short_snapshots} short, at most {figures.worst_shortfall} car)"
-    )
-    print(
-        f"   optimum if cars may be raised above their minimum to meet an imbalance limit: "
-        f"{figures.served_optimum_raising}"
-    )
-    print(
-        f"   useful current, engine / max-throughput optimum: {figures.useful_engine_a:.0f} A"
-        f" / {figures.useful_optimum_a:.0f} A"
-        f" = {figures.useful_engine_a / figures.useful_optimum_a:.3f}"
-    )
+    _print_optimality(figures)
 
     print(
         f"\n3. Office car park day: {simulation.ROWS * simulation.BAYS_PER_ROW} chargers, "
@@ -84,6 +72,65 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   ideal (unlimited fuses): {reports[0].ideal_kwh:.0f} kWh")
     print(f"\nTotal bench time: {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _print_optimality(figures: optimality.Optimality) -> None:
+    columns = [*figures.families, figures.total]
+    print("   " + " " * 44 + "".join(f"{family.name:>14}" for family in columns))
+
+    def line(label: str, cell: Callable[[optimality.Family], str]) -> None:
+        print(f"   {label:<44}" + "".join(f"{cell(family):>14}" for family in columns))
+
+    line("snapshots", lambda family: f"{family.snapshots}")
+    line("cars wanting current", lambda family: f"{family.cars_wanting}")
+    line(
+        "cars served, engine / optimum",
+        lambda family: f"{family.served_engine}/{family.served_optimum}",
+    )
+    line(
+        "snapshots served = optimum (every priority)",
+        lambda family: _share(family.exact_snapshots, family),
+    )
+    line("worst shortfall (cars)", lambda family: f"{family.worst_shortfall}")
+    line(
+        "strict-priority violations (snapshots)",
+        lambda family: f"{len(family.priority_violations)}",
+    )
+    line("overloads (snapshots)", lambda family: f"{len(family.overloads)}")
+    line(
+        "max-min fair within 0.1 A (no hysteresis)",
+        lambda family: _share(family.fair_snapshots, family),
+    )
+    line(
+        "max-min fair within 0.1 A (as sent)",
+        lambda family: _share(family.fair_sent_snapshots, family),
+    )
+    line(
+        "worst difference from the fair split (A)",
+        lambda family: f"{family.worst_unfair_da / 10:.1f}",
+    )
+    small = figures.families[0]
+    print(
+        f"   small sites: optimum if cars may be raised above their minimum to meet an imbalance "
+        f"limit: {small.served_optimum_raising}; useful current, engine / max-throughput "
+        f"optimum: {small.useful_engine_a:.0f} A / {small.useful_optimum_a:.0f} A "
+        f"= {small.useful_engine_a / max(small.useful_optimum_a, 1e-9):.3f}"
+    )
+    for family in figures.families:
+        for label, seeds in (
+            ("short", family.short_snapshots),
+            ("priority", family.priority_violations),
+            ("overload", family.overloads),
+            ("unfair", family.unfair_seeds),
+        ):
+            if seeds:
+                shown = ", ".join(str(seed) for seed in seeds[:12])
+                more = f" (+{len(seeds) - 12})" if len(seeds) > 12 else ""
+                print(f"   {family.name}, {label} seeds: {shown}{more}")
+
+
+def _share(count: int, family: optimality.Family) -> str:
+    return f"{100 * count / max(family.snapshots, 1):.2f} %"
 
 
 def _cpu() -> str:
