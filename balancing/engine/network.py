@@ -14,6 +14,11 @@ Every car is accounted at its worst case: its limit on every phase it may draw o
 `balancing.engine.demand` for which phases those are). Offline chargers with a car connected are
 reserved at the failsafe current on all of their charger's phases, whatever the car, because
 nobody can tell them anything until they are back.
+
+A fuse phase already over its limit before any car (base load plus offline reservations) gets
+room 0: nothing more is given on that phase under that fuse, so every car that may draw on it
+is paused, while cars on the fuse's other phases (a 1-phase car on L1 when L2 is over, a car
+switched to 1 phase) are balanced on what their own phases allow.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ class Network:
     paths: dict[str, tuple[int, ...]]
     labels: list[str]
     headroom_da: list[int]
-    # Fuses already over a limit before any car (base load plus offline reservations).
-    overloaded_fuses: frozenset[int]
+    # Fuse phase constraints already over their limit before any car (base load plus offline
+    # reservations); their room is 0.
+    overloaded: frozenset[int]
     notes: list[str]
     imbalance_limited: bool = False
     _terms_cache: dict[tuple[str, tuple[int, ...]], Terms] = field(default_factory=dict)
@@ -120,6 +126,11 @@ class Network:
     def describe(self, index: int, amount_da: int) -> str:
         """Why `amount_da` more does not fit in constraint `index`, in words."""
         fuse, phase = divmod(index, PHASE_COUNT)
+        if index in self.overloaded:
+            return (
+                f"{self.fuse_ids[fuse]} is overloaded before any car is served on "
+                f"{PHASE_NAMES[phase]}, a phase it may draw on"
+            )
         if fuse < len(self.fuse_ids):
             return (
                 f"{self.fuse_ids[fuse]} cannot give every car {format_da(amount_da)} "
@@ -130,15 +141,6 @@ class Network:
             f"{format_da(amount_da)} more on {PHASE_NAMES[high]} than on {PHASE_NAMES[low]} "
             f"would exceed the phase imbalance limit at {self.fuse_ids[0]}"
         )
-
-    def under_overloaded_fuse(self, fuse_id: str) -> str | None:
-        """The first fuse on the way up that was overloaded before any car, if any."""
-        if not self.overloaded_fuses:
-            return None
-        for fuse in self.paths[fuse_id]:
-            if fuse in self.overloaded_fuses:
-                return self.fuse_ids[fuse]
-        return None
 
 
 def build_network(scenario: Scenario) -> Network:
@@ -176,21 +178,24 @@ def build_network(scenario: Scenario) -> Network:
     for index, fuse in enumerate(fuses):
         short = [phase for phase in range(PHASE_COUNT) if headroom[PHASE_COUNT * index + phase] < 0]
         if short:
-            overloaded.add(index)
             worst = min(short, key=lambda phase: headroom[PHASE_COUNT * index + phase])
+            names = ", ".join(PHASE_NAMES[phase] for phase in short)
             notes.append(
-                f"{fuse.id} is overloaded before any car is served "
-                f"({', '.join(PHASE_NAMES[phase] for phase in short)}: base load and offline "
-                f"chargers exceed the limit by {format_da(-headroom[PHASE_COUNT * index + worst])}"
-                f"): nothing more is given under {fuse.id}"
+                f"{fuse.id} is overloaded before any car is served ({names}: base load and "
+                f"offline chargers exceed the limit by "
+                f"{format_da(-headroom[PHASE_COUNT * index + worst])}): nothing more is given "
+                f"on {names} under {fuse.id}, cars on its other phases charge as usual"
             )
+            for phase in short:
+                overloaded.add(PHASE_COUNT * index + phase)
+                headroom[PHASE_COUNT * index + phase] = 0
 
     network = Network(
         fuse_ids=[fuse.id for fuse in fuses],
         paths=paths,
         labels=labels,
         headroom_da=headroom,
-        overloaded_fuses=frozenset(overloaded),
+        overloaded=frozenset(overloaded),
         notes=notes,
     )
     imbalance_a = scenario.installation.max_phase_imbalance_a

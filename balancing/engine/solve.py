@@ -119,15 +119,9 @@ def allocate(scenario: Scenario, *, hysteresis: bool = True) -> Allocation:
         if charger.online and charger.car_connected
     ]
     notes_by_car: dict[int, list[str]] = {car.index: _reading_notes(car) for car in cars}
-    eligible = []
-    for car in cars:
-        overloaded = network.under_overloaded_fuse(car.charger.fuse)
-        if overloaded is None:
-            eligible.append(car)
-        else:
-            notes_by_car[car.index].append(
-                f"{car.charger.id} paused: {overloaded} is overloaded before any car is served"
-            )
+    # Rule 1 pauses only the cars that may draw on a phase already overloaded before any car:
+    # that constraint has no room (see `balancing.engine.network`).
+    eligible = list(cars)
     eligible.sort(key=lambda car: car.rank)
 
     # Rule 2, then rules 3 and 4 for the cars that want current, then finished cars from what
@@ -265,7 +259,10 @@ def _admission_notes(car: CarDemand, modes: dict[int, int], network: Network) ->
 
 
 def _why_not(network: Network, terms: Terms, amount_da: int) -> str:
-    blocking = network.blocking(terms, amount_da)
+    # A phase overloaded before any car explains more than one that cars filled.
+    blocking = sorted(
+        network.blocking(terms, amount_da), key=lambda index: index not in network.overloaded
+    )
     if not blocking:
         return f"cars ranked before it take the room for {format_da(amount_da)}"
     return network.describe(blocking[0], amount_da)

@@ -9,7 +9,9 @@ Worst case, per docs/BALANCING.md and `balancing.engine.demand`:
   phases the measurement clearly shows (busiest phase >= 4 A, the used ones >= 1 A and first in
   the rotation), or else all three;
 - an offline charger with a car loads the failsafe current on all of its charger's phases;
-- each fuse carries its base load (negative readings count as 0) plus every charger below it.
+- each fuse carries its base load (negative readings count as 0) plus every charger below it;
+- a fuse phase that base load and offline chargers already put over its limit may carry no
+  online charger's current at all; the fuse's other phases are checked as usual.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ def violations(scenario: dict[str, Any], result: dict[str, Any]) -> list[str]:
     problems = []
     fuses = {fuse["id"]: fuse for fuse in scenario["fuses"]}
     loads = charger_loads(scenario, result)
-    by_id = {item["id"]: item for item in result["allocations"]}
 
     def below(fuse_id: str) -> list[dict[str, Any]]:
         found = []
@@ -89,16 +90,15 @@ def violations(scenario: dict[str, Any], result: dict[str, Any]) -> list[str]:
                 total[phase] += loads[charger["id"]][phase]
                 if not charger["online"]:
                     offline[phase] += loads[charger["id"]][phase]
-        infeasible = any(
-            base[phase] + offline[phase] > fuse["limit"][phase] + TOLERANCE_A for phase in range(3)
-        )
-        if infeasible:
-            for charger in chargers:
-                if charger["online"] and by_id[charger["id"]]["current"] > 0:
-                    problems.append(f"{charger['id']} charges under overloaded {fuse_id}")
-            continue
         for phase in range(3):
-            if total[phase] > fuse["limit"][phase] + TOLERANCE_A:
+            if base[phase] + offline[phase] > fuse["limit"][phase] + TOLERANCE_A:
+                # Overloaded before any car: no online charger may draw on this phase here.
+                for charger in chargers:
+                    if charger["online"] and loads[charger["id"]][phase] > 0:
+                        problems.append(
+                            f"{charger['id']} draws on L{phase + 1} of overloaded {fuse_id}"
+                        )
+            elif total[phase] > fuse["limit"][phase] + TOLERANCE_A:
                 problems.append(
                     f"{fuse_id} L{phase + 1}: {total[phase]:.2f} A > {fuse['limit'][phase]} A"
                 )

@@ -127,7 +127,7 @@ def test_infeasible_fuse_gives_nothing_more_below_it_and_says_so() -> None:
     assert "b1" in result["paused"]
     notes = " ".join(result["notes"])
     assert "row-b is overloaded before any car is served" in notes
-    assert "nothing more is given under row-b" in notes
+    assert "nothing more is given on L1, L2, L3 under row-b" in notes
 
 
 def test_infeasible_parent_blocks_every_car_below_it() -> None:
