@@ -15,10 +15,10 @@ from balancing.dashboard import (
     ChargerState,
     LoadDashboard,
     LoadLevel,
-    NoteWriter,
     load_dashboard,
     load_level,
 )
+from balancing.engine.notes import NoteWriter
 from balancing.models import BalancingDecision
 from chargers.models import Charger
 from chargers.services import register_charger

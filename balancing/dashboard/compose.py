@@ -1,290 +1,31 @@
-"""What balancing is doing at one installation now: the read model of the Load tab and its API.
+"""Composing the Load tab (pure): the engine's snapshot plus names, live states and decisions.
 
-``load_dashboard`` reads once (``service.build_scenario``: the numbers the engine sees, the main
-fuse's limit following a live available current while it is valid), adds names, live power and
-the latest decisions, and ``compose_dashboard`` (pure) turns that into plain dataclasses:
-
-- per fuse and installation phase: the live draw of every charger below it (plus base load)
-  against the limit, and what balancing currently allows the cars below it;
-- per charger: its allocation, live draw on the installation phases it is wired to, and its state
-  (charging, paused and why, finished, offline at failsafe, no car);
-- the latest decisions, their notes reworded with circuit and charger names (``notes``).
-
-Who sees what is decided by the querysets the caller passes (restricted to the user): fuses and
-chargers outside them are left out, but still count in the loads of the fuses above them; a note
-about a charger the user may not see is dropped, a circuit the user may not see is "a fuse".
+Fuse loads per installation phase against their limits, each charger's allocation, draw and
+state, and the latest decisions with their notes reworded (``NoteWriter``). No I/O: every input
+is passed in by ``read.load_dashboard`` (or a test).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTransform
-from django.utils import timezone
-
+from balancing.dashboard.view import (
+    PHASE_NAMES,
+    ChargerLoad,
+    ChargerState,
+    DecisionRow,
+    FuseLoad,
+    LoadDashboard,
+    PhaseDraw,
+    PhaseLoad,
+)
 from balancing.engine.notes import Note, NoteWriter
-from balancing.models import BalancingDecision, BalancingTrigger
-from balancing.service import build_scenario, rotation_indexes, to_installation_phases
+from balancing.models import BalancingTrigger
+from balancing.service import rotation_indexes, to_installation_phases
 from commands import routing
 from installations.models import Installation
-from portal.tenancy import assert_restricted
-
-PHASE_NAMES = ("L1", "L2", "L3")
-NEAR_LIMIT = 0.8  # a phase above 80 % of its limit is shown as "near the limit"
-AT_LIMIT = 0.95  # above 95 %: "at the limit"
-DEFAULT_DECISION_COUNT = 8
-
-
-class LoadLevel(StrEnum):
-    OK = "ok"
-    HIGH = "high"
-    FULL = "full"
-    OVER = "over"
-
-
-def load_level(load_a: float, limit_a: float) -> LoadLevel:
-    if limit_a <= 0:
-        return LoadLevel.OVER if load_a > 0 else LoadLevel.OK
-    ratio = load_a / limit_a
-    if ratio > 1.0 + 1e-9:
-        return LoadLevel.OVER
-    if ratio >= AT_LIMIT:
-        return LoadLevel.FULL
-    return LoadLevel.HIGH if ratio >= NEAR_LIMIT else LoadLevel.OK
-
-
-LEVEL_ORDER = list(LoadLevel)
-
-
-class ChargerState(StrEnum):
-    CHARGING = "charging"
-    PAUSED = "paused"
-    FINISHED = "finished"
-    WAITING = "waiting"  # a car is plugged in, balancing has not given it a limit yet
-    OFFLINE_FAILSAFE = "offline_failsafe"  # unreachable with a car: it applies the failsafe
-    OFFLINE = "offline"
-    NO_CAR = "no_car"
-
-    @property
-    def label(self) -> str:
-        return STATE_LABELS[self]
-
-
-STATE_LABELS = {
-    ChargerState.CHARGING: "Charging",
-    ChargerState.PAUSED: "Paused",
-    ChargerState.FINISHED: "Finished",
-    ChargerState.WAITING: "Waiting",
-    ChargerState.OFFLINE_FAILSAFE: "Offline, at failsafe",
-    ChargerState.OFFLINE: "Offline",
-    ChargerState.NO_CAR: "No car",
-}
-
-
-@dataclass(frozen=True)
-class PhaseLoad:
-    """One phase of one fuse: live draw, what balancing allows, the limit (A)."""
-
-    phase: str
-    load_a: float
-    allowed_a: float
-    limit_a: float
-
-    @property
-    def level(self) -> LoadLevel:
-        return load_level(self.load_a, self.limit_a)
-
-    @property
-    def percent(self) -> float:
-        return _percent(self.load_a, self.limit_a)
-
-    @property
-    def allowed_percent(self) -> float:
-        return _percent(max(self.allowed_a, self.load_a), self.limit_a)
-
-    @property
-    def headroom_a(self) -> float:
-        return round(self.limit_a - self.load_a, 1)
-
-
-@dataclass(frozen=True)
-class FuseLoad:
-    """A circuit of the fuse tree with its per-phase load (``depth`` 0: the main fuse)."""
-
-    id: int
-    name: str
-    parent_id: int | None
-    depth: int
-    rating_a: float
-    live_limited: bool  # the main fuse's limit follows a live available current below its rating
-    charger_count: int  # chargers below it, at any depth
-    phases: list[PhaseLoad]
-
-    @property
-    def level(self) -> LoadLevel:
-        return max((p.level for p in self.phases), key=LEVEL_ORDER.index, default=LoadLevel.OK)
-
-    @property
-    def busiest(self) -> PhaseLoad | None:
-        """The phase closest to (or furthest above) its limit."""
-        return max(
-            self.phases, key=lambda p: p.load_a / p.limit_a if p.limit_a else 0, default=None
-        )
-
-
-@dataclass(frozen=True)
-class PhaseDraw:
-    phase: str
-    current_a: float
-
-
-@dataclass(frozen=True)
-class ChargerLoad:
-    """A charger: its allocation, live draw and what balancing is doing with it."""
-
-    id: int
-    name: str
-    ocpp_identity: str
-    fuse_id: int
-    fuse_name: str  # "" when the reader may not see circuits
-    state: ChargerState
-    reason: str  # why, in words ("" when there is nothing to explain)
-    online: bool
-    car_connected: bool
-    allocated_a: float | None  # the limit balancing last sent (None: nothing sent yet)
-    allocated_phases: int | None
-    draw: list[PhaseDraw]  # on the installation phases it is wired to
-    power_w: float
-    session_energy_wh: float
-    phases: int
-    priority: int
-
-    @property
-    def state_label(self) -> str:
-        return self.state.label
-
-    @property
-    def power_kw(self) -> float:
-        return round(self.power_w / 1000, 1)
-
-    @property
-    def session_energy_kwh(self) -> float:
-        return round(self.session_energy_wh / 1000, 1)
-
-    @property
-    def draw_a(self) -> float:
-        """The largest phase current it draws."""
-        return max((d.current_a for d in self.draw), default=0.0)
-
-    @property
-    def draw_percent(self) -> float:
-        """Its draw as a share of its allocation (0-100)."""
-        return _percent(self.draw_a, self.allocated_a or 0.0)
-
-
-@dataclass(frozen=True)
-class DecisionRow:
-    id: int
-    created_at: datetime
-    trigger: str
-    trigger_label: str
-    reason: str
-    solve_ms: float
-    commands_sent: int
-    notes: list[Note]
-
-
-@dataclass(frozen=True)
-class LoadDashboard:
-    installation_id: int
-    generated_at: datetime
-    phase_count: int
-    voltage_v: int
-    failsafe_current_a: float
-    live_available_a: list[float] | None  # from a meter / EMS, while valid
-    live_available_until: datetime | None
-    fuses: list[FuseLoad]
-    chargers: list[ChargerLoad]
-    decisions: list[DecisionRow]
-    last_decision_at: datetime | None
-    totals: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def main_fuse(self) -> FuseLoad | None:
-        return next((fuse for fuse in self.fuses if fuse.parent_id is None), None)
-
-
-# ---------- Reading ----------
-
-
-def load_dashboard(
-    installation: Installation,
-    *,
-    circuits: QuerySet[Any],
-    chargers: QuerySet[Any],
-    decisions: QuerySet[Any] | None,
-    decision_count: int = DEFAULT_DECISION_COUNT,
-    now: datetime | None = None,
-) -> LoadDashboard:
-    """The dashboard of ``installation`` as the user behind the restricted querysets sees it.
-
-    ``circuits``, ``chargers``, ``decisions``: the user's restricted querysets (any
-    installation; they are filtered here). ``decisions=None``: no decision list.
-    A constant number of queries and two Redis round trips, whatever the size of the site.
-    """
-    for queryset in (circuits, chargers) if decisions is None else (circuits, chargers, decisions):
-        assert_restricted(queryset)  # who sees what is the caller's gate; never skip it
-    now = now or timezone.now()
-    scenario = build_scenario(installation, now)
-    circuit_rows = list(
-        circuits.filter(installation=installation)
-        .order_by()
-        .values("id", "name", "parent_id", "max_current_a")
-    )
-    charger_rows = list(
-        chargers.filter(installation=installation)
-        .order_by("name", "id")
-        .distinct()
-        .values("id", "name", "ocpp_identity", "circuit_id", "allocated_phases")
-    )
-    live = routing.live_states([row["id"] for row in charger_rows])
-    latest = (
-        BalancingDecision.objects.filter(installation=installation)  # internal: per-charger state
-        .order_by("-created_at", "-id")
-        .values("created_at")
-        .annotate(
-            paused=KeyTransform("paused", "result"),
-            finished=KeyTransform("finished", "result"),
-            notes=KeyTransform("notes", "result"),
-        )
-        .first()
-    )
-    decision_rows: list[dict[str, Any]] = []
-    if decisions is not None:
-        decision_rows = list(
-            decisions.filter(installation=installation)
-            .order_by("-created_at", "-id")
-            .values("id", "created_at", "trigger", "reason", "solve_ms", "commands_sent")
-            .annotate(notes=KeyTransform("notes", "result"))[:decision_count]
-        )
-    return compose_dashboard(
-        installation=installation,
-        scenario=scenario,
-        circuits=circuit_rows,
-        chargers=charger_rows,
-        live=live,
-        latest=latest,
-        decisions=decision_rows,
-        now=now,
-    )
-
-
-# ---------- Composing (pure) ----------
 
 
 def compose_dashboard(
@@ -469,12 +210,6 @@ def _decision_row(row: Mapping[str, Any], writer: NoteWriter) -> DecisionRow:
 
 def _phase_count(installation: Installation) -> int:
     return 1 if installation.phases == 1 else 3
-
-
-def _percent(value: float, limit: float) -> float:
-    if limit <= 0:
-        return 100.0 if value > 0 else 0.0
-    return round(min(100.0, max(0.0, 100.0 * value / limit)), 1)
 
 
 def _trigger_label(trigger: str) -> str:
