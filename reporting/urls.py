@@ -15,6 +15,11 @@ urlpatterns = [
         views.InstallationHistoryExportView.as_view(),
         name="history_export",
     ),
+    path(
+        "installations/<int:pk>/history/<int:session_pk>/",
+        views.InstallationSessionView.as_view(),
+        name="session",
+    ),
     path("installations/<int:pk>/usage/", views.InstallationUsageView.as_view(), name="usage"),
     path(
         "installations/<int:pk>/usage/export/<str:fmt>/",
@@ -29,6 +34,7 @@ urlpatterns = [
     ),
     path("my/charging/", views.MyChargingView.as_view(), name="my_charging"),
     path("my/charging/export/<str:fmt>/", views.MyChargingExportView.as_view(), name="my_export"),
+    path("my/charging/<int:session_pk>/", views.MySessionView.as_view(), name="my_session"),
     path("usage/", views.UsageAcrossView.as_view(), name="across"),
     path("usage/export/<str:fmt>/", views.UsageAcrossExportView.as_view(), name="across_export"),
 ]

@@ -1,7 +1,8 @@
-"""Serializers of the reporting API: price periods, usage rows and totals."""
+"""Serializers of the reporting API: price periods, usage rows and totals, a session's energy."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -109,3 +110,52 @@ class UsageReportSerializer(serializers.Serializer):
         # "from" is a Python keyword: these fields are declared here.
         self.fields["from"] = serializers.DateTimeField(help_text="Inclusive.")
         self.fields["to"] = serializers.DateTimeField(help_text="Exclusive.")
+
+
+class HourSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    energy_wh = serializers.IntegerField()
+
+
+class EnergyPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    energy_wh = serializers.FloatField(help_text="Delivered since the start.")
+
+
+class PowerPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    power_w = serializers.FloatField()
+
+
+class SessionEnergySerializer(serializers.Serializer):
+    """A session's hourly energy (UTC hours) and its energy and power curves."""
+
+    session = serializers.IntegerField()
+    energy_wh = serializers.IntegerField()
+    estimated = serializers.BooleanField(
+        help_text="No energy readings during the session: spread evenly between start and stop."
+    )
+    power_measured = serializers.BooleanField(
+        help_text="Power from Power.Active.Import samples; false: averaged between energy readings."
+    )
+    hours = HourSerializer(many=True)
+    energy = EnergyPointSerializer(many=True)
+    power = PowerPointSerializer(many=True)
+
+    def to_representation(self, detail: Any) -> dict[str, Any]:
+        hour = timedelta(hours=1)
+        return super().to_representation(
+            {
+                "session": detail.session.pk,
+                "energy_wh": detail.session.energy_wh,
+                "estimated": detail.curve.estimated,
+                "power_measured": detail.power_measured,
+                "hours": [
+                    {"start": start, "end": start + hour, "energy_wh": wh}
+                    for start, wh in detail.hours
+                ],
+                "energy": [{"at": t, "energy_wh": round(e, 3)} for t, e in detail.curve.points],
+                "power": [{"at": t, "power_w": round(w, 3)} for t, w in detail.power],
+            }
+        )

@@ -10,6 +10,7 @@ ROUTES = [
     ("reports/usage", views.UsageReportViewSet, "report-usage"),
     ("reports/export", views.ExportViewSet, "report-export"),
     ("prices", views.PricePeriodViewSet, "price-period"),
+    (r"sessions/(?P<session_pk>[0-9]+)/energy", views.SessionEnergyViewSet, "session-energy"),
 ]
 
 

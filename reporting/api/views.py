@@ -4,10 +4,13 @@ through the tenancy gate (``TenantViewSetMixin``), like every other resource."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,12 +18,20 @@ from rest_framework.response import Response
 from chargers.models import ChargeSession
 from portal.api.viewsets import TenantViewSetMixin
 from reporting.api.params import ExportParams, UsageParams
-from reporting.api.serializers import PricePeriodSerializer, UsageReportSerializer
+from reporting.api.serializers import (
+    PricePeriodSerializer,
+    SessionEnergySerializer,
+    UsageReportSerializer,
+)
+from reporting.detail import session_detail
 from reporting.exports import ExportFormat
 from reporting.models import PricePeriod
 from reporting.queries import GroupBy, summarise, totals
 from reporting.tables import history_table, usage_table
 from reporting.views import export_response
+
+API_CURVE_POINTS = 2000
+MAX_CURVE_POINTS = 10_000
 
 
 class UsageReportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
@@ -117,3 +128,32 @@ class PricePeriodViewSet(
         from reporting.services import cancel_price
 
         cancel_price(instance)
+
+
+class SessionEnergyViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """A session's energy per UTC hour (interpolated between its energy readings; a session
+    without readings is spread evenly and marked ``estimated``) and its energy and power curves
+    (at most ``points`` points each, default 2000). Another tenant's session is a 404."""
+
+    queryset = ChargeSession.objects.select_related(
+        "connector", "charger", "charger__installation", "user", "card"
+    )
+    pagination_class = None
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("session_pk", int, OpenApiParameter.PATH),
+            OpenApiParameter(
+                "points", int, description="At most this many curve points (2-10000)."
+            ),
+        ],
+        responses={200: SessionEnergySerializer},
+    )
+    def list(self, request: Request, session_pk: str) -> Response:
+        session = get_object_or_404(self.filter_queryset(self.get_queryset()), pk=int(session_pk))
+        points = request.query_params.get("points", str(API_CURVE_POINTS))
+        if not points.isdigit() or not 2 <= int(points) <= MAX_CURVE_POINTS:
+            raise ValidationError({"points": f"A whole number from 2 to {MAX_CURVE_POINTS}."})
+        detail = session_detail(session, request.user, zone=ZoneInfo("UTC"), points=int(points))
+        return Response(SessionEnergySerializer(detail).data)

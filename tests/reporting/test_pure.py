@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reporting.charts import bar_chart, nice_ceiling
+from reporting.charts import bar_chart, line_chart, nice_ceiling
 from reporting.periods import DateRange, Period, days_of, period_instants
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -77,3 +77,15 @@ def test_the_chart_escapes_labels_and_scales_bars() -> None:
     assert "<b>" not in svg and "&lt;b&gt;1 Mar&lt;/b&gt;" in svg and "Energy &amp; more" in svg
     heights = [float(part.split('"')[0]) for part in svg.split('height="')[1:]]
     assert heights[1] == pytest.approx(2 * heights[0]) and heights[2] == 0
+
+
+def test_line_chart_labels_times_in_the_zone_and_escapes() -> None:
+    utc = ZoneInfo("UTC")
+    start = datetime(2026, 3, 2, 9, 30, tzinfo=utc)
+    points = [(start + timedelta(minutes=15 * i), float(i)) for i in range(9)]
+    svg = line_chart(points, "kW", "Power <of> car", OSLO, area=True)
+    assert svg.startswith('<svg class="line-chart"') and svg.endswith("</svg>")
+    assert "Power &lt;of&gt; car" in svg and "<of>" not in svg
+    assert ">10:30<" in svg and ">12:30<" in svg  # Oslo time, first and last
+    assert "<polygon" in svg and svg.count("<polyline") == 1
+    assert "<polyline" not in line_chart(points[:1], "kW", "One point", OSLO)
