@@ -155,12 +155,18 @@ def _progressive_fill(
                 if rising[car]:
                     freeze(car, now)
                     fired = True
+            # Every constraint that fills up now stops its cars together: freezing the cars of
+            # one first would leave the next one's last tenths to its other cars alone.
+            full = []
             while binds and binds[0][0] <= now:
                 _, index, stamp = heappop(binds)
                 if stamp == version[index]:
-                    for car in list(rising_through[index]):
+                    full.append(index)
+            for index in full:
+                for car in list(rising_through[index]):
+                    if rising[car]:
                         freeze(car, now)
-                    fired = True
+                fired = True
         while caps and not rising[caps[0][1]]:
             heappop(caps)
         while binds and binds[0][2] != version[binds[0][1]]:

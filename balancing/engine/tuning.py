@@ -58,3 +58,9 @@ MAX_CANDIDATES_PER_TRIAL = 32
 MAX_SWAP_TRIALS = 200
 # Water-filling passes; more than one only matters when a phase imbalance limit is set.
 MAX_FILL_ROUNDS = 4
+
+# Sites with at most this many cars wanting current, where steps 1-4 of the admission leave a car
+# paused, get an exact branch-and-bound search for more cars served (see `admission._exact`),
+# within this many search nodes (about 2 us each on small sites).
+EXACT_SEARCH_MAX_CARS = 40
+EXACT_SEARCH_MAX_NODES = 20_000

@@ -12,8 +12,10 @@ priority levels, offline chargers on tight fuses). Per snapshot, against `refere
 - **strict-priority violation**: the engine pauses a car H that wants current and serves a car
   L of lower priority that shares a constraint with H (a fuse phase on their way up, or the
   imbalance limit), while H could have been served at its minimum, in one of its phase modes,
-  with every car the engine serves kept at its minimum in the mode the engine chose, either
-  beside L or instead of it (L paused). Counted per snapshot (at least one such pair);
+  with every car wanting current that the engine serves kept at its minimum in the mode the
+  engine chose, either beside L or instead of it (L paused). Finished cars (full batteries,
+  given their minimum only from what no wanting car can use) are left out, as in the optimum.
+  Counted per snapshot (at least one such pair);
 - **overload**: the independent oracle of tests/balancing/oracle.py (written from the contract,
   not from the engine's code) finds a fuse phase or the imbalance limit exceeded, or a current
   outside a charger's range;
@@ -174,13 +176,15 @@ def priority_violation(read: Problem, modes: dict[int, int]) -> bool:
     """Whether a paused car could have been served beside or instead of a served car of lower
     priority that shares a constraint with it (see the module docstring)."""
     by_index = {car.index: car for car in read.cars}
-    served = [(by_index[index], mode) for index, mode in modes.items()]
+    # Finished cars get their minimum only from what is left once the wanting cars are
+    # settled, and the optimum does not count them: they are left out here too.
+    served = [(by_index[index], mode) for index, mode in modes.items() if by_index[index].wanting]
     for waiting in read.wanting:
         if waiting.index in modes:
             continue
         reach = {index for terms in waiting.terms.values() for index, _ in terms}
         for lower, mode in served:
-            if not lower.wanting or lower.charger.priority >= waiting.charger.priority:
+            if lower.charger.priority >= waiting.charger.priority:
                 continue
             if reach.isdisjoint(index for index, _ in lower.terms[mode]):
                 continue
