@@ -1,4 +1,5 @@
-"""What the exports of history and summaries contain: columns and typed rows (``exports.Table``)."""
+"""What the exports of history, summaries and energy over time contain: columns and typed rows
+(``exports.Table``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chargers.models import ChargeSession
+from reporting.energy import Interval
 from reporting.exports import Column, Kind, Table
+from reporting.hourly import EnergyRow
 from reporting.queries import GroupBy, SummaryRow, totals, with_facts
 
 HISTORY_COLUMNS = [
@@ -194,3 +197,41 @@ def export_filename(stem: str, fmt: str, at: datetime | None = None) -> str:
     moment = at or timezone.now()
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem).strip("-").lower()
     return f"{safe or 'export'}-{moment:%Y%m%d-%H%M}.{fmt}"
+
+
+def energy_table(
+    rows: list[EnergyRow], interval: Interval, filters: dict[str, str], time_zone: str
+) -> Table:
+    """Energy per hour (times in ``time_zone``) or per local day."""
+    zone = ZoneInfo(time_zone or "UTC")
+    columns = [
+        Column("Start", Kind.DATETIME, 20),
+        Column("End", Kind.DATETIME, 20),
+        Column("Energy (kWh)", Kind.KWH, 13),
+        Column("Estimated (kWh)", Kind.KWH, 15),
+        Column("Sessions", Kind.INTEGER, 10),
+    ]
+    return Table(
+        title=f"Energy per {interval.value}",
+        columns=columns,
+        rows=(
+            [
+                row.start.astimezone(zone),
+                row.end.astimezone(zone),
+                Decimal(row.energy_wh) / 1000,
+                Decimal(row.estimated_wh) / 1000,
+                row.sessions,
+            ]
+            for row in rows
+        ),
+        totals=lambda: [
+            f"Total: {len(rows)} {interval.value}s",
+            None,
+            Decimal(sum(r.energy_wh for r in rows)) / 1000,
+            Decimal(sum(r.estimated_wh for r in rows)) / 1000,
+            None,
+        ],
+        filters={**filters, "Per": interval.value},
+        exported_at=timezone.now().astimezone(zone),
+        time_zone=str(zone),
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reporting import views
+from reporting import session_views, views
 
 app_name = "reporting"
 
@@ -17,7 +17,7 @@ urlpatterns = [
     ),
     path(
         "installations/<int:pk>/history/<int:session_pk>/",
-        views.InstallationSessionView.as_view(),
+        session_views.InstallationSessionView.as_view(),
         name="session",
     ),
     path("installations/<int:pk>/usage/", views.InstallationUsageView.as_view(), name="usage"),
@@ -25,6 +25,11 @@ urlpatterns = [
         "installations/<int:pk>/usage/export/<str:fmt>/",
         views.InstallationUsageExportView.as_view(),
         name="usage_export",
+    ),
+    path(
+        "installations/<int:pk>/usage/energy/<str:fmt>/",
+        views.InstallationEnergyExportView.as_view(),
+        name="energy_export",
     ),
     path("installations/<int:pk>/prices/", views.PriceCreateView.as_view(), name="price_create"),
     path(
@@ -34,7 +39,7 @@ urlpatterns = [
     ),
     path("my/charging/", views.MyChargingView.as_view(), name="my_charging"),
     path("my/charging/export/<str:fmt>/", views.MyChargingExportView.as_view(), name="my_export"),
-    path("my/charging/<int:session_pk>/", views.MySessionView.as_view(), name="my_session"),
+    path("my/charging/<int:session_pk>/", session_views.MySessionView.as_view(), name="my_session"),
     path("usage/", views.UsageAcrossView.as_view(), name="across"),
     path("usage/export/<str:fmt>/", views.UsageAcrossExportView.as_view(), name="across_export"),
 ]

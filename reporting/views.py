@@ -1,5 +1,6 @@
-"""Web pages of reporting: an installation's History and Usage tabs (with its price), "My
-charging" for drivers, usage across installations for installers, a session in full, and exports.
+"""Web pages of reporting: an installation's History tab (with its price) and Usage tab (with
+energy over time), "My charging" for drivers, usage across installations for installers, and
+their exports. A session in full: ``session_views``.
 
 Every page starts from ``ChargeSession.objects.restrict(user, VIEW)``: an owner or installer sees
 every session of their installations, a driver their own (on every installation, also one they
@@ -8,8 +9,7 @@ have left). The filters only narrow that set; an id that is not in it matches no
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -32,11 +32,13 @@ from installations.views import InstallationPageMixin
 from portal.tenancy import Action
 from portal.views import TenantMixin
 from reporting import choices, services
-from reporting.charts import bar_chart, line_chart
-from reporting.detail import SessionDetail, session_detail
+from reporting.charts import bar_chart
+from reporting.energy import Interval
 from reporting.exports import ExportFormat, Table, write_csv, xlsx_file
 from reporting.forms import AcrossUsageForm, PriceForm, SessionFilterForm, UsageForm
+from reporting.hourly import EnergyRow, energy_rows
 from reporting.models import PricePeriod
+from reporting.periods import DateRange
 from reporting.queries import (
     CursorError,
     GroupBy,
@@ -47,9 +49,13 @@ from reporting.queries import (
     totals,
     with_facts,
 )
-from reporting.tables import KEY_TITLES, export_filename, history_table, usage_table
-
-HOUR_STEP = timedelta(hours=1)
+from reporting.tables import (
+    KEY_TITLES,
+    energy_table,
+    export_filename,
+    history_table,
+    usage_table,
+)
 
 
 def export_response(table: Table, fmt: ExportFormat, stem: str) -> HttpResponse:
@@ -235,7 +241,83 @@ class InstallationUsageView(InstallationReportMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.update(usage_context(self, across=False))
+        context.update(energy_context(self))
         return context
+
+
+# The Usage tab's energy over time covers at most this many days (it reads meter values).
+ENERGY_PAGE_MAX_DAYS = 93
+
+
+def energy_span(view: InstallationReportMixin) -> tuple[DateRange, Interval] | None:
+    """The local days of the page's period (today without one), per hour for one day, per day
+    for more; None when the filters are invalid or the period is too long."""
+    zone = view.zone()
+    if view.form.is_bound and not view.form.is_valid():
+        return None
+    days = view.form.days(zone) if view.form.is_bound else None
+    if days is None:
+        today = timezone.now().astimezone(zone).date()
+        days = DateRange(today, today)
+    if (days.last - days.first).days >= ENERGY_PAGE_MAX_DAYS:
+        return None
+    return days, Interval.HOUR if days.first == days.last else Interval.DAY
+
+
+def energy_of_page(view: InstallationReportMixin) -> tuple[list[EnergyRow], Interval] | None:
+    span = energy_span(view)
+    if span is None:
+        return None
+    days, interval = span
+    start, end = days.instants(view.zone())
+    # The period bounds the hours here, not the sessions' starts.
+    sessions = replace(view.session_filter, start=None, end=None, days=None).apply(
+        view.base_sessions()
+    )
+    return energy_rows(sessions, start, end, view.zone(), interval), interval
+
+
+def energy_context(view: InstallationReportMixin) -> dict[str, Any]:
+    found = energy_of_page(view)
+    if found is None:
+        return {"energy_chart": None, "energy_too_long": True}
+    rows, interval = found
+    zone = view.zone()
+    labels = [f"{r.start.astimezone(zone):%H:%M}" for r in rows]
+    if interval == Interval.DAY:
+        labels = [f"{r.start.astimezone(zone):%d %b}" for r in rows]
+    elif len(set(labels)) < len(labels):  # the repeated hour of an autumn night
+        labels = [f"{r.start.astimezone(zone):%H:%M (%z)}" for r in rows]
+    title = f"Energy delivered per {interval.value} (kWh)"
+    points = [(label, r.energy_wh / 1000) for label, r in zip(labels, rows, strict=True)]
+    query = view.filter_query()
+    return {
+        # bar_chart escapes every label it writes.
+        "energy_chart": mark_safe(bar_chart(points, "kWh", title)),
+        "energy_title": title,
+        "energy_wh": sum(r.energy_wh for r in rows),
+        "energy_estimated_wh": sum(r.estimated_wh for r in rows),
+        "energy_export_urls": {
+            fmt.value: reverse("reporting:energy_export", args=[view.installation.pk, fmt.value])
+            + (f"?{query}" if query else "")
+            for fmt in ExportFormat
+        },
+    }
+
+
+class InstallationEnergyExportView(ExportMixin, InstallationReportMixin, View):
+    """The Usage tab's energy over time as CSV or Excel (per hour for a day, else per day)."""
+
+    form_class = UsageForm
+    export_url_name = "reporting:usage_export"
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        found = energy_of_page(self)
+        if found is None:
+            raise Http404("Choose a valid period of at most 93 days.")
+        rows, interval = found
+        table = energy_table(rows, interval, self.session_filter.labels, self.zone_name())
+        return export_response(table, self.export_format(), f"{self.installation.name}-energy")
 
 
 def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
@@ -405,90 +487,3 @@ class UsageAcrossExportView(ExportMixin, UsageAcrossMixin, View):
         rows = summarise(self.selected(), group_by)
         table = usage_table(rows, group_by, self.session_filter.labels, "")
         return export_response(table, self.export_format(), "usage")
-
-
-# ---------- one session ----------
-
-
-class SessionDetailMixin(TenantMixin):
-    """A session the user may see, in full (``detail.session_detail``); another's is a 404."""
-
-    template_name = "reporting/session.html"
-
-    def session_scope(self) -> QuerySet[ChargeSession]:
-        raise NotImplementedError
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        sessions = with_facts(self.session_scope()).select_related(
-            "connector", "charger", "charger__installation", "user", "card"
-        )
-        session = get_object_or_404(sessions, pk=self.kwargs["session_pk"])  # type: ignore[attr-defined]
-        context.update(session_context(session_detail(session, self.request.user)))  # type: ignore[attr-defined]
-        return context
-
-
-def session_context(detail: SessionDetail) -> dict[str, Any]:
-    zone = detail.zone
-    session = detail.session
-    energy = [(t, wh / 1000) for t, wh in detail.curve.points]
-    power = [(t, w / 1000) for t, w in detail.power]
-    repeated = Counter(f"{t.astimezone(zone):%H:%M}" for t, _ in detail.hours)
-    hour_points = []
-    for start, wh in detail.hours:
-        local = start.astimezone(zone)
-        label = f"{local:%H:%M}"
-        if repeated[label] > 1:
-            label = f"{label} ({local:%z})"
-        hour_points.append((label, wh / 1000))
-    many_days = len({t.astimezone(zone).date() for t, _ in detail.hours}) > 1
-    if many_days:
-        hour_points = [
-            (f"{start.astimezone(zone):%d %b} {label}", kwh)
-            for (start, _), (label, kwh) in zip(detail.hours, hour_points, strict=True)
-        ]
-    # The charts escape every label they write.
-    return {
-        "session": session,
-        "detail": detail,
-        "zone_name": str(zone),
-        "energy_chart": mark_safe(
-            line_chart(energy, "kWh", "Energy delivered (kWh)", zone, area=True)
-        ),
-        "power_chart": mark_safe(line_chart(power, "kW", "Power (kW)", zone)),
-        "hours_chart": mark_safe(bar_chart(hour_points, "kWh", "Energy per hour (kWh)"))
-        if hour_points
-        else None,
-        "hour_rows": [
-            (start.astimezone(zone), start.astimezone(zone) + HOUR_STEP, wh)
-            for start, wh in detail.hours
-        ],
-    }
-
-
-class InstallationSessionView(SessionDetailMixin, InstallationPageMixin, TemplateView):
-    """A session of this installation (owners and installers; a driver: their own)."""
-
-    tab = "history"
-
-    def session_scope(self) -> QuerySet[ChargeSession]:
-        return self.restricted(ChargeSession).filter(charger__installation=self.installation)
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["crumb"] = f"Session {context['session'].pk}"
-        context["back_url"] = reverse("reporting:history", args=[self.installation.pk])
-        return context
-
-
-class MySessionView(SessionDetailMixin, TemplateView):
-    """One of your own sessions, from My charging (also at an installation you have left)."""
-
-    def session_scope(self) -> QuerySet[ChargeSession]:
-        return self.restricted(ChargeSession).filter(user=self.request.user)  # type: ignore[attr-defined]
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["nav_section"] = "charging"
-        context["back_url"] = reverse("reporting:my_charging")
-        return context

@@ -25,6 +25,7 @@ from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession
 from installations.models import Installation, Membership
 from portal.tenancy import Action
+from reporting.energy import Interval
 from reporting.exports import ExportFormat
 from reporting.forms import MAX_RANGE_DAYS
 from reporting.queries import GroupBy, SessionFilter
@@ -190,3 +191,48 @@ def check_visible(user: Any, sessions: QuerySet[ChargeSession], data: dict[str, 
         )
         if not members.exists() and not sessions.filter(user_id=user_id).exists():
             raise exceptions.NotFound(f"No user {user_id}.")
+
+
+# Energy over time: at most this many days per hour and per day.
+MAX_HOURLY_RANGE_DAYS = 93
+ENERGY_DEFAULT_RANGE = {Interval.HOUR: timedelta(days=1), Interval.DAY: timedelta(days=31)}
+
+
+class EnergyParams(FilterParams):
+    """Energy over time of an installation's sessions (or one session): which hours or days.
+
+    ``from``/``to`` bound the *hours or days* (energy counts where it was delivered, not where its
+    session started); default: the last day per hour, the last 31 days per day, or the whole
+    session with ``session=``. Hours are UTC hours; days are the installation's local days.
+    """
+
+    session = serializers.IntegerField(required=False, min_value=1)
+    interval = serializers.ChoiceField(
+        choices=[i.value for i in Interval], required=False, help_text="hour (default) or day."
+    )
+    format = serializers.ChoiceField(
+        choices=[f.value for f in ExportFormat],
+        required=False,
+        help_text="csv or xlsx for a file (default: JSON).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"].help_text = "Hours or days from this one (inclusive)."
+        self.fields["to"].help_text = "Hours or days before this instant (exclusive)."
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        interval = Interval(attrs.get("interval") or Interval.HOUR)
+        attrs["interval"] = interval
+        if not attrs.get("installation") and not attrs.get("session"):
+            raise serializers.ValidationError(
+                {"installation": "Name an installation (or a session)."}
+            )
+        if attrs.get("session") and not (attrs.get("from") or attrs.get("to")):
+            self.default_range = None  # the session's own span
+        else:
+            self.default_range = ENERGY_DEFAULT_RANGE[interval]
+        return super().validate(attrs)
+
+    def range_limit(self, attrs: dict[str, Any]) -> int:
+        return MAX_HOURLY_RANGE_DAYS if attrs["interval"] == Interval.HOUR else MAX_DAILY_RANGE_DAYS

@@ -159,3 +159,27 @@ class SessionEnergySerializer(serializers.Serializer):
                 "power": [{"at": t, "power_w": round(w, 3)} for t, w in detail.power],
             }
         )
+
+
+class EnergyRowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    energy_wh = serializers.IntegerField()
+    estimated_wh = serializers.IntegerField(
+        help_text="Of which from sessions without energy readings (spread evenly)."
+    )
+    estimated = serializers.BooleanField()
+    sessions = serializers.IntegerField(help_text="Sessions that delivered energy in it.")
+
+
+class EnergyReportSerializer(serializers.Serializer):
+    interval = serializers.CharField()
+    time_zone = serializers.CharField(help_text="Of the hours (UTC) or days (the installation's).")
+    energy_wh = serializers.IntegerField()
+    estimated_wh = serializers.IntegerField()
+    results = EnergyRowSerializer(many=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateTimeField(help_text="Inclusive.")
+        self.fields["to"] = serializers.DateTimeField(help_text="Exclusive.")

@@ -3,6 +3,8 @@ through the tenancy gate (``TenantViewSetMixin``), like every other resource."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,26 +12,31 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chargers.models import ChargeSession
 from portal.api.viewsets import TenantViewSetMixin
-from reporting.api.params import ExportParams, UsageParams
+from reporting.api.params import EnergyParams, ExportParams, UsageParams
 from reporting.api.serializers import (
+    EnergyReportSerializer,
     PricePeriodSerializer,
     SessionEnergySerializer,
     UsageReportSerializer,
 )
 from reporting.detail import session_detail
+from reporting.energy import Interval
 from reporting.exports import ExportFormat
+from reporting.hourly import energy_rows
+from reporting.meter import session_end
 from reporting.models import PricePeriod
 from reporting.queries import GroupBy, summarise, totals
-from reporting.tables import history_table, usage_table
+from reporting.tables import energy_table, history_table, usage_table
 from reporting.views import export_response
 
+UTC = ZoneInfo("UTC")
 API_CURVE_POINTS = 2000
 MAX_CURVE_POINTS = 10_000
 
@@ -157,3 +164,63 @@ class SessionEnergyViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             raise ValidationError({"points": f"A whole number from 2 to {MAX_CURVE_POINTS}."})
         detail = session_detail(session, request.user, zone=ZoneInfo("UTC"), points=int(points))
         return Response(SessionEnergySerializer(detail).data)
+
+
+class EnergyReportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """Energy over time: energy delivered per UTC hour (``interval=hour``) or per local day of
+    the installation (``interval=day``) by an installation's sessions (or one ``session``), with
+    the session filters. Each session's energy is interpolated between its energy readings; one
+    without readings is spread evenly between its start and stop, and the rows it reaches are
+    ``estimated``. ``format=csv|xlsx``: the rows as a file. Per hour at most 93 days, per day 400.
+    """
+
+    queryset = ChargeSession.objects.all()
+    pagination_class = None
+    filter_backends: list[Any] = []
+    content_negotiation_class = FormatIsAParameter
+
+    @extend_schema(
+        parameters=[EnergyParams],
+        responses={
+            200: EnergyReportSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, ExportFormat.XLSX.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+    def list(self, request: Request) -> Any:
+        params = EnergyParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        sessions = self.filter_queryset(self.get_queryset())
+        session_filter = params.session_filter(request.user, sessions)
+        # from/to bound the hours here, not the sessions' starts.
+        selected = replace(session_filter, start=None, end=None).apply(sessions)
+        zone: ZoneInfo = data["zone"]
+        start, end = data["start"], data["end"]
+        if data.get("session"):
+            one = selected.filter(pk=data["session"]).select_related("charger__installation")
+            session = one.first()
+            if session is None:
+                raise NotFound(f"No session {data['session']}.")
+            zone = ZoneInfo(session.charger.installation.time_zone)
+            selected = one
+            start = start or session.started_at
+            end = end or max(session_end(session), session.started_at + timedelta(seconds=1))
+        interval: Interval = data["interval"]
+        rows = energy_rows(
+            selected, start, end, zone if interval == Interval.DAY else UTC, interval
+        )
+        if data.get("format"):
+            table_zone = str(zone) if interval == Interval.DAY else "UTC"
+            table = energy_table(rows, interval, session_filter.labels, table_zone)
+            return export_response(table, ExportFormat(data["format"]), "energy")
+        body = {
+            "interval": interval.value,
+            "time_zone": str(zone) if interval == Interval.DAY else "UTC",
+            "from": start,
+            "to": end,
+            "energy_wh": sum(r.energy_wh for r in rows),
+            "estimated_wh": sum(r.estimated_wh for r in rows),
+            "results": rows,
+        }
+        return Response(EnergyReportSerializer(body).data)

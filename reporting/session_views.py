@@ -1,0 +1,108 @@
+"""Web pages of one session in full: from an installation's History tab (owners, installers, a
+driver's own) and from My charging (a driver's own, also at an installation they have left).
+Another's session is a 404 (``restrict`` first, then the page's own scope)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.generic import TemplateView
+
+from chargers.models import ChargeSession
+from installations.views import InstallationPageMixin
+from portal.views import TenantMixin
+from reporting.charts import bar_chart, line_chart
+from reporting.detail import SessionDetail, session_detail
+from reporting.queries import with_facts
+
+HOUR_STEP = timedelta(hours=1)
+
+
+class SessionDetailMixin(TenantMixin):
+    """A session the user may see, in full (``detail.session_detail``); another's is a 404."""
+
+    template_name = "reporting/session.html"
+
+    def session_scope(self) -> QuerySet[ChargeSession]:
+        raise NotImplementedError
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        sessions = with_facts(self.session_scope()).select_related(
+            "connector", "charger", "charger__installation", "user", "card"
+        )
+        session = get_object_or_404(sessions, pk=self.kwargs["session_pk"])  # type: ignore[attr-defined]
+        context.update(session_context(session_detail(session, self.request.user)))  # type: ignore[attr-defined]
+        return context
+
+
+def session_context(detail: SessionDetail) -> dict[str, Any]:
+    zone = detail.zone
+    session = detail.session
+    energy = [(t, wh / 1000) for t, wh in detail.curve.points]
+    power = [(t, w / 1000) for t, w in detail.power]
+    repeated = Counter(f"{t.astimezone(zone):%H:%M}" for t, _ in detail.hours)
+    hour_points = []
+    for start, wh in detail.hours:
+        local = start.astimezone(zone)
+        label = f"{local:%H:%M}"
+        if repeated[label] > 1:
+            label = f"{label} ({local:%z})"
+        hour_points.append((label, wh / 1000))
+    many_days = len({t.astimezone(zone).date() for t, _ in detail.hours}) > 1
+    if many_days:
+        hour_points = [
+            (f"{start.astimezone(zone):%d %b} {label}", kwh)
+            for (start, _), (label, kwh) in zip(detail.hours, hour_points, strict=True)
+        ]
+    # The charts escape every label they write.
+    return {
+        "session": session,
+        "detail": detail,
+        "zone_name": str(zone),
+        "energy_chart": mark_safe(
+            line_chart(energy, "kWh", "Energy delivered (kWh)", zone, area=True)
+        ),
+        "power_chart": mark_safe(line_chart(power, "kW", "Power (kW)", zone)),
+        "hours_chart": mark_safe(bar_chart(hour_points, "kWh", "Energy per hour (kWh)"))
+        if hour_points
+        else None,
+        "hour_rows": [
+            (start.astimezone(zone), start.astimezone(zone) + HOUR_STEP, wh)
+            for start, wh in detail.hours
+        ],
+    }
+
+
+class InstallationSessionView(SessionDetailMixin, InstallationPageMixin, TemplateView):
+    """A session of this installation (owners and installers; a driver: their own)."""
+
+    tab = "history"
+
+    def session_scope(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(charger__installation=self.installation)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["crumb"] = f"Session {context['session'].pk}"
+        context["back_url"] = reverse("reporting:history", args=[self.installation.pk])
+        return context
+
+
+class MySessionView(SessionDetailMixin, TemplateView):
+    """One of your own sessions, from My charging (also at an installation you have left)."""
+
+    def session_scope(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(user=self.request.user)  # type: ignore[attr-defined]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["nav_section"] = "charging"
+        context["back_url"] = reverse("reporting:my_charging")
+        return context
