@@ -40,6 +40,7 @@ from balancing.engine.admission import admit, admit_spare
 from balancing.engine.calm import APPLY_ORDER, Change, apply_hysteresis, classify
 from balancing.engine.demand import CarDemand, assess
 from balancing.engine.fairness import FillItem, top_up, water_fill
+from balancing.engine.leximin import LexItem, leximin
 from balancing.engine.model import Charger, Scenario, ScenarioError, parse_scenario
 from balancing.engine.network import Network, Terms, build_network
 from balancing.engine.units import da_to_amps, floor_da, format_da, format_phases
@@ -145,7 +146,12 @@ def allocate(scenario: Scenario, *, hysteresis: bool = True) -> Allocation:
 
 def _share(admitted: list[CarDemand], modes: dict[int, int], network: Network) -> dict[int, int]:
     """Water-filling priority by priority (each level sees the lower ones at their minimum),
-    then the leftover tenths of an ampere."""
+    then the leftover tenths of an ampere. On small sites with an imbalance limit, the exact
+    split of `balancing.engine.leximin` instead."""
+    if network.imbalance_limited and len(admitted) <= tuning.EXACT_FAIR_MAX_CARS:
+        exact = _exact_share(admitted, modes, network)
+        if exact is not None:
+            return exact
     levels: dict[int, int] = {}
     everyone: list[FillItem] = []
     for _, level_cars in groupby(admitted, key=lambda car: car.rank[0]):
@@ -161,6 +167,51 @@ def _share(admitted: list[CarDemand], modes: dict[int, int], network: Network) -
         for _ in range(tuning.MAX_FILL_ROUNDS):
             if not top_up(everyone, levels, network):
                 break
+    return levels
+
+
+def _exact_share(
+    admitted: list[CarDemand], modes: dict[int, int], network: Network
+) -> dict[int, int] | None:
+    """`leximin`'s currents rounded down to whole deci-amperes, checked and taken from
+    `network`, then the leftover tenths handed out; None (network untouched) if that fails."""
+    items = [
+        LexItem(
+            car.index, car.charger.priority, car.min_da, car.cap_da, car.terms[modes[car.index]]
+        )
+        for car in admitted
+    ]
+    values = leximin(items, network.headroom_da)
+    if values is None:
+        return None
+    levels: dict[int, int] = {}
+    for item in items:
+        level = min(item.high_da, max(item.low_da, int(values[item.index] + 1e-6)))
+        levels[item.index] = level
+        network.take(item.terms, level - item.low_da)
+    # Rounding each car down can still leave an imbalance pair a tenth over (the car that
+    # balances it was rounded down too): lower the highest car loading it, a tenth at a time.
+    headroom = network.headroom_da
+    for _ in range(tuning.EXACT_FAIR_MAX_CARS * 4):
+        over = next((index for index, room in enumerate(headroom) if room < 0), None)
+        if over is None:
+            break
+        loading = [
+            item for item in items if levels[item.index] > item.low_da and (over, 1) in item.terms
+        ]
+        if not loading:
+            break
+        highest = max(loading, key=lambda item: (levels[item.index], item.index))
+        network.give_back(highest.terms, 1)
+        levels[highest.index] -= 1
+    if any(room < 0 for room in headroom):
+        for item in items:
+            network.give_back(item.terms, levels[item.index] - item.low_da)
+        return None
+    fill = [FillItem(item.index, item.low_da, item.high_da, item.terms) for item in items]
+    for _ in range(tuning.MAX_FILL_ROUNDS):
+        if not top_up(fill, levels, network):
+            break
     return levels
 
 

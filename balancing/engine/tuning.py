@@ -64,3 +64,7 @@ MAX_FILL_ROUNDS = 4
 # within this many search nodes (about 2 us each on small sites).
 EXACT_SEARCH_MAX_CARS = 40
 EXACT_SEARCH_MAX_NODES = 20_000
+# Sites with at most this many cars charging and an imbalance limit get
+# the exact max-min fair split of `balancing.engine.leximin` (a few small linear programs)
+# instead of rounds of water-filling.
+EXACT_FAIR_MAX_CARS = 24

@@ -21,8 +21,10 @@ priority levels, offline chargers on tight fuses). Per snapshot, against `refere
   outside a charger's range;
 - **max-min fair**: with the engine's served cars and phase modes fixed, every served car's
   current is within `FAIR_TOLERANCE_DA` (0.1 A, one rounding step) of the exact max-min fair
-  split (`reference.fair_split`). Measured on the engine without its hysteresis (rule 5 keeps
-  a limit that moved by less than 1 A, on purpose), and reported as sent too.
+  split (`reference.fair_split`) of the cars wanting current (finished cars get their minimum
+  only from what is left once that split is made, and are left out as in the optimum).
+  Measured on the engine without its hysteresis (rule 5 keeps a limit that moved by less than
+  1 A, on purpose), and reported as sent too.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def priority_violation(read: Problem, modes: dict[int, int]) -> bool:
 def unfairness_da(read: Problem, result: dict[str, Any]) -> float:
     """The largest difference, in deci-amperes, between a served car's current and its exact
     max-min fair current with the same cars served in the same modes."""
-    modes = served_modes(read, result)
+    wanting = {car.index for car in read.wanting}
+    modes = {index: mode for index, mode in served_modes(read, result).items() if index in wanting}
     if not modes:
         return 0.0
     exact = fair_split(read, modes)
