@@ -61,9 +61,10 @@ MAX_FILL_ROUNDS = 4
 
 # Sites with at most this many cars wanting current, where steps 1-4 of the admission leave a car
 # paused, get an exact branch-and-bound search for more cars served (see `admission._exact`),
-# within this many search nodes (about 2 us each on small sites).
-EXACT_SEARCH_MAX_CARS = 40
-EXACT_SEARCH_MAX_NODES = 20_000
+# within this many search nodes: a search that uses them all costs some 20-50 ms on a 24-car
+# site; the sites of the benchmark need a few hundred.
+EXACT_SEARCH_MAX_CARS = 24
+EXACT_SEARCH_MAX_NODES = 10_000
 # Sites with at most this many cars charging and an imbalance limit get
 # the exact max-min fair split of `balancing.engine.leximin` (a few small linear programs)
 # instead of rounds of water-filling.
