@@ -7,6 +7,7 @@
 - `demand`: what each car wants and on which phases, read from measurements;
 - `admission`: which cars are served, by priority and rotation (rule 2);
 - `fairness`: the max-min fair split among served cars (rule 3) and the top-up (rule 4);
+- `leximin`: the exact max-min fair split on small sites with a phase-imbalance limit (rule 3);
 - `calm`: hysteresis and the order of changes (rule 5);
 - `solve`: the pipeline that runs them; `units`, `tuning`, `notes`: shared helpers.
 

@@ -2,6 +2,7 @@
 
 Priorities are handled one level at a time, highest first, each level seeing only the cars above
 it: a car is paused only if it could not charge even with every lower-priority car paused.
+Priority is strict: the count of cars served is maximised level by level, lexicographically.
 Within a level the goal is to pause the fewest cars, which is a multi-dimensional knapsack (three
 phases times every fuse on the way up), so the level is solved in four bounded steps:
 
@@ -18,6 +19,12 @@ phases times every fuse on the way up), so the level is solved in four bounded s
    result is reproducible.
 4. **Swaps**: a paused car ranked better than an admitted one replaces it when it fits in its
    place, so that steps 2 and 3 do not undo the tie-breaks (energy, then arrival) of rule 2.
+5. **Exact search**, on sites of at most `tuning.EXACT_SEARCH_MAX_CARS` cars wanting current
+   where a car is still paused: branch and bound over all levels at once for strictly more cars
+   served, lexicographically by priority (see `_exact`). Steps 1-4 settle each level on its
+   own, so they cannot see that the choice among equally many higher-priority cars decides how
+   many lower-priority cars fit, nor moves deeper than one car; this step can, within
+   `tuning.EXACT_SEARCH_MAX_NODES`.
 
 Chargers that can switch phases are admitted on 1 phase, which takes the least room: the count
 of cars comes first. Once every level is settled they go back to 3 phases, in rank order,

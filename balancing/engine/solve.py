@@ -10,7 +10,8 @@ The rules of the contract are applied in order, each in its own module:
 1. never overload -> `balancing.engine.network` (every fuse, every phase, worst case, imbalance);
 2. serve as many cars as possible, by priority, with rotation -> `balancing.engine.admission`
    (ranking and measurement reading in `balancing.engine.demand`);
-3. max-min fair split -> `balancing.engine.fairness`;
+3. max-min fair split -> `balancing.engine.fairness` (`balancing.engine.leximin` on small sites
+   with a phase-imbalance limit);
 4. no waste -> `balancing.engine.demand` (caps near the draw) and `fairness.top_up`;
 5. calm -> `balancing.engine.calm` (hysteresis, and the ``change`` field with lowering-first order).
 

@@ -12,7 +12,8 @@ import json, sys
 import balancing.engine
 from balancing.engine import solve
 import balancing.engine.admission, balancing.engine.calm, balancing.engine.demand
-import balancing.engine.fairness, balancing.engine.model, balancing.engine.network
+import balancing.engine.fairness, balancing.engine.leximin, balancing.engine.model
+import balancing.engine.network
 import balancing.engine.notes, balancing.engine.tuning, balancing.engine.units
 loaded = sorted(name for name in sys.modules
                 if name.split('.')[0] in ('django', 'rest_framework', 'celery', 'portal',
