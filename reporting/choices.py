@@ -4,6 +4,8 @@ and an owner finds a former member). Bounded lists; the search box finds the res
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from chargers.models import ChargeSession
@@ -14,13 +16,27 @@ Choice = tuple[int, str]
 
 
 def _distinct(sessions: QuerySet[ChargeSession], *fields: str) -> list[tuple]:  # type: ignore[type-arg]
+    """``fields`` (a key, then its labels) of the distinct keys in ``sessions``, at most
+    ``MAX_CHOICES``. Two steps: the distinct keys (one hash aggregate over the sessions), then
+    their labels by primary key. One query with DISTINCT over the joined labels and a LIMIT let
+    PostgreSQL pick a nested loop over every user (67 s at a million sessions)."""
     assert_restricted(sessions)
-    return list(
-        sessions.exclude(**{f"{fields[0]}__isnull": True})
+    key = fields[0]
+    keys = list(
+        sessions.exclude(**{f"{key}__isnull": True})
         .order_by()
-        .values_list(*fields)
+        .values_list(key, flat=True)
         .distinct()[:MAX_CHOICES]
     )
+    if not keys:
+        return []
+    # The labels of exactly the keys found above (so nothing the gate did not allow), by pk.
+    relation = key.removesuffix("_id")
+    model: Any = ChargeSession
+    for step in relation.split("__"):
+        model = model._meta.get_field(step).related_model
+    labels = [name.removeprefix(f"{relation}__") for name in fields[1:]]
+    return list(model._base_manager.filter(pk__in=keys).values_list("pk", *labels))
 
 
 def installations(sessions: QuerySet[ChargeSession]) -> list[Choice]:

@@ -97,3 +97,33 @@ class PricePeriod(TenantModel):
                 "A price period that has begun is history; it cannot be deleted."
             )
         return super().delete(*args, **kwargs)
+
+
+class PriceRange(models.Model):
+    """A price period with the time range in which it is the price in force: a database view over
+    ``PricePeriod`` (migration 0003), read only.
+
+    ``valid_from`` is the period's start, except for an installation's first period, which also
+    covers everything before it (a session that ended before any price was set takes the first
+    one); ``valid_until`` is the next period's start (``infinity`` for the latest). Joining a
+    session to the range its end falls in is one hash join for a whole report, where a lookup per
+    session was a subquery per row (seconds at a few hundred thousand sessions).
+    """
+
+    period = models.OneToOneField(
+        PricePeriod, on_delete=models.DO_NOTHING, primary_key=True, db_column="id", related_name="+"
+    )
+    installation = models.ForeignKey(
+        "installations.Installation", on_delete=models.DO_NOTHING, related_name="price_ranges"
+    )
+    price_per_kwh = models.DecimalField(max_digits=8, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "reporting_price_range"
+
+    def __str__(self) -> str:
+        return f"{self.price_per_kwh} {self.currency}/kWh [{self.valid_from}, {self.valid_until})"

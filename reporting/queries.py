@@ -33,11 +33,10 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     Func,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -46,7 +45,6 @@ from django.utils.dateparse import parse_datetime
 
 from chargers.models import ChargeSession
 from portal.tenancy import assert_restricted
-from reporting.models import PricePeriod
 from reporting.periods import DateRange, next_month
 
 PAGE_SIZE = 50
@@ -103,18 +101,18 @@ class LocalWallTime(Func):
         super().__init__(zone, Value(wall.strftime("%Y-%m-%d %H:%M:%S"), output_field=CharField()))
 
 
-def _price_field(name: str) -> Coalesce:
-    """The installation's ``name`` (price or currency) in force when the session ended."""
-    moment = Coalesce(OuterRef("stopped_at"), Now())
-    periods = PricePeriod.objects.filter(installation_id=OuterRef("charger__installation_id"))
-    in_force = periods.filter(effective_from__lte=moment).order_by("-effective_from")
-    first = periods.order_by("effective_from")
-    output = PRICE if name == "price_per_kwh" else CharField()
-    return Coalesce(
-        Subquery(in_force.values(name)[:1], output_field=output),
-        Subquery(first.values(name)[:1], output_field=output),
-        Value(Decimal(0) if name == "price_per_kwh" else "", output_field=output),
-        output_field=output,
+def _with_price_range(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
+    """Join each session to the installation's price range its end (now, while in progress) falls
+    in (``PriceRange``): one hash join for the whole set, no subquery per row."""
+    moment = Coalesce(F("stopped_at"), Now())
+    ranges = "charger__installation__price_ranges"
+    return sessions.annotate(
+        price_range=FilteredRelation(
+            ranges,
+            condition=Q(
+                **{f"{ranges}__valid_from__lte": moment, f"{ranges}__valid_until__gt": moment}
+            ),
+        )
     )
 
 
@@ -122,9 +120,10 @@ def with_facts(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
     """Annotate price, currency, cost, connected and idle seconds (see the module docstring)."""
     assert_restricted(sessions)
     return (
-        sessions.annotate(
-            price=_price_field("price_per_kwh"),
-            currency=_price_field("currency"),
+        _with_price_range(sessions)
+        .annotate(
+            price=Coalesce(F("price_range__price_per_kwh"), Value(Decimal(0)), output_field=PRICE),
+            currency=Coalesce(F("price_range__currency"), Value(""), output_field=CharField()),
         )
         .annotate(
             cost=Round(

@@ -1,0 +1,359 @@
+"""Reporting benchmark: the history, usage and export pages over a million charge sessions.
+
+Run it with the embedded database and Redis (its own folder; the data is generated once and
+reused by later runs)::
+
+    SECRET_KEY=x .venv/bin/python -m portal.embedded --var var/bench-reporting -- \\
+        .venv/bin/python -m bench.reporting
+
+It builds an operator with 50 installations (a 200-charger depot and 49 car parks of 20
+chargers), 3,000 drivers with a card each, and ``--sessions`` finished sessions spread over two
+years (the depot holds about a sixth of them), then requests the real pages through Django's
+test client, logged in as the owner, an installer and a driver: the installation history
+(first page, a page deep in the list by its keyset cursor, a filtered month, a search), the usage
+summaries (per driver this year, per month over all time), the usage across installations,
+a driver's My charging, and the CSV export of a month and of a year (streamed; rows per second).
+Median and worst of ``--runs`` requests after a warm-up, and the number of SQL queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import django
+from django.utils.timezone import now
+
+OWNER = "owner@bench.test"
+INSTALLER = "installer@bench.test"
+SMALL_SITES = 49
+SMALL_CHARGERS = 20
+DEPOT_CHARGERS = 200
+DRIVERS = 3_000
+DAYS = 730
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.reporting", description=__doc__)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    return parser.parse_args(argv)
+
+
+# ---------- data ----------
+
+
+def build(sessions: int) -> None:
+    """The operator, its sites, drivers and cards, and ``sessions`` sessions (once)."""
+    from django.db import connection, transaction
+
+    from accounts.models import User
+    from auth_access.models import ChargeCard
+    from chargers.models import Charger, ChargeSession, Connector
+    from installations.choices import Role
+    from installations.models import Membership
+    from installations.services import create_installation
+    from reporting.models import PricePeriod
+
+    if ChargeSession.objects.count() >= sessions:
+        return
+    started = time.perf_counter()
+    if User.objects.filter(email=OWNER).exists():
+        raise SystemExit("this --var folder holds other bench data: remove the folder and rerun")
+    with transaction.atomic():
+        owner = User.objects.create_user(email=OWNER, password="bench", name="Bench Owner")
+        installer = User.objects.create_user(email=INSTALLER, password="bench", name="Installer")
+        sites = [create_installation(owner, name="Depot", main_fuse_a=2000)]
+        sites += [
+            create_installation(owner, name=f"Car park {n:02d}", main_fuse_a=400)
+            for n in range(1, SMALL_SITES + 1)
+        ]
+        Membership.objects.bulk_create(
+            [Membership(user=installer, installation=site, role=Role.INSTALLER) for site in sites]
+        )
+        template = Charger(name="x", ocpp_identity="x")
+        password_hash = (template.set_ocpp_password(), template.ocpp_password_hash)[1]
+        chargers = []
+        for index, site in enumerate(sites):
+            count = DEPOT_CHARGERS if index == 0 else SMALL_CHARGERS
+            chargers += [
+                Charger(
+                    installation=site,
+                    circuit=site.main_fuse,
+                    name=f"{site.name} {n:03d}",
+                    ocpp_identity=f"BENCH-{site.pk}-{n:03d}",
+                    ocpp_password_hash=password_hash,
+                )
+                for n in range(1, count + 1)
+            ]
+        Charger.objects.bulk_create(chargers, batch_size=1000)
+        Connector.objects.bulk_create(
+            [Connector(charger=charger, connector_id=1) for charger in chargers], batch_size=1000
+        )
+        users = User.objects.bulk_create(
+            [
+                User(email=f"driver{n:04d}@bench.test", name=f"Driver {n:04d}", password="!")
+                for n in range(1, DRIVERS + 1)
+            ],
+            batch_size=1000,
+        )
+        # A sixth of the drivers at the depot, the rest spread over the car parks.
+        home = [sites[0] if n % 6 == 0 else sites[1 + n % SMALL_SITES] for n in range(DRIVERS)]
+        Membership.objects.bulk_create(
+            [
+                Membership(user=u, installation=s, role=Role.DRIVER)
+                for u, s in zip(users, home, strict=True)
+            ],
+            batch_size=1000,
+        )
+        ChargeCard.objects.bulk_create(
+            [
+                ChargeCard(id_tag=f"B{n:07d}", user=u, installation=s, name=f"{u.name}'s card")
+                for n, (u, s) in enumerate(zip(users, home, strict=True))
+            ],
+            batch_size=1000,
+        )
+        # Two prices per site: the one set at creation, and a rise a year ago (the cost of a
+        # session is at the price in force when it ended).
+        PricePeriod.objects.filter(installation__in=sites).update(
+            price_per_kwh=Decimal("2.50"),
+            currency="NOK",
+            effective_from=now() - timedelta(days=DAYS),
+        )
+        PricePeriod.objects.bulk_create(
+            [
+                PricePeriod(
+                    installation=site,
+                    price_per_kwh=Decimal("3.10"),
+                    currency="NOK",
+                    effective_from=now() - timedelta(days=365),
+                )
+                for site in sites
+            ]
+        )
+    _insert_sessions(sessions)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def _insert_sessions(count: int) -> None:
+    """``count`` finished sessions in one INSERT ... SELECT: each on a charger of the driver's
+    own installation, over the last two years, 2-14 h connected, 3-45 kWh."""
+    from django.db import connection
+
+    from auth_access.models import ChargeCard
+    from chargers.models import Connector
+
+    drivers_by_site: dict[int, list[tuple[int, int, str]]] = {}
+    for card_id, user_id, id_tag, site_id in ChargeCard.objects.order_by("pk").values_list(
+        "pk", "user_id", "id_tag", "installation_id"
+    ):
+        drivers_by_site.setdefault(site_id, []).append((card_id, user_id, id_tag))
+    connectors = list(
+        Connector.objects.order_by("pk").values_list("pk", "charger_id", "charger__installation_id")
+    )
+    flat: list[tuple[int, int, str]] = []
+    first: dict[int, int] = {}
+    for site_id, drivers in drivers_by_site.items():
+        first[site_id] = len(flat) + 1
+        flat += drivers
+    params = {
+        "connector": [row[0] for row in connectors],
+        "charger": [row[1] for row in connectors],
+        "first": [first[row[2]] for row in connectors],
+        "many": [len(drivers_by_site[row[2]]) for row in connectors],
+        "card": [d[0] for d in flat],
+        "user": [d[1] for d in flat],
+        "tag": [d[2] for d in flat],
+        "count": count,
+        "days": DAYS,
+    }
+    sql = """
+        WITH p AS (
+            SELECT %(connector)s::bigint[] AS connector, %(charger)s::bigint[] AS charger,
+                   %(first)s::int[] AS first, %(many)s::int[] AS many, %(card)s::bigint[] AS card,
+                   %(user)s::bigint[] AS usr, %(tag)s::text[] AS tag
+        ), g AS (
+            SELECT n, 1 + (n * 7919) %% array_length(p.connector, 1) AS c,
+                   now() - make_interval(secs => ((n * 104729) %% (%(days)s * 86400))) AS t0,
+                   7200 + (n * 31) %% 43200 AS secs, 3000 + (n * 131) %% 42000 AS wh
+            FROM p, generate_series(1::bigint, %(count)s) AS n
+        )
+        INSERT INTO chargers_chargesession (
+            charger_id, connector_id, id_tag, user_id, card_id, status, started_at, stopped_at,
+            meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_tag, stop_inferred,
+            charging_seconds, created_at)
+        SELECT p.charger[g.c], p.connector[g.c], p.tag[d.i], p.usr[d.i], p.card[d.i], 'completed',
+               g.t0, g.t0 + make_interval(secs => g.secs), g.n * 10, g.n * 10 + g.wh, g.wh,
+               'EVDisconnected', '', false, g.secs / 3, now()
+        FROM p, g, LATERAL (SELECT p.first[g.c] + (g.n * 13) %% p.many[g.c] AS i) AS d
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+# ---------- measuring ----------
+
+
+@dataclass
+class Figure:
+    label: str
+    median_ms: float
+    worst_ms: float
+    queries: int
+    note: str = ""
+
+
+def measure(label: str, get: Callable[[], Any], runs: int, note: str = "") -> Figure:
+    from django.db import connection, reset_queries
+
+    get()  # warm-up (plans, caches)
+    times = []
+    queries = 0
+    for _ in range(runs):
+        reset_queries()
+        started = time.perf_counter()
+        response = get()
+        times.append((time.perf_counter() - started) * 1000)
+        queries = len(connection.queries)
+        if getattr(response, "status_code", 200) != 200:
+            raise SystemExit(f"{label}: HTTP {response.status_code}")
+    return show(Figure(label, statistics.median(times), max(times), queries, note))
+
+
+def export_rate(client: Any, url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = client.get(url)
+    rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
+    return (time.perf_counter() - started), rows
+
+
+def show(figure: Figure) -> Figure:
+    print(
+        f"{figure.label:44} {figure.median_ms:>10.0f} {figure.worst_ms:>9.0f} "
+        f"{figure.queries or '':>8}  {figure.note}",
+        flush=True,
+    )
+    return figure
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    from django.conf import settings
+    from django.db.models import Count
+    from django.test import Client
+    from django.urls import reverse
+
+    from accounts.models import User
+    from chargers.models import ChargeSession
+    from installations.models import Installation
+    from portal.tenancy import Action
+    from reporting.queries import encode_cursor
+
+    settings.DEBUG = True  # count queries
+    settings.ALLOWED_HOSTS = ["*"]
+    owner = User.objects.get(email=OWNER)
+    installer = User.objects.get(email=INSTALLER)
+    depot = Installation.objects.get(name="Depot")
+    busiest = (
+        ChargeSession.objects.restrict(owner, Action.VIEW)
+        .filter(charger__installation=depot)
+        .values("user_id")
+        .order_by()
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    driver = User.objects.get(pk=busiest["user_id"])
+    clients = {}
+    for who, user in (("owner", owner), ("installer", installer), ("driver", driver)):
+        clients[who] = Client()
+        clients[who].force_login(user)
+
+    history = reverse("reporting:history", args=[depot.pk])
+    usage = reverse("reporting:usage", args=[depot.pk])
+    depot_sessions = ChargeSession.objects.filter(charger__installation=depot)
+    depot_count = depot_sessions.count()
+    middle = depot_sessions.order_by("-started_at", "-id")[depot_count // 2]
+    cursor = encode_cursor(middle)
+    runs = args.runs
+    owner_get = clients["owner"].get
+    figures = [
+        measure(
+            "history, first page",
+            lambda: owner_get(history),
+            runs,
+            f"depot, {depot_count:,} sessions",
+        ),
+        measure(
+            "history, a page half-way down (cursor)",
+            lambda: owner_get(history, {"after": cursor}),
+            runs,
+        ),
+        measure("history, last month", lambda: owner_get(history, {"period": "last_month"}), runs),
+        measure("history, search a card", lambda: owner_get(history, {"q": "B0000006"}), runs),
+        measure(
+            "usage per driver, this year",
+            lambda: owner_get(usage, {"period": "this_year", "group_by": "user"}),
+            runs,
+        ),
+        measure("usage per month, all time", lambda: owner_get(usage, {"group_by": "month"}), runs),
+        measure(
+            "installer: usage across 50 sites, this year",
+            lambda: clients["installer"].get(reverse("reporting:across"), {"period": "this_year"}),
+            runs,
+        ),
+        measure(
+            "driver: My charging, first page",
+            lambda: clients["driver"].get(reverse("reporting:my_charging")),
+            runs,
+            f"{ChargeSession.objects.filter(user=driver).count():,} sessions of theirs",
+        ),
+    ]
+    export = reverse("reporting:history_export", args=[depot.pk, "csv"])
+    for label, period in (
+        ("CSV export, last month", "last_month"),
+        ("CSV export, this year", "this_year"),
+    ):
+        seconds, rows = export_rate(clients["owner"], f"{export}?period={period}")
+        figures.append(
+            show(
+                Figure(
+                    label,
+                    seconds * 1000,
+                    seconds * 1000,
+                    0,
+                    f"{rows:,} rows, {rows / seconds:,.0f} rows/s",
+                )
+            )
+        )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from chargers.models import ChargeSession
+
+    call_command("migrate", "--noinput", verbosity=0)
+    build(args.sessions)
+    total = ChargeSession.objects.count()
+    print(f"{total:,} sessions; {args.runs} requests each after a warm-up\n")
+    print(f"{'':44} {'median ms':>10} {'worst ms':>9} {'queries':>8}")
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
