@@ -9,8 +9,12 @@
   timeout, a VersionMismatch, or GetLocalListVersion reporting another version at boot). Long
   lists go out in chunks of ``MAX_ENTRIES_PER_MESSAGE`` (a Full, then Differentials), each with
   the next version.
-- At boot (``configure=True``) the authorization settings are sent first (``CONFIGURATION``),
-  then the charger's list version is asked.
+- At boot (``configure=True``) the authorization settings come first (``configure()``): the
+  charger's configuration is read once (GetConfiguration, all keys, stored on the Charger) and
+  ChangeConfiguration goes out only for the settings it lists whose value differs (one it does
+  not list is recorded as not supported, a read-only one as such). If GetConfiguration fails or
+  gets no answer, every setting is sent, as before this was read, and that is logged. Then the
+  charger's list version is asked, then the list goes out.
 
 The authorization cache is switched off and LocalPreAuthorize too: online, every idTag is
 decided by Fusebox (so a revocation applies at the next authorization, and the external
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
@@ -63,6 +68,40 @@ def configuration(charger: Charger) -> list[tuple[str, str]]:
         ("LocalPreAuthorize", "false"),
         ("AllowOfflineTxForUnknownId", "true" if is_open else "false"),
     ]
+
+
+class SettingOutcome(StrEnum):
+    """What became of an authorization setting at boot when nothing was sent for it (for one
+    sent, ``LocalListState.configuration`` keeps the charger's answer: Accepted, Rejected,
+    RebootRequired, NotSupported, or why there is none)."""
+
+    UNCHANGED = "Unchanged"  # the charger has the value already
+    NOT_REPORTED = "NotReported"  # GetConfiguration does not list the key: not supported
+    READ_ONLY = "ReadOnly"  # listed read-only, with another value
+
+
+def settings_to_change(
+    wanted: list[tuple[str, str]], reported: dict[str, tuple[str | None, bool]]
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Of the ``wanted`` settings, those to send (with the key as the charger spells it) and the
+    outcome of each of the others, given what the charger ``reported`` (key -> (value,
+    read-only)). Keys and values are compared case-insensitively ("True" is "true")."""
+    spelled = {key.casefold(): key for key in reported}
+    to_send: list[tuple[str, str]] = []
+    outcomes: dict[str, str] = {}
+    for key, value in wanted:
+        charger_key = spelled.get(key.casefold())
+        if charger_key is None:
+            outcomes[key] = SettingOutcome.NOT_REPORTED
+            continue
+        current, readonly = reported[charger_key]
+        if current is not None and current.strip().casefold() == value.casefold():
+            outcomes[key] = SettingOutcome.UNCHANGED
+        elif readonly:
+            outcomes[key] = SettingOutcome.READ_ONLY
+        else:
+            to_send.append((charger_key, value))
+    return to_send, outcomes
 
 
 def desired_list(charger: Charger, now: datetime | None = None) -> Entries:
@@ -141,19 +180,57 @@ def _answer(command: Command) -> str:
     return command.error or str(command.status)
 
 
+def read_configuration(charger: Charger) -> dict[str, Any] | None:
+    """GetConfiguration (no keys: all of them), stored on the charger with the time; None when
+    the charger gave no usable answer (an error, no answer in time, a broken one)."""
+    command = _command(charger, CommandAction.GET_CONFIGURATION, {})
+    answer = command.response
+    if command.status != CommandStatus.ACCEPTED or not isinstance(answer, dict):
+        logger.warning(
+            "%s: GetConfiguration at boot got no usable answer (%s): every authorization"
+            " setting is sent this once",
+            charger.ocpp_identity,
+            _answer(command),
+        )
+        return None
+    charger.configuration, charger.configuration_read_at = answer, timezone.now()
+    Charger.objects.filter(pk=charger.pk).update(
+        configuration=answer, configuration_read_at=charger.configuration_read_at
+    )
+    return answer
+
+
 def configure(charger: Charger) -> dict[str, str]:
-    """Send the authorization settings; the charger's answer per key."""
+    """Read the charger's configuration, then send the authorization settings it supports and
+    does not have yet; the outcome per setting (the charger's answer to those sent)."""
+    wanted = configuration(charger)
+    if read_configuration(charger) is None:  # fall back: send them all
+        to_send, outcomes = wanted, {}
+    else:
+        to_send, outcomes = settings_to_change(wanted, charger.reported_configuration())
     issued = [
-        (key, routing.issue_command(
+        (key, value, routing.issue_command(
             charger, CommandAction.CHANGE_CONFIGURATION, {"key": key, "value": value},
             source=CommandSource.SYSTEM, timeout_s=COMMAND_TIMEOUT_S,
         ))
-        for key, value in configuration(charger)
+        for key, value in to_send
     ]  # fmt: skip
-    return {
-        key: _answer(routing.wait_for_command(command, COMMAND_TIMEOUT_S + 5))
-        for key, command in issued
-    }
+    taken: dict[str, str] = {}
+    for key, value, command in issued:
+        outcomes[key] = _answer(routing.wait_for_command(command, COMMAND_TIMEOUT_S + 5))
+        if outcomes[key] == "Accepted":
+            taken[key] = value
+    if taken and charger.configuration_read_at is not None:
+        _remember_values(charger, taken)
+    return outcomes
+
+
+def _remember_values(charger: Charger, taken: dict[str, str]) -> None:
+    """Settings the charger accepted are its values now: the stored configuration says so."""
+    for entry in charger.configuration.get("configurationKey") or []:
+        if isinstance(entry, dict) and entry.get("key") in taken:
+            entry["value"] = taken[entry["key"]]
+    Charger.objects.filter(pk=charger.pk).update(configuration=charger.configuration)
 
 
 def sync_charger(charger_id: int, *, configure_first: bool = False) -> SyncResult:

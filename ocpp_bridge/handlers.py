@@ -4,7 +4,10 @@
 frame gets its CallError (with the OCPP 1.6 error codes) and nothing a charger sends can end the
 connection.
 ``BridgeChargePoint`` holds the handlers: ``on_<action>`` methods returning ``call_result``
-dataclasses, and ``@after`` hooks for work that need not delay the answer.
+dataclasses, and ``@after`` hooks for work that need not delay the answer. No call goes to a
+charger before it is accepted (OCPP 1.6 4.2): our Accepted answer to its BootNotification on this
+connection, or a first request that is not a BootNotification (it reconnected without a reboot);
+calls issued meanwhile wait (``until_accepted``) and then go out in the order they were issued.
 
 Database work goes through ``bridge.db`` (the sync functions of ``persistence`` on the bridge's
 thread pool), queued per charger: every write or query of a charger runs after its earlier ones,
@@ -21,6 +24,7 @@ sessions in progress are loaded once per connection.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -132,6 +136,13 @@ def _id_tag_info(decision: Decision) -> IdTagInfo:
     return IdTagInfo(status=decision.status.value, expiry_date=expiry)
 
 
+def registration_status(charger: Charger) -> RegistrationStatus:
+    """How a BootNotification is answered: always Accepted. Only registered chargers with their
+    password get this far (an unknown identity is refused at the upgrade), so Fusebox has no
+    reason to answer Pending or Rejected; the rest of the bridge still honours either."""
+    return RegistrationStatus.accepted
+
+
 class BridgeChargePoint(FrameRouter):
     """A connected charger: what it says is answered, stored and published; commands go out."""
 
@@ -149,6 +160,11 @@ class BridgeChargePoint(FrameRouter):
         self._runner: asyncio.Task[None] | None = None  # takes _queued to the database
         self._backlog = 0  # writes behind, not done yet
         self._answers: dict[str, CallResult | CallError] = {}
+        # Boot order: no call goes to the charger before it is accepted (see _accept()).
+        self.accepted = False
+        self._boot_seen = False  # a BootNotification arrived on this connection
+        self._boot_status = RegistrationStatus.accepted  # what its BootNotification was told
+        self._waiting: list[tuple[int, asyncio.Future[bool]]] = []  # calls held until accepted
 
     # --- connection life --------------------------------------------------------------------
 
@@ -158,11 +174,61 @@ class BridgeChargePoint(FrameRouter):
             async for message in self._connection:
                 self.bridge.messages += 1
                 self.bridge.presence.touch(self.id, self.charger.pk)
+                if not self.accepted:
+                    self._note_before_acceptance(message)
                 await self.route_message(message)
         except ConnectionClosed:
             pass
         finally:
             self.closed.set()
+            self._release_waiting(False)
+
+    # --- boot order: nothing is sent before the charger is accepted (OCPP 1.6 4.2) -----------
+
+    def _note_before_acceptance(self, raw: str | bytes) -> None:
+        """Until accepted: a charger whose first request on this connection is not a
+        BootNotification reconnected without rebooting, and was accepted at an earlier boot (a
+        charge point sends nothing else before its boot is accepted), so it is accepted now.
+        After a BootNotification only our Accepted answer accepts it (``after_boot_notification``)."""
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return  # answered with a CallError by the router; no evidence either way
+        if not (isinstance(frame, list) and len(frame) > 2 and frame[0] == 2):
+            return
+        if frame[2] == Action.boot_notification:
+            self._boot_seen = True
+        elif not self._boot_seen:
+            self._accept()
+
+    def _accept(self) -> None:
+        """The charger is accepted: calls held meanwhile go out, in the order they were issued
+        (command id); the library sends one call at a time, in the order they ask."""
+        self.accepted = True
+        self._release_waiting(True)
+
+    def _release_waiting(self, accepted: bool) -> None:
+        waiting, self._waiting = sorted(self._waiting, key=lambda item: item[0]), []
+        for _, future in waiting:
+            if not future.done():
+                future.set_result(accepted)
+
+    async def until_accepted(self, order: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the charger is accepted; False if it was not in
+        time or the connection closed. ``order`` (the command id) decides who goes first."""
+        if self.accepted:
+            return True
+        if self.closed.is_set():
+            return False
+        entry = (order, asyncio.get_running_loop().create_future())
+        self._waiting.append(entry)
+        try:
+            return await asyncio.wait_for(entry[1], timeout_s)
+        except TimeoutError:
+            return False
+        finally:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
 
     def load(self, state: persistence.ConnectedState) -> None:
         self.connectors = dict(state.connectors)
@@ -236,14 +302,18 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **kwargs: Any) -> call_result.BootNotification:
+        self._boot_status = registration_status(self.charger)
         return call_result.BootNotification(
             current_time=ocpp_time(now_utc()),
             interval=settings.OCPP_HEARTBEAT_INTERVAL_S,
-            status=RegistrationStatus.accepted,
+            status=self._boot_status,
         )
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **kwargs: Any) -> None:
+        if self._boot_status != RegistrationStatus.accepted:
+            return  # Pending/Rejected: nothing is sent, recorded or closed until it is accepted
+        self._accept()
         booted_at = now_utc()
         await self._write_behind(
             persistence.record_boot, self.charger.pk, self.current_payload, booted_at

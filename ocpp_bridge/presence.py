@@ -19,7 +19,8 @@ and their events) are logged here and written once a second, last-seen times at 
 minute (the bridge takes them with ``take_online_changes()`` and ``take_seen()``).
 
 ``CommandRunner`` BRPOPs this node's command queue and executes each command in a task of its own:
-claim the row (pending -> sent), send the call, store the answer, PUBLISH the id.
+claim the row (pending -> sent), hold it until the charger's boot is accepted (within its timeout;
+see ``BridgeChargePoint.until_accepted``), send the call, store the answer, PUBLISH the id.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ ROUND_CHUNK = 500  # actions per script call, so Redis is never busy with us for
 RS, US = "\x1e", "\x1f"  # record and unit separators (never in identities or field values)
 # Answers to commands that count as accepted; any other "status" is a refusal.
 ACCEPTED_ANSWERS = {"Accepted", "Unlocked", "Scheduled", "RebootRequired"}
+NOT_ACCEPTED_CLOSED = "Connection closed before the charger's BootNotification was accepted."
+NOT_ACCEPTED_IN_TIME = "Not sent: the charger's BootNotification was not accepted within {:g} s."
 STOP = "stop"  # pushed on our own queue to end the BRPOP loop
 WRITE_TIMEOUT_S = 10  # a graceful stop waits this long for Redis at most
 MAX_KEPT_ACTIONS = 100_000  # connects/disconnects kept while Redis is away (then the oldest go)
@@ -397,7 +400,14 @@ class CommandRunner:
             request = request_class(**camel_to_snake_case(command.payload))
         except TypeError as error:
             return CommandStatus.FAILED, None, f"Invalid payload: {error}"
-        outcome = await charger.call_with_deadline(request, command.timeout_s)
+        # Nothing goes out before the charger's boot is accepted: held, within the timeout.
+        started = time.monotonic()
+        if not await charger.until_accepted(command.id, command.timeout_s):
+            if charger.closed.is_set():
+                return CommandStatus.FAILED, None, NOT_ACCEPTED_CLOSED
+            return CommandStatus.TIMED_OUT, None, NOT_ACCEPTED_IN_TIME.format(command.timeout_s)
+        remaining_s = max(0.001, command.timeout_s - (time.monotonic() - started))
+        outcome = await charger.call_with_deadline(request, remaining_s)
         return command_result(outcome, command.timeout_s)
 
     async def _finish(self, command_id: int, status: str, response: Any, error: str) -> None:

@@ -13,8 +13,9 @@ class LocalListState(TenantModel):
 
     ``entries`` maps idTag -> expiry (ISO-8601, or null). ``status`` UNKNOWN means the charger's
     list may differ from ``entries`` (never sent, an update failed or timed out, a version
-    mismatch): the next update is a Full one. ``configuration`` keeps the charger's answers to
-    the ChangeConfiguration calls of the last boot.
+    mismatch): the next update is a Full one. ``configuration`` keeps what became of each
+    authorization setting at the last boot: the charger's answer to its ChangeConfiguration, or
+    why none was sent (``local_list.SettingOutcome``).
     """
 
     tenancy_path = "charger__installation"

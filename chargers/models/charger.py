@@ -65,6 +65,14 @@ class Charger(TenantModel):
         default=dict, blank=True, editable=False, help_text="Last BootNotification."
     )
     last_boot_at = models.DateTimeField(null=True, blank=True, editable=False)
+    configuration = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The charger's answer to GetConfiguration (configurationKey, unknownKey), read"
+        " once per boot.",
+    )
+    configuration_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     allocated_current_a = models.FloatField(
         null=True,
         blank=True,
@@ -146,6 +154,16 @@ class Charger(TenantModel):
                 errors["circuit"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def reported_configuration(self) -> dict[str, tuple[str | None, bool]]:
+        """Key (as the charger spells it) -> (value, read-only), as the charger reported them
+        at its last boot; empty when never read."""
+        entries = self.configuration.get("configurationKey") or []
+        return {
+            str(entry["key"]): (entry.get("value"), bool(entry.get("readonly")))
+            for entry in entries
+            if isinstance(entry, dict) and entry.get("key")
+        }
 
     def set_ocpp_password(self, password: str | None = None) -> str:
         """Generate a new OCPP password (or take the given one, for demo data), store its hash and

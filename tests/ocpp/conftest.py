@@ -107,6 +107,7 @@ class TestCharger:
         self.bridge = bridge
         self.answers: dict[str, Any] = {}  # action -> payload (or NO_ANSWER, or a CALLERROR)
         self.received: list[list[Any]] = []  # calls the central system sent
+        self.frames: list[list[Any]] = []  # every frame from the central system, in order
         self.replies: asyncio.Queue[list[Any]] = asyncio.Queue()
         self.reader = loop.run(self._start_reader())
 
@@ -117,6 +118,7 @@ class TestCharger:
         try:
             async for raw in self.websocket:
                 message = json.loads(raw)
+                self.frames.append(message)
                 if message[0] != 2:
                     await self.replies.put(message)
                     continue
@@ -187,13 +189,19 @@ class Chargers:
             self.passwords[charger.ocpp_identity] = rotate_ocpp_password(charger)
         return self.passwords[charger.ocpp_identity]
 
-    def connect(self, charger: Charger) -> TestCharger:
-        """Connect as ``charger`` (with its password and ocpp1.6) and wait until registered."""
+    def connect(self, charger: Charger, *, accepted: bool = True) -> TestCharger:
+        """Connect as ``charger`` (with its password and ocpp1.6) and wait until registered.
+
+        ``accepted``: then send a Heartbeat first, as a charger reconnecting without a reboot
+        does, so the bridge takes it as accepted and sends it calls (without: no call goes out
+        before it sends something; after a BootNotification, before our Accepted answer)."""
         test_charger = self.connect_raw(
             charger.ocpp_identity,
             {"Authorization": basic_auth(charger.ocpp_identity, self.password(charger))},
         )
         eventually(lambda: _holds(self.bridge, charger.ocpp_identity, test_charger))
+        if accepted:
+            assert test_charger.heartbeat_answers()
         return test_charger
 
     def connect_raw(

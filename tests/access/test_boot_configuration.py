@@ -1,0 +1,186 @@
+"""The authorization settings at boot, driven by the charger's configuration (issue #11 item 4),
+over real websockets: one GetConfiguration per boot, stored on the charger; ChangeConfiguration
+only for the settings it lists whose value differs; nothing again when nothing changed; all of
+them, once and logged, when GetConfiguration gets no answer. Then the list version and the list."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from auth_access import local_list, tasks
+from auth_access.models import ChargeCard, LocalListState
+from chargers.models import Charger
+from tests.conftest import World
+from tests.ocpp.conftest import NO_ANSWER, BridgeHandle, Chargers, TestCharger
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+BOOT = {"chargePointVendor": "Strict", "chargePointModel": "Sim"}
+
+
+class KeyStore(dict):
+    """A charger's configuration keys, as a strict charger keeps them (the answers of a
+    TestCharger): GetConfiguration lists them, ChangeConfiguration of an unknown key is
+    NotSupported, of a read-only one Rejected, else Accepted and kept (across connections)."""
+
+    def __init__(self, keys: dict[str, str], readonly: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.keys = keys
+        self.readonly = readonly
+        self.charger: TestCharger | None = None
+        self.list_version = 0
+
+    def get(self, action: str, default: Any = None) -> Any:
+        if action in self:  # an answer the test set
+            return self[action]
+        if action == "GetConfiguration":
+            listed = [
+                {"key": key, "readonly": key in self.readonly, "value": value}
+                for key, value in self.keys.items()
+            ]
+            return {"configurationKey": listed}
+        if action == "ChangeConfiguration":
+            assert self.charger is not None
+            asked = self.charger.received[-1][3]
+            if asked["key"] not in self.keys:
+                return {"status": "NotSupported"}
+            if asked["key"] in self.readonly:
+                return {"status": "Rejected"}
+            self.keys[asked["key"]] = asked["value"]
+            return {"status": "Accepted"}
+        if action == "GetLocalListVersion":
+            return {"listVersion": self.list_version}
+        if action == "SendLocalList":
+            assert self.charger is not None
+            self.list_version = self.charger.received[-1][3]["listVersion"]
+        return default
+
+
+def boot(chargers: Chargers, charger: Charger, store: KeyStore) -> TestCharger:
+    """Connect, boot (answered Accepted), and run the boot's access set-up as the worker does."""
+    connection = chargers.connect(charger, accepted=False)
+    store.charger = connection
+    connection.answers = store
+    assert connection.result("BootNotification", BOOT)["status"] == "Accepted"
+    connection.settle()
+    tasks.sync_local_list(charger.pk, configure=True)
+    return connection
+
+
+def actions(connection: TestCharger) -> list[str]:
+    return [call[2] for call in connection.received]
+
+
+def changed(connection: TestCharger) -> dict[str, str]:
+    return {
+        c[3]["key"]: c[3]["value"] for c in connection.received if c[2] == "ChangeConfiguration"
+    }
+
+
+def test_only_the_differing_settings_the_charger_supports_are_sent(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    # Knows three of the five settings; one as wanted already, one differently cased.
+    store = KeyStore(
+        {
+            "LocalAuthListEnabled": "True",
+            "AuthorizationCacheEnabled": "true",
+            "LocalPreAuthorize": "false",
+            "HeartbeatInterval": "300",
+        }
+    )
+    a1 = boot(chargers, world.charger_a1, store)
+    assert changed(a1) == {"AuthorizationCacheEnabled": "false"}
+    # The documented order: configuration read, settings, list version, list.
+    assert actions(a1) == [
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "GetLocalListVersion",
+        "SendLocalList",
+    ]
+    assert a1.received[0][3] == {}  # no keys: all of them
+
+    charger = Charger.objects.get(pk=world.charger_a1.pk)
+    assert charger.configuration_read_at is not None
+    assert charger.reported_configuration()["AuthorizationCacheEnabled"] == ("false", False)
+    assert LocalListState.objects.get(charger=charger).configuration == {
+        "LocalAuthListEnabled": "Unchanged",
+        "LocalAuthorizeOffline": "NotReported",
+        "AuthorizationCacheEnabled": "Accepted",
+        "LocalPreAuthorize": "Unchanged",
+        "AllowOfflineTxForUnknownId": "NotReported",
+    }
+
+
+def test_a_second_boot_without_a_change_sends_no_setting(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    store = KeyStore(
+        {
+            "LocalAuthListEnabled": "false",
+            "LocalAuthorizeOffline": "true",
+            "AuthorizationCacheEnabled": "true",
+            "LocalPreAuthorize": "false",
+            "AllowOfflineTxForUnknownId": "true",
+        }
+    )
+    first = boot(chargers, world.charger_a1, store)
+    assert changed(first) == {
+        "LocalAuthListEnabled": "true",
+        "AuthorizationCacheEnabled": "false",
+        "AllowOfflineTxForUnknownId": "false",
+    }
+    first.close()
+    second = boot(chargers, world.charger_a1, store)
+    assert "ChangeConfiguration" not in actions(second)
+    assert actions(second) == ["GetConfiguration", "GetLocalListVersion"]
+    assert set(LocalListState.objects.get(charger=world.charger_a1).configuration.values()) == {
+        "Unchanged"
+    }
+
+
+def test_a_read_only_setting_with_another_value_is_not_sent(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    store = KeyStore(
+        {"LocalAuthListEnabled": "false", "LocalPreAuthorize": "true"},
+        readonly=frozenset({"LocalPreAuthorize"}),
+    )
+    a1 = boot(chargers, world.charger_a1, store)
+    assert changed(a1) == {"LocalAuthListEnabled": "true"}
+    outcomes = LocalListState.objects.get(charger=world.charger_a1).configuration
+    assert outcomes["LocalPreAuthorize"] == "ReadOnly"
+
+
+def test_without_an_answer_to_get_configuration_every_setting_is_sent_once(
+    world: World,
+    chargers: Chargers,
+    bridge: BridgeHandle,
+    cards: dict[str, ChargeCard],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(local_list, "COMMAND_TIMEOUT_S", 1.0)
+    store = KeyStore({"LocalAuthListEnabled": "true"})
+    store["GetConfiguration"] = NO_ANSWER
+    with caplog.at_level(logging.WARNING, logger="auth_access.local_list"):
+        a1 = boot(chargers, world.charger_a1, store)
+    assert actions(a1)[0] == "GetConfiguration"
+    assert set(changed(a1)) == {key for key, _ in local_list.configuration(world.charger_a1)}
+    assert "GetConfiguration at boot got no usable answer" in caplog.text
+    assert Charger.objects.get(pk=world.charger_a1.pk).configuration_read_at is None
+
+
+def test_the_charger_page_shows_what_the_charger_does_not_support(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    boot(chargers, world.charger_a1, KeyStore({"LocalAuthListEnabled": "true"}))
+    client = Client()
+    client.force_login(world.alice)
+    page = client.get(reverse("chargers:detail", args=[world.charger_a1.pk])).content.decode()
+    assert page.count("Not supported (not in the charger&#x27;s configuration)") == 4
+    assert "Already set" in page
