@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector, MeterValue
+from chargers.models.session import SignedMeterValue
 
 
 class ConnectorInline(admin.TabularInline):
@@ -84,3 +85,17 @@ class ChargerEventAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["charger__name", "charger__ocpp_identity", "summary"]
     raw_id_fields = ["charger"]
+
+
+@admin.register(SignedMeterValue)
+class SignedMeterValueAdmin(admin.ModelAdmin):
+    """Signed meter values as the chargers sent them: read only (they are evidence)."""
+
+    list_display = ["charger", "session", "context", "timestamp"]
+    list_select_related = ["charger"]
+    list_filter = ["context"]
+    search_fields = ["charger__name", "charger__ocpp_identity", "transaction_id"]
+    raw_id_fields = ["charger", "session"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

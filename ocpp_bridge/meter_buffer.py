@@ -5,22 +5,31 @@ memory, and a single writer flushes them every ``interval_s`` (or as soon as ``m
 waiting) with one COPY plus one UPDATE for the live energy of the sessions concerned
 (``persistence.write_meter_values``). ``parse_meter_values`` turns the payload into those rows and
 into the readings the live-state hash shows.
+
+Signed values (``format: SignedData``, e.g. OCMF) are not numbers: they travel in the same rows
+list as ``SignedRow`` and the buffer writes them verbatim, after each batch, into
+``SignedMeterValue`` (``write_signed_values``, on a database thread of their own: they are a few
+per session).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db.models import Q
 
-from chargers.models import MeterValue
+from chargers.models import Charger, ChargeSession, MeterValue
+from chargers.models.session import SignedMeterValue
 from ocpp_bridge.persistence import MeterRow
 
 logger = logging.getLogger(__name__)
@@ -41,7 +50,26 @@ _MAX_LENGTHS = {
 # so a stuck database cannot take the bridge's memory with it.
 HARD_LIMIT_ROWS = 500_000
 
+# A signed value longer than this is dropped (a truncated one could not be checked anyway).
+MAX_SIGNED_CHARS = 20_000
+
 Writer = Callable[[list[MeterRow], dict[tuple[int, int], float]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SignedRow:
+    """A sampled value with ``format: SignedData``, verbatim (``SignedMeterValue``)."""
+
+    charger_id: int
+    connector_id: int
+    transaction_id: int | None
+    timestamp: datetime
+    context: str
+    measurand: str
+    signed_data: str
+
+
+SignedWriter = Callable[[list[SignedRow]], Awaitable[None]]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -78,15 +106,17 @@ def parse_meter_values(
     *,
     phases: int = 3,
     voltage_v: float = DEFAULT_VOLTAGE_V,
-) -> tuple[list[MeterRow], list[Readings]]:
+) -> tuple[list[MeterRow | SignedRow], list[Readings]]:
     """Rows for the volume table and readings per timestamp, from snake_case meterValue entries.
 
-    Samples that are not numbers (e.g. ``format: SignedData``) are skipped; a timestamp that is
-    not a date-time raises ValueError. Currents per phase come from ``Current.Import`` labelled
-    L1-L3; where an entry has none, see ``_infer_currents`` (``phases``: the phases the car is
-    on, ``voltage_v``: the installation's phase voltage, used when the entry has no Voltage).
+    A sample with ``format: SignedData`` becomes a ``SignedRow`` (kept verbatim; none longer than
+    ``MAX_SIGNED_CHARS`` or holding a NUL); other samples that are not numbers are skipped; a
+    timestamp that is not a date-time raises ValueError. Currents per phase come from
+    ``Current.Import`` labelled L1-L3; where an entry has none, see ``_infer_currents``
+    (``phases``: the phases the car is on, ``voltage_v``: the installation's phase voltage, used
+    when the entry has no Voltage).
     """
-    rows: list[MeterRow] = []
+    rows: list[MeterRow | SignedRow] = []
     readings: list[Readings] = []
     for entry in meter_value:
         timestamp = parse_timestamp(entry["timestamp"])
@@ -97,6 +127,11 @@ def parse_meter_values(
         offered: dict[str, float] = {}  # Current.Offered per phase
         voltages: list[float] = []
         for sample in entry.get("sampled_value", []):
+            if sample.get("format") == "SignedData":
+                signed = _signed_row(charger_id, connector_id, transaction_id, timestamp, sample)
+                if signed is not None:
+                    rows.append(signed)
+                continue
             try:
                 value = float(sample["value"])
             except (TypeError, ValueError):
@@ -152,6 +187,84 @@ def parse_meter_values(
     return rows, readings
 
 
+def _signed_row(
+    charger_id: int,
+    connector_id: int,
+    transaction_id: int | None,
+    timestamp: datetime,
+    sample: dict[str, Any],
+) -> SignedRow | None:
+    data = sample.get("value")
+    if not isinstance(data, str) or not data or len(data) > MAX_SIGNED_CHARS or "\x00" in data:
+        logger.warning(
+            "Dropping a signed meter value of charger %s: empty, too long or NUL", charger_id
+        )
+        return None
+    return SignedRow(
+        charger_id,
+        connector_id,
+        transaction_id,
+        timestamp,
+        _clip("context", sample.get("context") or DEFAULT_CONTEXT),
+        _clip("measurand", sample.get("measurand") or DEFAULT_MEASURAND),
+        data,
+    )
+
+
+def write_signed_values(rows: list[SignedRow]) -> None:
+    """Store signed values, each attached to its session: the one with its transactionId on its
+    charger, or (none sent) the one on its connector at its time. A value already stored (same
+    charger and text) is skipped; values of chargers deleted meanwhile are dropped. Runs on a
+    thread of its own and closes its connection after (a few writes per session)."""
+    close_old_connections()
+    try:
+        _store_signed(rows)
+    finally:
+        connection.close()
+
+
+def _store_signed(rows: list[SignedRow]) -> None:
+    known = set(
+        Charger.objects.filter(pk__in={r.charger_id for r in rows}).values_list("pk", flat=True)
+    )
+    rows = [r for r in rows if r.charger_id in known]
+    tagged = {
+        (charger_id, pk)
+        for pk, charger_id in ChargeSession.objects.filter(
+            pk__in={r.transaction_id for r in rows if r.transaction_id is not None}
+        ).values_list("pk", "charger_id")
+    }
+    values = []
+    for row in rows:
+        session_id = row.transaction_id if (row.charger_id, row.transaction_id) in tagged else None
+        if session_id is None and row.transaction_id is None:
+            session_id = (
+                ChargeSession.objects.filter(
+                    Q(stopped_at__gte=row.timestamp) | Q(stopped_at__isnull=True),
+                    charger_id=row.charger_id,
+                    connector__connector_id=row.connector_id,
+                    started_at__lte=row.timestamp,
+                )
+                .order_by("-started_at")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        values.append(
+            SignedMeterValue(
+                charger_id=row.charger_id,
+                session_id=session_id,
+                connector_id=row.connector_id,
+                transaction_id=row.transaction_id,
+                timestamp=row.timestamp,
+                context=row.context,
+                measurand=row.measurand,
+                signed_data=row.signed_data,
+                digest=hashlib.sha256(row.signed_data.encode()).hexdigest(),
+            )
+        )
+    SignedMeterValue.objects.bulk_create(values, ignore_conflicts=True)
+
+
 def _infer_currents(
     unlabelled: dict[str, float],
     offered: dict[str, float],
@@ -185,8 +298,12 @@ class MeterBuffer:
         interval_s: float = 1.0,
         max_rows: int = 2000,
         batch_rows: int = 20_000,
+        write_signed: SignedWriter | None = None,
     ) -> None:
         self._write = write
+        self._write_signed = write_signed or self._write_signed_in_thread
+        self._signed: list[SignedRow] = []
+        self._signed_thread: ThreadPoolExecutor | None = None
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.batch_rows = batch_rows  # at most this many per write, so no write runs long
@@ -203,11 +320,15 @@ class MeterBuffer:
 
     def add(
         self,
-        rows: list[MeterRow],
+        rows: list[MeterRow | SignedRow],
         register: tuple[int, int, datetime, float] | None = None,
     ) -> None:
         """Queue rows; ``register`` = (charger id, transaction id, time, Wh) for the session."""
-        self._rows.extend(rows)
+        for row in rows:
+            if isinstance(row, SignedRow):
+                self._signed.append(row)
+            else:
+                self._rows.append(row)
         if register is not None:
             charger_id, transaction_id, at, wh = register
             key = (charger_id, transaction_id)
@@ -235,10 +356,33 @@ class MeterBuffer:
             if not self._rows:
                 return
 
+    async def _flush_signed(self) -> None:
+        """Write the signed values waiting; on a database failure keep them for the next try."""
+        signed, self._signed = self._signed, []
+        if not signed:
+            return
+        try:
+            await self._write_signed(signed)
+        except (OperationalError, InterfaceError):
+            logger.exception("Writing %d signed meter values failed; retrying later", len(signed))
+            self._signed[:0] = signed
+        except Exception:
+            logger.exception(
+                "Dropping %d signed meter values that could not be written", len(signed)
+            )
+
+    async def _write_signed_in_thread(self, rows: list[SignedRow]) -> None:
+        if self._signed_thread is None:
+            self._signed_thread = ThreadPoolExecutor(1, thread_name_prefix="bridge-signed-values")
+        await asyncio.get_running_loop().run_in_executor(
+            self._signed_thread, write_signed_values, rows
+        )
+
     async def _flush_batch(self) -> None:
         """Write one batch; on failure keep it for the next try."""
         async with self._lock:
             self._wake.clear()
+            await self._flush_signed()  # after the sessions they belong to exist (written in turn)
             if not self._rows and not self._registers:
                 return
             rows, self._rows = self._rows[: self.batch_rows], self._rows[self.batch_rows :]

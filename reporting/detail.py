@@ -1,5 +1,6 @@
 """One session in full: who started and stopped it and how, its energy and power over time, and
-its hourly energy (the session detail page and ``GET /api/v1/sessions/{id}/energy/``).
+its hourly energy, its signed meter values (the session detail page and
+``GET /api/v1/sessions/{id}/energy/``).
 
 How a session started: from the app or portal (a ``RemoteStart`` that led to it), by a remote
 command someone sent (a RemoteStartTransaction to its charger with its idTag shortly before it
@@ -19,10 +20,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from auth_access.models import RemoteStart
 from chargers.models import ChargeSession
+from chargers.models.session import SignedMeterValue
 from commands.choices import CommandAction, CommandSource, CommandStatus
 from commands.models import Command
 from portal.tenancy import Action
@@ -39,7 +42,8 @@ from reporting.energy import (
 from reporting.meter import meters, power_samples, session_end
 from reporting.tables import card_label
 
-# A remote start command this long before the session began may have started it.
+# A remote start command this long before the session began may have started it (and a
+# remote stop is looked for this long around the session: the charger's clock may be off).
 REMOTE_START_WINDOW = timedelta(minutes=15)
 CURVE_POINTS = 600  # points of a curve on the page (the API may ask for more)
 
@@ -78,6 +82,7 @@ class SessionDetail:
     power: list[tuple[datetime, float]]
     power_measured: bool  # from Power.Active.Import samples, else averaged from the energy
     hours: list[tuple[datetime, int]] = field(default_factory=list)  # local hours, Wh
+    signed: list[SignedMeterValue] = field(default_factory=list)  # verbatim, in time order
 
 
 def _person(user: Any) -> str:
@@ -132,6 +137,9 @@ def stopped_how(session: ChargeSession, viewer: Any) -> How | None:
         .filter(
             charger_id=session.charger_id,
             action=CommandAction.REMOTE_STOP_TRANSACTION,
+            # Bounded in time, so the charger's index reads a range, not its every command.
+            created_at__gte=session.started_at - REMOTE_START_WINDOW,
+            created_at__lte=session.stopped_at + REMOTE_START_WINDOW,
             payload__transactionId=session.pk,
         )
         .exclude(status=CommandStatus.REFUSED)
@@ -177,4 +185,14 @@ def session_detail(
         power=thin(power, points),
         power_measured=bool(samples),
         hours=sorted(hours.items()),
+        signed=list(signed_values(session, viewer)),
+    )
+
+
+def signed_values(session: ChargeSession, viewer: Any) -> QuerySet[SignedMeterValue]:
+    """The signed meter values of ``session`` that ``viewer`` may see, in time order."""
+    return (
+        SignedMeterValue.objects.restrict(viewer, Action.VIEW)
+        .filter(session=session)
+        .order_by("timestamp", "id")
     )

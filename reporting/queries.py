@@ -31,10 +31,12 @@ from django.db.models import (
     DateField,
     DateTimeField,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
     Func,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -44,6 +46,7 @@ from django.db.models.functions import Coalesce, Greatest, Now, Round
 from django.utils.dateparse import parse_datetime
 
 from chargers.models import ChargeSession
+from chargers.models.session import SignedMeterValue
 from portal.tenancy import assert_restricted
 from reporting.periods import DateRange, next_month
 
@@ -227,13 +230,17 @@ class Page:
 def keyset_page(
     sessions: QuerySet[ChargeSession], cursor: str | None = None, size: int = PAGE_SIZE
 ) -> Page:
-    """Newest first, ``size`` rows after ``cursor``: a range scan, however deep the page."""
+    """Newest first, ``size`` rows after ``cursor``: a range scan, however deep the page. Each
+    row says whether it has ``signed`` meter values."""
     ordered = sessions.order_by("-started_at", "-id")
     if cursor:
         started_at, pk = decode_cursor(cursor)
         ordered = ordered.filter(Q(started_at__lt=started_at) | Q(started_at=started_at, pk__lt=pk))
+    signed = SignedMeterValue.objects.filter(session=OuterRef("pk"))
     rows = list(
-        ordered.select_related("charger", "charger__installation", "user", "card")[: size + 1]
+        ordered.select_related("charger", "charger__installation", "user", "card").annotate(
+            signed=Exists(signed)
+        )[: size + 1]
     )
     next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
     return Page(rows=rows[:size], next_cursor=next_cursor)

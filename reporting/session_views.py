@@ -1,6 +1,7 @@
 """Web pages of one session in full: from an installation's History tab (owners, installers, a
 driver's own) and from My charging (a driver's own, also at an installation they have left).
-Another's session is a 404 (``restrict`` first, then the page's own scope)."""
+Another's session is a 404 (``restrict`` first, then the page's own scope). Its signed meter
+values download as verbatim text or the transparency software's XML."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.views import View
 from django.views.generic import TemplateView
 
 from chargers.models import ChargeSession
 from installations.views import InstallationPageMixin
 from portal.views import TenantMixin
 from reporting.charts import bar_chart, line_chart
-from reporting.detail import SessionDetail, session_detail
+from reporting.detail import SessionDetail, session_detail, signed_values
 from reporting.queries import with_facts
+from reporting.signed import signed_text, signed_xml
 
 HOUR_STEP = timedelta(hours=1)
 
@@ -32,14 +36,43 @@ class SessionDetailMixin(TenantMixin):
     def session_scope(self) -> QuerySet[ChargeSession]:
         raise NotImplementedError
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+    def get_session(self) -> ChargeSession:
         sessions = with_facts(self.session_scope()).select_related(
             "connector", "charger", "charger__installation", "user", "card"
         )
-        session = get_object_or_404(sessions, pk=self.kwargs["session_pk"])  # type: ignore[attr-defined]
-        context.update(session_context(session_detail(session, self.request.user)))  # type: ignore[attr-defined]
+        return get_object_or_404(sessions, pk=self.kwargs["session_pk"])  # type: ignore[attr-defined]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        detail = session_detail(self.get_session(), self.request.user)  # type: ignore[attr-defined]
+        context.update(session_context(detail))
+        context["signed_urls"] = {
+            ext: self.request.path + f"signed.{ext}"  # type: ignore[attr-defined]
+            for ext in SIGNED_TYPES
+        }
         return context
+
+
+SIGNED_TYPES = {"txt": "text/plain; charset=utf-8", "xml": "application/xml; charset=utf-8"}
+
+
+def signed_download(session: ChargeSession, viewer: Any, ext: str) -> HttpResponse:
+    """The session's signed meter values as a file: verbatim lines (txt) or the transparency
+    software's XML; 404 when there are none (or ``ext`` is neither)."""
+    if ext not in SIGNED_TYPES:
+        raise Http404("Unknown file type.")
+    values = list(signed_values(session, viewer))
+    if not values:
+        raise Http404("This session has no signed meter values.")
+    body = signed_text(values) if ext == "txt" else signed_xml(values, session.pk)
+    response = HttpResponse(body, content_type=SIGNED_TYPES[ext])
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-signed.{ext}"'
+    return response
+
+
+class SignedDownloadMixin(SessionDetailMixin):
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        return signed_download(self.get_session(), request.user, kwargs["ext"])
 
 
 def session_context(detail: SessionDetail) -> dict[str, Any]:
@@ -106,3 +139,13 @@ class MySessionView(SessionDetailMixin, TemplateView):
         context["nav_section"] = "charging"
         context["back_url"] = reverse("reporting:my_charging")
         return context
+
+
+class InstallationSessionSignedView(SignedDownloadMixin, InstallationPageMixin, View):
+    def session_scope(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(charger__installation=self.installation)
+
+
+class MySessionSignedView(SignedDownloadMixin, View):
+    def session_scope(self) -> QuerySet[ChargeSession]:
+        return self.restricted(ChargeSession).filter(user=self.request.user)  # type: ignore[attr-defined]

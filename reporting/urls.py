@@ -20,6 +20,11 @@ urlpatterns = [
         session_views.InstallationSessionView.as_view(),
         name="session",
     ),
+    path(
+        "installations/<int:pk>/history/<int:session_pk>/signed.<str:ext>",
+        session_views.InstallationSessionSignedView.as_view(),
+        name="session_signed",
+    ),
     path("installations/<int:pk>/usage/", views.InstallationUsageView.as_view(), name="usage"),
     path(
         "installations/<int:pk>/usage/export/<str:fmt>/",
@@ -40,6 +45,11 @@ urlpatterns = [
     path("my/charging/", views.MyChargingView.as_view(), name="my_charging"),
     path("my/charging/export/<str:fmt>/", views.MyChargingExportView.as_view(), name="my_export"),
     path("my/charging/<int:session_pk>/", session_views.MySessionView.as_view(), name="my_session"),
+    path(
+        "my/charging/<int:session_pk>/signed.<str:ext>",
+        session_views.MySessionSignedView.as_view(),
+        name="my_session_signed",
+    ),
     path("usage/", views.UsageAcrossView.as_view(), name="across"),
     path("usage/export/<str:fmt>/", views.UsageAcrossExportView.as_view(), name="across_export"),
 ]

@@ -18,6 +18,7 @@ from auth_access.models import (
 )
 from balancing.models import BalancingDecision
 from chargers.models import ChargerEvent, ChargeSession
+from chargers.models.session import SignedMeterValue
 from commands.models import Command
 from installations.models import Invitation, Membership
 from portal.api.urls import router
@@ -62,6 +63,10 @@ def _populate_everything(world: World) -> None:
             started_at=now, meter_start_wh=0,
         )  # fmt: skip
         ChargerEvent.objects.create(charger=charger, kind="boot", timestamp=now, summary="boot")
+        SignedMeterValue.objects.create(
+            charger=charger, session=charger.sessions.first(), connector_id=1, timestamp=now,
+            signed_data="OCMF|{}|{}", digest=f"{charger.pk:064d}",
+        )  # fmt: skip
         Command.objects.create(charger=charger, action="Reset", payload={"type": "Soft"})
         ChargeCard.objects.create(id_tag=f"CARD{charger.pk}", user=user)
         Invitation.objects.create(

@@ -1,4 +1,4 @@
-"""Charge sessions (OCPP transactions) and the meter-value series.
+"""Charge sessions (OCPP transactions), the meter-value series and signed meter values.
 
 MeterValue is the volume table: append-only, one row per sampled value, written in batches by the
 bridge, indexed by (charger, time) and by BRIN on time so it stays cheap at hundreds of millions
@@ -137,3 +137,47 @@ class MeterValue(models.Model):
     def __str__(self) -> str:
         phase = f" {self.phase}" if self.phase else ""
         return f"{self.measurand}{phase} = {self.value} {self.unit} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class SignedMeterValue(TenantModel):
+    """A meter value the charger signed (a SampledValue with ``format: SignedData``, e.g. an OCMF
+    string), kept verbatim so a driver can check it in transparency software. Written by the
+    bridge with its meter values (``ocpp_bridge.meter_buffer``), from MeterValues and from a
+    StopTransaction's transactionData; attached to the session whose transactionId it carries
+    (or, without one, the session on its connector at its time). Append-only; a value sent
+    twice (a retried message, the end value in both MeterValues and StopTransaction) is kept
+    once (``digest``)."""
+
+    tenancy_path = "charger__installation"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        ChargeSession,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="signed_values",
+    )
+    connector_id = models.PositiveSmallIntegerField()
+    transaction_id = models.BigIntegerField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+    context = models.CharField(max_length=20, blank=True, help_text="e.g. Transaction.Begin")
+    measurand = models.CharField(max_length=40, blank=True)
+    signed_data = models.TextField(help_text="As the charger sent it.")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of signed_data (hex).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["charger", "digest"], name="signed_value_once"),
+        ]
+        indexes = [models.Index(fields=["session", "timestamp"], name="signed_session_time")]
+
+    def __str__(self) -> str:
+        return f"Signed {self.context or 'value'} of {self.charger} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def driver_scope(cls, user, action: Action) -> Q | None:  # type: ignore[no-untyped-def]
+        """A driver sees the signed values of their own sessions, on any installation."""
+        return Q(session__user=user) if action == Action.VIEW else None

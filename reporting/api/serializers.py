@@ -13,6 +13,7 @@ from portal.api.fields import TenantPrimaryKeyRelatedField
 from reporting import services
 from reporting.models import PricePeriod, validate_currency
 from reporting.queries import SummaryRow, Totals, Usage
+from reporting.signed import signed_format
 
 
 class PricePeriodSerializer(serializers.ModelSerializer):
@@ -183,3 +184,17 @@ class EnergyReportSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.fields["from"] = serializers.DateTimeField(help_text="Inclusive.")
         self.fields["to"] = serializers.DateTimeField(help_text="Exclusive.")
+
+
+class SignedValueSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    context = serializers.CharField(
+        help_text="Transaction.Begin, Transaction.End, Sample.Periodic..."
+    )
+    measurand = serializers.CharField()
+    format = serializers.SerializerMethodField(help_text="OCMF when recognised, else empty.")
+    signed_data = serializers.CharField(help_text="Verbatim, as the charger sent it.")
+
+    def get_format(self, value: Any) -> str:
+        return signed_format(value.signed_data)[0]

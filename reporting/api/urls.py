@@ -12,6 +12,7 @@ ROUTES = [
     ("reports/energy", views.EnergyReportViewSet, "report-energy"),
     ("prices", views.PricePeriodViewSet, "price-period"),
     (r"sessions/(?P<session_pk>[0-9]+)/energy", views.SessionEnergyViewSet, "session-energy"),
+    (r"sessions/(?P<session_pk>[0-9]+)/signed-data", views.SignedDataViewSet, "session-signed"),
 ]
 
 

@@ -24,15 +24,17 @@ from reporting.api.serializers import (
     EnergyReportSerializer,
     PricePeriodSerializer,
     SessionEnergySerializer,
+    SignedValueSerializer,
     UsageReportSerializer,
 )
-from reporting.detail import session_detail
+from reporting.detail import session_detail, signed_values
 from reporting.energy import Interval
 from reporting.exports import ExportFormat
 from reporting.hourly import energy_rows
 from reporting.meter import session_end
 from reporting.models import PricePeriod
 from reporting.queries import GroupBy, summarise, totals
+from reporting.session_views import SIGNED_TYPES, signed_download
 from reporting.tables import energy_table, history_table, usage_table
 from reporting.views import export_response
 
@@ -224,3 +226,31 @@ class EnergyReportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             "results": rows,
         }
         return Response(EnergyReportSerializer(body).data)
+
+
+class SignedDataViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """A session's signed meter values (``format: SignedData``, e.g. OCMF), verbatim, in time
+    order; ``format=txt`` (one per line) or ``format=xml`` (the transparency software's
+    container) downloads them. Another tenant's session is a 404."""
+
+    queryset = ChargeSession.objects.all()
+    pagination_class = None
+    filter_backends: list[Any] = []
+    content_negotiation_class = FormatIsAParameter
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("session_pk", int, OpenApiParameter.PATH),
+            OpenApiParameter("format", str, enum=["txt", "xml"], description="A file instead."),
+        ],
+        responses={200: SignedValueSerializer(many=True)},
+    )
+    def list(self, request: Request, session_pk: str) -> Any:
+        session = get_object_or_404(self.filter_queryset(self.get_queryset()), pk=int(session_pk))
+        fmt = request.query_params.get("format")
+        if fmt is not None:
+            if fmt not in SIGNED_TYPES:
+                raise ValidationError({"format": "txt or xml."})
+            return signed_download(session, request.user, fmt)
+        values = signed_values(session, request.user)
+        return Response(SignedValueSerializer(values, many=True).data)

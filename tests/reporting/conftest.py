@@ -10,6 +10,7 @@ from auth_access.models import ChargeCard
 from chargers.choices import SessionStatus, StopReason
 from chargers.models import Charger, ChargeSession
 from reporting.models import PricePeriod
+from tests.ocpp.conftest import bridge, chargers  # noqa: F401  (a real bridge and chargers)
 from tests.web.conftest import (  # noqa: F401
     browser,
     client_as,

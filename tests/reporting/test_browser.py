@@ -155,3 +155,50 @@ def test_a_driver_sees_their_charging_at_two_installations_on_a_phone(
     expect(phone.get_by_test_id("session-history")).not_to_contain_text("Dora")
     assert_fits(phone)
     screenshot(phone, "67-mobile-my-charging")
+
+
+def test_a_driver_opens_a_session_in_full_on_a_phone(
+    phone: Page, world: World, screenshot: Screenshot
+) -> None:
+    """From My charging to the session page at 375 px: facts, curves, hours, signed values; it
+    fits the screen and prints without the navigation."""
+    from chargers.models import MeterValue
+    from chargers.models.session import SignedMeterValue
+
+    card = ChargeCard.objects.create(id_tag="DORA-1", user=world.dora, name="Blue tag")
+    start = (timezone.now() - timedelta(days=1)).replace(minute=40, second=0, microsecond=0)
+    session = make_session(
+        world.charger_a1, start, minutes=200, energy_wh=18_000, user=world.dora, card=card
+    )
+    for i in range(1, 40):
+        at = start + timedelta(minutes=5 * i)
+        for measurand, value, unit in (
+            ("Energy.Active.Import.Register", session.meter_start_wh + 18_000 * i / 40, "Wh"),
+            ("Power.Active.Import", 7.4 if i < 30 else 2.1, "kW"),
+        ):
+            MeterValue.objects.create(
+                charger=world.charger_a1, connector_id=1, transaction_id=session.pk,
+                timestamp=at, measurand=measurand, value=value, unit=unit,
+            )  # fmt: skip
+    SignedMeterValue.objects.create(
+        charger=world.charger_a1, session=session, connector_id=1, transaction_id=session.pk,
+        timestamp=start, context="Transaction.Begin", digest="b" * 64,
+        signed_data='OCMF|{"FV":"1.0","GI":"TEST","RD":[{"TX":"B","RV":1.0}]}|{"SD":"30450221' + "ab" * 60 + '"}',
+    )  # fmt: skip
+    log_in(phone, "dora@example.com")
+    phone.goto("/my/charging/")
+    phone.locator("[data-session-link]").first.click()
+    expect(phone.get_by_test_id("session-facts")).to_contain_text("18.000")
+    expect(phone.get_by_test_id("power-chart").locator("polyline")).to_be_visible()
+    expect(phone.get_by_test_id("energy-curve").locator("polygon")).to_be_visible()
+    expect(phone.get_by_test_id("session-hours").locator("tbody tr")).to_have_count(4)
+    expect(phone.get_by_test_id("session-signed")).to_contain_text("Transaction.Begin")
+    expect(phone.get_by_test_id("signed-txt")).to_be_visible()
+    wide = phone.evaluate(WIDER_THAN_THE_SCREEN)
+    assert not wide, wide
+    assert_fits(phone)
+    screenshot(phone, "68-mobile-session")
+    phone.emulate_media(media="print")
+    expect(phone.locator(".session-back")).to_be_hidden()
+    expect(phone.get_by_test_id("energy-curve").locator("svg")).to_be_visible()
+    screenshot(phone, "69-session-print")

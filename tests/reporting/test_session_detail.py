@@ -179,7 +179,7 @@ class TestPage:
             session=session,
             expires_at=START + timedelta(minutes=5),
         )
-        Command.objects.create(
+        stop = Command.objects.create(
             charger=world.charger_a1,
             action=CommandAction.REMOTE_STOP_TRANSACTION,
             payload={"transactionId": session.pk},
@@ -187,6 +187,7 @@ class TestPage:
             source=CommandSource.UI,
             requested_by=world.alice,
         )
+        Command.objects.filter(pk=stop.pk).update(created_at=START + timedelta(minutes=59))
         html = page(client_as(world.alice), session).content.decode()
         assert 'data-method="app">App or portal: <strong>Dora Driver</strong>' in html
         assert 'data-method="remote">Remote stop: <strong>Alice Owner</strong>' in html
