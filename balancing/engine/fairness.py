@@ -182,3 +182,62 @@ def _progressive_fill(
             break
         now = min(upcoming)
     return level
+
+
+def level_out(
+    items: list[FillItem], levels: dict[int, int], priority: dict[int, int], network: Network
+) -> bool:
+    """Move single tenths of an ampere from a car that has more to one that has less, where
+    the first one's tenth is what the second one lacks, until none can move (at most
+    `tuning.MAX_LEVEL_OUT_MOVES`). Returns whether anything moved.
+
+    Water-filling in whole tenths stops cars at the tenth below their fair level; where such a
+    car shares one fuse with a car that rose on through another, the fractions it left go to
+    that car (6.6, 6.6, 6.6 A and 8.3 A where 6.67 A and 8.1 A are fair). A move is made only
+    when it makes the split fairer: to a car of higher priority, or of the same priority with
+    at least 0.2 A less; every constraint is checked exactly. Meant for small sites (a move
+    looks at every pair of cars).
+    """
+    headroom = network.headroom_da
+    moved = False
+    for _ in range(tuning.MAX_LEVEL_OUT_MOVES):
+        ordered = sorted(items, key=lambda item: (-priority[item.index], levels[item.index]))
+        if not _level_out_once(ordered, levels, priority, network, headroom):
+            return moved
+        moved = True
+    return moved
+
+
+def _level_out_once(
+    ordered: list[FillItem],
+    levels: dict[int, int],
+    priority: dict[int, int],
+    network: Network,
+    headroom: list[int],
+) -> bool:
+    for low in ordered:
+        low_level = levels[low.index]
+        if low_level >= low.cap_da:
+            continue
+        full = {index for index, sign in low.terms if sign > 0 and headroom[index] < sign}
+        if not full:
+            continue
+        for high in reversed(ordered):
+            if high is low:
+                break
+            high_level = levels[high.index]
+            if high_level <= high.start_da:
+                continue
+            same = priority[high.index] == priority[low.index]
+            if (same and high_level < low_level + 2) or priority[high.index] > priority[low.index]:
+                continue
+            if full.isdisjoint(index for index, sign in high.terms if sign > 0):
+                continue
+            network.give_back(high.terms, 1)
+            if network.feasible(high.terms) and network.fits(low.terms, 1):
+                network.take(low.terms, 1)
+                levels[high.index] -= 1
+                levels[low.index] += 1
+                return True
+            network.take(high.terms, 1)
+    return False

@@ -40,7 +40,7 @@ from balancing.engine import tuning
 from balancing.engine.admission import admit, admit_spare
 from balancing.engine.calm import APPLY_ORDER, Change, apply_hysteresis, classify
 from balancing.engine.demand import CarDemand, assess
-from balancing.engine.fairness import FillItem, top_up, water_fill
+from balancing.engine.fairness import FillItem, level_out, top_up, water_fill
 from balancing.engine.leximin import LexItem, leximin
 from balancing.engine.model import Charger, Scenario, ScenarioError, parse_scenario
 from balancing.engine.network import Network, Terms, build_network
@@ -148,11 +148,28 @@ def allocate(scenario: Scenario, *, hysteresis: bool = True) -> Allocation:
 def _share(admitted: list[CarDemand], modes: dict[int, int], network: Network) -> dict[int, int]:
     """Water-filling priority by priority (each level sees the lower ones at their minimum),
     then the leftover tenths of an ampere. On small sites with an imbalance limit, the exact
-    split of `balancing.engine.leximin` instead."""
-    if network.imbalance_limited and len(admitted) <= tuning.EXACT_FAIR_MAX_CARS:
-        exact = _exact_share(admitted, modes, network)
-        if exact is not None:
-            return exact
+    split of `balancing.engine.leximin` instead; on small sites, then, `level_out` the tenths
+    that rounding left uneven."""
+    small = len(admitted) <= tuning.EXACT_FAIR_MAX_CARS
+    levels: dict[int, int] | None = None
+    if network.imbalance_limited and small:
+        levels = _exact_share(admitted, modes, network)
+    if levels is None:
+        levels = _water_fill_by_priority(admitted, modes, network)
+    if small:
+        items = [
+            FillItem(car.index, car.min_da, car.cap_da, car.terms[modes[car.index]])
+            for car in admitted
+        ]
+        priority = {car.index: car.charger.priority for car in admitted}
+        if level_out(items, levels, priority, network):
+            top_up(items, levels, network)
+    return levels
+
+
+def _water_fill_by_priority(
+    admitted: list[CarDemand], modes: dict[int, int], network: Network
+) -> dict[int, int]:
     levels: dict[int, int] = {}
     everyone: list[FillItem] = []
     for _, level_cars in groupby(admitted, key=lambda car: car.rank[0]):

@@ -58,6 +58,8 @@ MAX_CANDIDATES_PER_TRIAL = 32
 MAX_SWAP_TRIALS = 200
 # Water-filling passes; more than one only matters when a phase imbalance limit is set.
 MAX_FILL_ROUNDS = 4
+# Single tenths moved to even out what rounding to whole tenths left (small sites only).
+MAX_LEVEL_OUT_MOVES = 50
 
 # Sites with at most this many cars wanting current, where steps 1-4 of the admission leave a car
 # paused, get an exact branch-and-bound search for more cars served (see `admission._exact`),
