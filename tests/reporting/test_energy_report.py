@@ -10,7 +10,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from chargers.models import ChargeSession, MeterValue
@@ -181,3 +184,62 @@ class TestUsageTab:
         assert client.get(export, {"first": "2026-01-01", "last": "2026-06-30"}).status_code == 404
         other = reverse("reporting:energy_export", args=[world.site_a.pk, "csv"])
         assert client_as(world.oscar).get(other).status_code == 404
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    batch=st.lists(
+        st.tuples(
+            st.integers(-3 * 24 * 60, 3 * 24 * 60),  # start, minutes from the autumn change
+            st.integers(0, 20 * 60),  # minutes long
+            st.integers(0, 60_000),  # Wh
+            st.integers(0, 12),  # register samples
+            st.booleans(),  # a register reset in the middle
+        ),
+        max_size=8,
+    ),
+    interval=st.sampled_from(["hour", "day"]),
+)
+def test_the_rows_of_a_covering_range_add_up_to_the_sessions(
+    world: World, batch: list[tuple[int, int, int, int, bool]], interval: str
+) -> None:
+    """Energy over time, through the database and the API: over a range that covers every
+    session, the rows add up to the sessions' energy (whatever their samples), and the
+    estimated part to the energy of those without samples."""
+    autumn = datetime(2026, 10, 25, 1, tzinfo=UTC)  # Oslo's clocks go back at 01:00 UTC
+    with transaction.atomic():
+        made = []
+        for n, (offset, minutes, wh, samples, reset) in enumerate(batch):
+            session = make_session(
+                world.charger_a1 if n % 2 else world.charger_a2,
+                autumn + timedelta(minutes=offset),
+                minutes=minutes,
+                energy_wh=wh,
+                id_tag=f"P{n}",
+            )
+            for i in range(1, samples + 1):
+                level = session.meter_start_wh + wh * i / (samples + 1)
+                if reset and i == samples // 2:
+                    level = 0.0
+                MeterValue.objects.create(
+                    charger=session.charger, connector_id=1, transaction_id=session.pk,
+                    timestamp=session.started_at + timedelta(minutes=minutes * i / (samples + 1)),
+                    measurand="Energy.Active.Import.Register", value=level, unit="Wh",
+                )  # fmt: skip
+            made.append((session, samples))
+        body = energy(
+            api_as(world.alice),
+            installation=world.site_a.pk,
+            interval=interval,
+            **{"from": "2026-10-21T00:00:00Z", "to": "2026-10-30T00:00:00Z"},
+        )
+        assert body["energy_wh"] == sum(s.energy_wh for s, _ in made)
+        assert sum(r["energy_wh"] for r in body["results"]) == body["energy_wh"]
+        unsampled = sum(s.energy_wh for s, samples in made if samples == 0)
+        assert body["estimated_wh"] == unsampled
+        transaction.set_rollback(True)
