@@ -1,4 +1,5 @@
-"""Access control in the admin: cards, permissions, seen cards, policies, decisions, lists."""
+"""Access control in the admin: cards, permissions, seen cards, policies, decisions, lists,
+reservations."""
 
 from django.contrib import admin
 from django.db import models
@@ -10,6 +11,7 @@ from auth_access.models import (
     ChargerPermission,
     LocalListState,
     RemoteStart,
+    Reservation,
     SeenCard,
 )
 
@@ -72,3 +74,14 @@ class LocalListStateAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["charger"]
     raw_id_fields = ["charger"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "charger", "connector_id", "user", "expires_at", "status"]
+    list_filter = ["status"]
+    list_select_related = ["charger", "user"]
+    raw_id_fields = [
+        "charger", "user", "card", "created_by", "cancelled_by", "reserve_command",
+        "cancel_command", "session",
+    ]  # fmt: skip

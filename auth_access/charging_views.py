@@ -29,8 +29,8 @@ from django.views import View
 from django.views.generic.detail import SingleObjectMixin
 
 from auth_access import remote, services
-from auth_access.choices import RemoteStartStatus
-from auth_access.models import RemoteStart
+from auth_access.choices import RemoteStartStatus, ReservationStatus
+from auth_access.models import RemoteStart, Reservation
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession, Connector
 from commands import routing
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
     from accounts.models import User
 
-# A remote start needs a connector that is free: nothing plugged in, or a car waiting.
+# A remote start needs a connector that is free: nothing plugged in, or a car waiting (or one
+# reserved for the user).
 FREE_STATUSES = {ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING}
 PENDING_POLL_MS = 1500  # while a start waits for the charger's answer or the car
 SESSION_POLL_MS = 10_000  # while the user charges here (energy, the end of the session)
@@ -120,13 +121,22 @@ def charging_context(request: HttpRequest, charger: Charger) -> dict[str, Any]:
         .select_related("command")
         .first()
     )
+    # Connectors reserved for this user (0: any): theirs to start on while the charger says Reserved.
+    held = set(
+        Reservation.objects.restrict(user, Action.VIEW)
+        .filter(charger=charger, user=user, status=ReservationStatus.ACTIVE, expires_at__gt=now)
+        .values_list("connector_id", flat=True)
+    )
     state = start_state(latest, now, charger.installation.time_zone) if latest else None
     waiting_on = latest.connector_id if latest and state and not state.final else None
     rows = []
     for connector in connectors:
         session = sessions.get(connector.pk)
         own = session is not None and session.user_id == user.pk
-        free = session is None and connector.status in FREE_STATUSES
+        reserved_for_user = connector.status == ConnectorStatus.RESERVED and bool(
+            held & {0, connector.connector_id}
+        )
+        free = session is None and (connector.status in FREE_STATUSES or reserved_for_user)
         rows.append(
             ConnectorRow(
                 connector,

@@ -65,3 +65,16 @@ class RemoteStartStatus(models.TextChoices):
     FAILED = "failed", "The charger did not accept it"
     STARTED = "started", "Session started"
     EXPIRED = "expired", "No session started in time"
+
+
+class ReservationStatus(models.TextChoices):
+    """A connector reserved for a driver: requested -> active (the charger took it) -> used (the
+    driver's StartTransaction carried it); or rejected (the charger answered Faulted, Occupied,
+    Rejected or Unavailable, or the command failed), cancelled, expired."""
+
+    REQUESTED = "requested", "Sent to the charger"
+    ACTIVE = "active", "Reserved"
+    REJECTED = "rejected", "Not taken by the charger"
+    CANCELLED = "cancelled", "Cancelled"
+    USED = "used", "Used: charging started"
+    EXPIRED = "expired", "Expired"

@@ -295,3 +295,42 @@ def card_expiry_initial(card: ChargeCard, time_zone: str) -> date | None:
     if card.expires_at is None:
         return None
     return card.expires_at.astimezone(ZoneInfo(time_zone)).date()
+
+
+class ReservationForm(forms.Form):
+    """An owner or installer holds a connector of a charger for a driver, for a while."""
+
+    connector_id = forms.TypedChoiceField(coerce=int, label="Connector")
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Driver")
+    card = forms.ModelChoiceField(
+        queryset=ChargeCard.objects.none(),
+        required=False,
+        label="Card",
+        empty_label="Their app (they start from Fusebox)",
+        help_text="Only this card (or their start from the app) starts charging there.",
+    )
+    minutes = forms.IntegerField(
+        label="For (minutes)",
+        initial=30,
+        min_value=1,
+        max_value=24 * 60,
+        help_text="The charger holds the connector until then; at most 24 hours.",
+    )
+
+    def __init__(
+        self, *args: Any, connector_ids: list[int], drivers: Any, cards: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(cid, f"Connector {cid}") for cid in connector_ids]
+        if len(connector_ids) > 1:
+            choices.append((0, "Any connector (where the charger supports it)"))
+        self.fields["connector_id"].choices = choices  # type: ignore[attr-defined]
+        self.fields["user"].queryset = drivers  # type: ignore[attr-defined]
+        self.fields["user"].label_from_instance = _person  # type: ignore[attr-defined]
+        self.fields["user"].empty_label = "Choose a driver…"  # type: ignore[attr-defined]
+        self.fields["card"].queryset = cards  # type: ignore[attr-defined]
+        self.fields["card"].label_from_instance = _card_of  # type: ignore[attr-defined]
+
+
+def _card_of(card: ChargeCard) -> str:
+    return f"{card.id_tag}{f' “{card.name}”' if card.name else ''} · {_person(card.user)}"

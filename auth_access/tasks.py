@@ -17,6 +17,8 @@ Periodic (Celery beat, ``CELERY_BEAT_SCHEDULE`` in portal/settings.py; the work 
   not seen for ``ACCESS_SEEN_CARD_RETENTION_DAYS``.
 - ``sweep()``, every ``ACCESS_SWEEP_SECONDS``: list syncs to retry, cards that expired during a
   session (where sessions stop on revocation), remote starts to settle.
+- ``expire_reservations()``, every 30 s: reservations past their expiry
+  (``auth_access.reservations.expire``).
 """
 
 from __future__ import annotations
@@ -184,3 +186,11 @@ def request_enforcement(installation_ids: Iterable[int]) -> None:
                 enforce_access.apply_async((installation_id,), countdown=DEBOUNCE_S)
 
     transaction.on_commit(enqueue)
+
+
+@shared_task(ignore_result=True)
+def expire_reservations() -> dict[str, int]:
+    """Periodic: reservations past their expiry are expired; unanswered ReserveNows settled."""
+    from auth_access import reservations
+
+    return reservations.expire()

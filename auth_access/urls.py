@@ -1,9 +1,9 @@
 """Web pages of access control (namespace ``access``): my cards, an installation's Access tab,
-and starting / stopping charging on a charger."""
+starting / stopping charging on a charger, and reserving its connectors."""
 
 from django.urls import path
 
-from auth_access import charging_views, people_views, tab_views, views
+from auth_access import charging_views, people_views, reservation_views, tab_views, views
 
 app_name = "access"
 
@@ -75,5 +75,16 @@ urlpatterns = [
         "chargers/sessions/<int:session_pk>/stop/",
         charging_views.StopChargingView.as_view(),
         name="charging_stop",
+    ),
+    # Reservations of a charger's connectors.
+    path(
+        "chargers/<int:pk>/reservations/new/",
+        reservation_views.ReserveView.as_view(),
+        name="reserve",
+    ),
+    path(
+        "chargers/reservations/<int:reservation_pk>/cancel/",
+        reservation_views.CancelReservationView.as_view(),
+        name="reservation_cancel",
     ),
 ]

@@ -37,7 +37,8 @@ from installations.models import Installation
 
 logger = logging.getLogger(__name__)
 
-# A car is plugged in while its connector is in one of these states.
+# A car is plugged in while its connector is in one of these states. Not Reserved: a connector
+# held for a driver (auth_access.reservations) has no car until it reports Preparing.
 CAR_CONNECTED_STATUSES = {
     ConnectorStatus.PREPARING,
     ConnectorStatus.CHARGING,

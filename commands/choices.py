@@ -23,6 +23,8 @@ class CommandAction(models.TextChoices):
     GET_DIAGNOSTICS = "GetDiagnostics"
     UPDATE_FIRMWARE = "UpdateFirmware"
     DATA_TRANSFER = "DataTransfer"
+    RESERVE_NOW = "ReserveNow"
+    CANCEL_RESERVATION = "CancelReservation"
 
 
 class CommandStatus(models.TextChoices):

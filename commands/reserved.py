@@ -5,7 +5,8 @@ Fusebox owns three charging profiles on each charger (connector 0): the failsafe
 level 1) and, on chargers with several connectors, the cap on their sum (id 1002,
 ChargePointMaxProfile, stack level 1). It also owns the authorization settings
 (``MANAGED_CONFIGURATION_KEYS``, set from the installation's authorization mode) and the Local
-Authorization List (synced from who may charge). ``refusal(action, payload)`` says why a manual
+Authorization List (synced from who may charge), and the reservations it records
+(``auth_access.reservations``). ``refusal(action, payload)`` says why a manual
 command would undo one of these, and what to use instead; ``send_manual`` records every command a
 person sends, refused ones included (status ``refused``, with the reason), with who sent it.
 
@@ -64,6 +65,13 @@ LIST_IS_SYNCED = (
     "installation's Access tab instead."
 )
 
+RESERVATIONS_ARE_RECORDED = (
+    "Reservations are made in the charger's Reservations section or at /api/v1/reservations/, "
+    "so that Fusebox knows whom the connector is held for, gives the reservation its id and "
+    "ends it when the driver starts; one sent by hand would be unknown to it. Reserve or "
+    "cancel there instead."
+)
+
 
 class CommandRefused(Exception):
     """A person's command that would undo what Fusebox keeps on the charger; recorded as refused."""
@@ -110,6 +118,8 @@ def refusal(action: str, payload: dict[str, Any]) -> str | None:
             )
     if action == CommandAction.SEND_LOCAL_LIST:
         return LIST_IS_SYNCED
+    if action in (CommandAction.RESERVE_NOW, CommandAction.CANCEL_RESERVATION):
+        return RESERVATIONS_ARE_RECORDED
     return None
 
 

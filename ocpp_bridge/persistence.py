@@ -21,7 +21,7 @@ from django.db.models import DurationField, ExpressionWrapper, F, IntegerField, 
 from django.db.models.functions import Cast, Coalesce, Extract, Greatest
 from django.utils import timezone
 
-from auth_access import checks
+from auth_access import checks, reservations
 from auth_access.choices import AuthorizationTrigger
 from auth_access.decisions import Decision
 from balancing.triggers import charger_changed, chargers_changed
@@ -472,6 +472,8 @@ def start_transaction(
             created=False,
             check=check,
         )
+    # The charger consumed the reservation it names (or held for this idTag), accepted or not.
+    reservations.use(charger_id, connector_id, id_tag, reservation_id, session.pk, started_at)
     if check.virtual and decision.accepted:
         checks.link_remote_start(check, session.pk)
     return StartOutcome(session.pk, decision, created=True, check=check)
@@ -676,6 +678,8 @@ def finish_command(
 ) -> None:
     """Record the outcome, unless the command already ended (e.g. expired by the sweep)."""
     close_old_connections()
-    Command.objects.filter(
+    finished = Command.objects.filter(
         pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
     ).update(status=status, response=response, error=error[:300], completed_at=timezone.now())
+    if finished:  # a ReserveNow's answer makes its reservation active or rejected
+        reservations.record_answer(command_id)

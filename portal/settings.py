@@ -300,5 +300,6 @@ CELERY_BEAT_SCHEDULE = {
     },
     "access-sweep": {"task": "auth_access.tasks.sweep", "schedule": ACCESS_SWEEP_SECONDS},
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
+    "expire-reservations": {"task": "auth_access.tasks.expire_reservations", "schedule": 30.0},
     "apply-due-prices": {"task": "reporting.tasks.apply_due_prices", "schedule": 60.0},
 }

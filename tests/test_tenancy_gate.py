@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.apps import apps
 from django.utils import timezone
@@ -14,6 +16,7 @@ from auth_access.models import (
     ChargerPermission,
     LocalListState,
     RemoteStart,
+    Reservation,
     SeenCard,
 )
 from balancing.models import BalancingDecision
@@ -89,6 +92,10 @@ def _populate_everything(world: World) -> None:
             charger=charger, connector_id=1, user=user, id_tag="FBX", expires_at=now
         )
         LocalListState.objects.create(charger=charger)
+        Reservation.objects.create(
+            charger=charger, connector_id=1, user=user, id_tag="FBR", created_at=now,
+            expires_at=now + timedelta(minutes=5),
+        )  # fmt: skip
 
 
 @pytest.mark.django_db

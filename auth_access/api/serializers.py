@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,6 +17,7 @@ from auth_access.models import (
     ChargerPermission,
     LocalListState,
     RemoteStart,
+    Reservation,
     SeenCard,
 )
 from chargers.models import Charger, ChargeSession
@@ -253,3 +256,73 @@ class LocalListSyncSerializer(serializers.Serializer):
     configure = serializers.BooleanField(
         default=False, help_text="Send the authorization settings and ask the version first."
     )
+
+
+class ReservationSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    reserve_command = CommandSerializer(read_only=True)
+    cancel_command = CommandSerializer(read_only=True)
+
+    class Meta:
+        model = Reservation
+        fields = [
+            "id", "charger", "connector_id", "user", "card", "id_tag", "expires_at", "status",
+            "charger_answer", "reason", "created_by", "created_at", "ended_at", "session",
+            "reserve_command", "cancel_command",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ReservationRequestSerializer(serializers.Serializer):
+    """What ``reservations.reserve`` needs. ``user`` and ``card`` are looked up within the
+    charger's installation only, so an id elsewhere says nothing about who or what it is."""
+
+    charger = TenantPrimaryKeyRelatedField(queryset=Charger.objects.all(), action=Action.VIEW)
+    connector_id = serializers.IntegerField(
+        min_value=0, max_value=255, help_text="0: any connector (where the charger supports it)."
+    )
+    user = serializers.IntegerField(help_text="The driver: a member who may charge here.")
+    card = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="A card registered for the driver at this installation; none: their app idTag.",
+    )  # fmt: skip
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="Until when (at most 24 h ahead); default: duration_minutes from now.",
+    )  # fmt: skip
+    duration_minutes = serializers.IntegerField(
+        required=False, default=30, min_value=1, max_value=24 * 60,
+        help_text="Used when expires_at is not given.",
+    )  # fmt: skip
+    wait_s = serializers.FloatField(
+        required=False, default=0, min_value=0, max_value=30,
+        help_text="Wait up to this long for the charger's answer (0: return at once).",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        charger: Charger = attrs["charger"]
+        membership = (
+            Membership.objects.filter(
+                installation_id=charger.installation_id, user_id=attrs["user"]
+            )
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            raise serializers.ValidationError(
+                {"user": f"Not a member of the installation of {charger.name}."}
+            )
+        attrs["user"] = membership.user
+        if attrs["card"] is not None:
+            card = ChargeCard.objects.filter(
+                pk=attrs["card"], installation_id=charger.installation_id, user=membership.user
+            ).first()
+            if card is None:
+                raise serializers.ValidationError(
+                    {"card": "Choose a card registered for this driver at this installation."}
+                )
+            attrs["card"] = card
+        if attrs["expires_at"] is None:
+            attrs["expires_at"] = timezone.now() + timedelta(minutes=attrs["duration_minutes"])
+        return attrs

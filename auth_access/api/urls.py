@@ -14,6 +14,7 @@ ROUTES = [
     ("authorization-records", views.AuthorizationRecordViewSet),
     ("access-policies", views.AccessPolicyViewSet),
     ("remote-starts", views.RemoteStartViewSet),
+    ("reservations", views.ReservationViewSet),
     ("local-lists", views.LocalListViewSet),
 ]
 

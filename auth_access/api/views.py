@@ -1,6 +1,7 @@
 """Access control over the API: cards, permissions, seen cards, decisions, policies, remote starts,
-local lists. Every viewset goes through the tenancy gate; the rules beyond it are the services'
-(``auth_access.services``, ``auth_access.remote``), whose refusals are 403 with their message."""
+reservations, local lists. Every viewset goes through the tenancy gate; the rules beyond it are
+the services' (``auth_access.services``, ``remote``, ``reservations``), whose refusals are 403
+with their message."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from auth_access import external, remote, services
+from auth_access import external, remote, reservations, services
 from auth_access.api.serializers import (
     AccessPolicySerializer,
     AssignSeenCardSerializer,
@@ -29,6 +30,8 @@ from auth_access.api.serializers import (
     RemoteStartRequestSerializer,
     RemoteStartSerializer,
     RemoteStopRequestSerializer,
+    ReservationRequestSerializer,
+    ReservationSerializer,
     SeenCardSerializer,
 )
 from auth_access.models import (
@@ -38,6 +41,7 @@ from auth_access.models import (
     ChargerPermission,
     LocalListState,
     RemoteStart,
+    Reservation,
     SeenCard,
 )
 from auth_access.tasks import request_local_list_sync
@@ -306,3 +310,63 @@ class LocalListViewSet(TenantReadOnlyViewSet):
             configure=serializer.validated_data["configure"],
         )
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class ReservationFilter(django_filters.FilterSet):
+    installation = django_filters.NumberFilter(field_name="charger__installation")
+
+    class Meta:
+        model = Reservation
+        fields = ["installation", "charger", "connector_id", "user", "status"]
+
+
+class ReservationViewSet(
+    AccessErrorsMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Connectors reserved for a driver (OCPP ReserveNow) until an expiry. Owners and installers
+    reserve and see all of theirs; a driver sees the reservations held for them and may cancel
+    them. ``status``: requested, active, rejected (``charger_answer`` says why), cancelled, used,
+    expired."""
+
+    queryset = Reservation.objects.select_related(
+        "user", "created_by", "reserve_command__requested_by", "cancel_command__requested_by"
+    )
+    serializer_class = ReservationSerializer
+    filterset_class = ReservationFilter
+    tenant_actions = {"create": Action.VIEW, "cancel": Action.VIEW}
+
+    @extend_schema(request=ReservationRequestSerializer, responses={201: ReservationSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Reserve a connector (0: any) of a charger for a member who may charge there, until
+        ``expires_at`` (or ``duration_minutes`` from now; at most 24 h), and send ReserveNow.
+        400 for an unknown connector, a past or too distant expiry, a driver who may not charge
+        there, a card not registered for them here, or a connector already reserved; 403 for
+        anyone but the installation's owners and installers."""
+        serializer = ReservationRequestSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reservation = reservations.reserve(
+            request.user,
+            data["charger"],
+            data["connector_id"],
+            data["user"],
+            data["expires_at"],
+            card=data["card"],
+        )
+        command = reservation.reserve_command
+        if data["wait_s"] and command is not None and not command.is_final:
+            routing.wait_for_command(command, data["wait_s"])
+        reservation = self.get_queryset().get(pk=reservation.pk)
+        return Response(ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: ReservationSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """End the reservation now and send CancelReservation (the driver it is for, or the
+        installation's owners and installers). 400 when it has already ended."""
+        reservation = reservations.cancel(request.user, self.get_object())
+        return Response(ReservationSerializer(self.get_queryset().get(pk=reservation.pk)).data)

@@ -415,7 +415,10 @@ class SimulatedCharger(ChargingLife):
     def status_of(self, connector_id: int) -> str:
         if connector_id == 0:
             return Status.AVAILABLE if self.operative else Status.UNAVAILABLE
-        return self.station.status_of(self.station.connectors[connector_id])
+        connector = self.station.connectors[connector_id]
+        if connector.reservation is not None and connector.reservation.until <= utcnow():
+            connector.reservation = None  # the charger drops an expired reservation itself
+        return self.station.status_of(connector)
 
     # --- commands that take time ----------------------------------------------------------------
 

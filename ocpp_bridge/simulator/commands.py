@@ -23,6 +23,7 @@ from ocpp.v16.enums import Action
 
 from ocpp_bridge.simulator.profiles import TX_PROFILE, ChargingProfile, ProfileError, parse_time
 from ocpp_bridge.simulator.settings import ocpp_time, utcnow
+from ocpp_bridge.simulator.station import Hold
 from ocpp_bridge.simulator.wire import payload_of, snake_keys
 
 if TYPE_CHECKING:
@@ -259,6 +260,49 @@ class OcppClient(ChargePoint):
                 connector.operative = False
         sim.poke()
         return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+
+    # --- reservations -------------------------------------------------------------------------------
+
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
+    ) -> call_result.ReserveNow:
+        """Connector 0 (any) is not supported (ReserveConnectorZeroSupported is false)."""
+        connector = self.sim.station.connectors.get(connector_id) if connector_id else None
+        if connector is None:
+            return call_result.ReserveNow(status="Rejected")
+        if not (connector.operative and self.sim.operative):
+            return call_result.ReserveNow(status="Unavailable")
+        try:
+            until = parse_time(expiry_date)
+        except ValueError:
+            until = None
+        if until is None:
+            return call_result.ReserveNow(status="Rejected")
+        held = connector.reservation
+        busy = connector.car is not None or connector.transaction is not None
+        if busy or (held is not None and held.reservation_id != reservation_id):
+            return call_result.ReserveNow(status="Occupied")
+        connector.reservation = Hold(reservation_id, id_tag, until)
+        return call_result.ReserveNow(status="Accepted")
+
+    @after(Action.reserve_now)
+    def after_reserve_now(self, connector_id: int, **_: Any) -> None:
+        if connector_id in self.sim.station.connectors:
+            self.sim.queue_status(connector_id, changed_only=True)
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        for connector in self.sim.station.connectors.values():
+            held = connector.reservation
+            if held is not None and held.reservation_id == reservation_id:
+                connector.reservation = None
+                return call_result.CancelReservation(status="Accepted")
+        return call_result.CancelReservation(status="Rejected")
+
+    @after(Action.cancel_reservation)
+    def after_cancel_reservation(self, **_: Any) -> None:
+        self.sim.queue_status(None, changed_only=True)
 
     # --- configuration ----------------------------------------------------------------------------
 

@@ -240,6 +240,8 @@ class ChargingLife:
         )
         connector.transaction = tx
         connector.swipe_at = None
+        hold, connector.reservation = connector.reservation, None
+        reservation_id = hold.reservation_id if hold and hold.id_tag == id_tag else None
 
         def on_result(result: Any) -> None:
             tx.transaction_id = result.transaction_id
@@ -257,6 +259,7 @@ class ChargingLife:
                 id_tag=id_tag,
                 meter_start=tx.meter_start_wh,
                 timestamp=ocpp_time(now),
+                reservation_id=reservation_id,
             ),
             transactional=True,
             on_result=on_result,

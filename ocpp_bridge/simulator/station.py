@@ -32,6 +32,7 @@ class Status(StrEnum):
     SUSPENDED_EV = "SuspendedEV"
     FINISHING = "Finishing"
     UNAVAILABLE = "Unavailable"
+    RESERVED = "Reserved"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ class Connector:
     next_sample_at: float | None = None
     remote_id_tag: str | None = None  # RemoteStartTransaction waiting for this car
     authorizing: bool = False
+    reservation: Hold | None = None  # ReserveNow in force
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A reservation the charger took (ReserveNow): only ``id_tag`` starts here until ``until``."""
+
+    reservation_id: int
+    id_tag: str
+    until: datetime
 
 
 class Station:
@@ -209,7 +220,7 @@ class Station:
         if not connector.operative:
             return Status.UNAVAILABLE
         if connector.car is None:
-            return Status.AVAILABLE
+            return Status.AVAILABLE if connector.reservation is None else Status.RESERVED
         return Status.FINISHING if connector.finishing else Status.PREPARING
 
     # --- meter readings -------------------------------------------------------------------------

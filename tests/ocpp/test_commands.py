@@ -96,6 +96,17 @@ COMMANDS: dict[str, tuple[dict[str, Any], dict[str, Any], CommandStatus]] = {
         {"status": "Accepted", "data": "pong"},
         ACCEPTED,
     ),
+    "ReserveNow": (
+        {
+            "connectorId": 1,
+            "expiryDate": "2030-01-01T00:00:00Z",
+            "idTag": "DORA-1",
+            "reservationId": 7,
+        },
+        {"status": "Occupied"},
+        REJECTED,
+    ),
+    "CancelReservation": ({"reservationId": 7}, {"status": "Accepted"}, ACCEPTED),
 }
 
 

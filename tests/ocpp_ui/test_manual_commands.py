@@ -109,6 +109,15 @@ REFUSED = {
          "localAuthorizationList": [{"idTag": "STRANGER", "idTagInfo": {"status": "Accepted"}}]},
         reserved.LIST_IS_SYNCED,
     ),
+    "reserve by hand": (
+        "ReserveNow",
+        {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "DORA-1",
+         "reservationId": 7},
+        reserved.RESERVATIONS_ARE_RECORDED,
+    ),
+    "cancel by hand": (
+        "CancelReservation", {"reservationId": 7}, reserved.RESERVATIONS_ARE_RECORDED
+    ),
 }  # fmt: skip
 
 ALLOWED = {

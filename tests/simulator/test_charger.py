@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -318,11 +318,39 @@ def test_answers_every_command_the_bridge_can_send() -> None:
                         lambda m=message, n=before: len(cs.calls(m)) > n, what=message
                     )
 
+                until = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+                reserve = call.ReserveNow(
+                    connector_id=1, expiry_date=until, id_tag="CARD-8", reservation_id=4
+                )
+                assert (await ask(reserve)).status == "Accepted"
+                await cs.wait_for(
+                    lambda: [s["status"] for s in cs.calls("StatusNotification")][-1:]
+                    == ["Reserved"],
+                    what="reserved",
+                )  # fmt: skip
+                any_connector = call.ReserveNow(
+                    connector_id=0, expiry_date=until, id_tag="CARD-8", reservation_id=5
+                )
+                assert (await cs.command(SPEC.identity, any_connector)).status == "Rejected"
+                assert (await ask(call.CancelReservation(reservation_id=4))).status == "Accepted"
+                again = await cs.command(SPEC.identity, call.CancelReservation(reservation_id=4))
+                assert again.status == "Rejected"
+                await cs.wait_for(
+                    lambda: [s["status"] for s in cs.calls("StatusNotification")][-1:]
+                    == ["Available"],
+                    what="available",
+                )  # fmt: skip
+                reserve = call.ReserveNow(
+                    connector_id=1, expiry_date=until, id_tag="CARD-9", reservation_id=6
+                )
+                assert (await cs.command(SPEC.identity, reserve)).status == "Accepted"
+
                 remote = call.RemoteStartTransaction(id_tag="CARD-9", connector_id=1)
                 assert (await ask(remote)).status == "Accepted"
                 start = await cs.wait_for(lambda: cs.calls("StartTransaction"), what="start")
                 tx_id = start[0]["transaction_id"]
                 assert start[0]["id_tag"] == "CARD-9"
+                assert start[0]["reservation_id"] == 6  # the reservation ends with the start
                 profile = set_profile("TxProfile", 16, connector_id=1, transaction_id=tx_id)
                 assert (await ask(profile)).status == "Accepted"
                 schedule = await ask(call.GetCompositeSchedule(connector_id=1, duration=600))

@@ -1,0 +1,311 @@
+"""Reserving a connector for a driver (OCPP 1.6 ReserveNow / CancelReservation).
+
+``reserve(actor, charger, connector_id, driver, expires_at, card=None)``: an owner or installer
+holds a connector (0: any, where the charger supports it) for a member who may charge on that
+charger, until ``expires_at`` (within ``MAX_RESERVATION``). The charger gets ReserveNow through
+the command path with ``reservationId`` = the ``Reservation`` id and the idTag the driver will
+present: a card registered for them at the installation, or their virtual idTag (they start
+from the portal or app; a member's own cards are never sent, their numbers are not the
+installation's to see). A connector already held (or any connector, when one of the two
+reservations is for "any") cannot be reserved twice at once.
+
+The charger's answer (``record_answer``, called by the bridge when the command ends) makes it
+``active`` or ``rejected`` (Faulted, Occupied, Rejected, Unavailable, or the command failed).
+``cancel(actor, reservation)`` (the owner or installer, or the driver themselves) ends it at
+once and sends CancelReservation. A StartTransaction carrying the id (``use``, called by the
+bridge) marks it ``used`` with its session. ``expire(now)`` (Celery beat) marks the ones past
+their expiry ``expired`` and settles those whose command timed out; the charger drops an
+expired reservation by itself.
+
+Errors of input are ``ValidationError`` (400 in the API, naming the field); an actor without
+the right is ``AccessError`` (403).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from auth_access.choices import ReservationStatus
+from auth_access.models import ChargeCard, ChargerPermission, Reservation
+from auth_access.services import AccessError
+from auth_access.virtual_tags import virtual_id_tag
+from chargers.models import Charger
+from commands import routing
+from commands.choices import CommandAction, CommandSource, CommandStatus
+from commands.models import FINAL_STATUSES, Command
+from installations.choices import Role
+from installations.models import Membership
+from portal.tenancy import Action
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+DEFAULT_RESERVATION = timedelta(minutes=30)
+MIN_RESERVATION = timedelta(minutes=1)
+MAX_RESERVATION = timedelta(hours=24)
+COMMAND_TIMEOUT_S = 30.0
+EXPIRIES_PER_SWEEP = 1000
+
+# What the charger's ReserveNow statuses mean, in words.
+CHARGER_ANSWERS = {
+    "Faulted": "The charger reports a fault on that connector.",
+    "Occupied": "The connector is in use (a car or another reservation).",
+    "Rejected": "The charger does not take reservations (on that connector).",
+    "Unavailable": "The connector is unavailable.",
+}
+COMMAND_FAILURES = {
+    CommandStatus.TIMED_OUT: "The charger did not answer.",
+    CommandStatus.FAILED: "The command failed.",
+}
+
+
+def drivers_for(charger: Charger) -> QuerySet[User]:
+    """Who a connector of ``charger`` may be reserved for: active members who may charge on it
+    (owners, installers, drivers allowed on the whole installation or named on this charger)."""
+    from accounts.models import User
+
+    members = Membership.objects.filter(installation_id=charger.installation_id)
+    allowed = members.filter(
+        Q(role__in=[Role.OWNER, Role.INSTALLER])
+        | Q(may_charge_everywhere=True)
+        | Q(pk__in=ChargerPermission.objects.filter(charger=charger).values("membership_id"))
+    )
+    return User.objects.filter(is_active=True, pk__in=allowed.values("user_id"))
+
+
+def may_charge_on(driver: User, charger: Charger) -> bool:
+    """Is ``driver`` one of ``drivers_for(charger)``?"""
+    return drivers_for(charger).filter(pk=driver.pk).exists()
+
+
+def _id_tag(driver: User, charger: Charger, card: ChargeCard | None, now: datetime) -> str:
+    if card is None:
+        return virtual_id_tag(driver.pk)
+    if card.user_id != driver.pk or card.installation_id != charger.installation_id:
+        raise ValidationError(
+            {"card": "Choose a card registered for this driver at this installation."}
+        )
+    if card.is_blocked:
+        raise ValidationError({"card": "This card is blocked."})
+    if card.expires_at is not None and card.expires_at <= now:
+        raise ValidationError({"card": "This card has expired."})
+    return card.id_tag
+
+
+def _check_connector(charger: Charger, connector_id: int) -> None:
+    if connector_id == 0:
+        if not charger.connectors.exists():
+            raise ValidationError({"connector_id": f"{charger.name} has no connectors."})
+        return
+    if not charger.connectors.filter(connector_id=connector_id).exists():
+        raise ValidationError({"connector_id": f"{charger.name} has no connector {connector_id}."})
+
+
+def _check_expiry(expires_at: datetime, now: datetime) -> None:
+    if expires_at < now + MIN_RESERVATION:
+        raise ValidationError({"expires_at": "The expiry must be at least a minute from now."})
+    if expires_at > now + MAX_RESERVATION:
+        hours = int(MAX_RESERVATION.total_seconds() // 3600)
+        raise ValidationError({"expires_at": f"A reservation lasts at most {hours} hours."})
+
+
+def _overlapping(charger: Charger, connector_id: int, now: datetime) -> Reservation | None:
+    """An open reservation on the same connector (or on any, when either is for "any")."""
+    held = Reservation.objects.filter(
+        charger=charger, status__in=Reservation.OPEN_STATUSES, expires_at__gt=now
+    )
+    if connector_id != 0:
+        held = held.filter(connector_id__in=[0, connector_id])
+    return held.order_by("expires_at").first()
+
+
+def reserve(
+    actor: User,
+    charger: Charger,
+    connector_id: int,
+    driver: User,
+    expires_at: datetime,
+    *,
+    card: ChargeCard | None = None,
+    source: CommandSource = CommandSource.API,
+) -> Reservation:
+    """Hold ``connector_id`` of ``charger`` for ``driver`` until ``expires_at`` and send
+    ReserveNow. ``actor`` must operate the charger (AccessError); bad input is ValidationError.
+    A charger that is offline makes the reservation ``rejected`` at once, with the reason."""
+    if not Charger.objects.restrict(actor, Action.OPERATE).filter(pk=charger.pk).exists():
+        raise AccessError("Only owners and installers of the installation reserve connectors.")
+    now = timezone.now()
+    _check_connector(charger, connector_id)
+    _check_expiry(expires_at, now)
+    if not may_charge_on(driver, charger):
+        raise ValidationError(
+            {"user": f"{driver.email} is not a member who may charge on {charger.name}."}
+        )
+    id_tag = _id_tag(driver, charger, card, now)
+    with transaction.atomic():
+        # One reservation at a time per charger is decided here: the row lock orders them.
+        Charger.objects.select_for_update().filter(pk=charger.pk).first()
+        held = _overlapping(charger, connector_id, now)
+        if held is not None:
+            until = timezone.localtime(held.expires_at).strftime("%H:%M")
+            raise ValidationError(
+                {
+                    "connector_id": f"{held.connector_label} of {charger.name} is already "
+                    f"reserved (reservation {held.pk}, until {until})."
+                }
+            )
+        reservation = Reservation.objects.create(
+            charger=charger,
+            connector_id=connector_id,
+            user=driver,
+            card=card,
+            id_tag=id_tag,
+            expires_at=expires_at,
+            created_by=actor,
+            created_at=now,
+        )
+        command = routing.issue_command(
+            charger,
+            CommandAction.RESERVE_NOW,
+            reserve_now_payload(reservation),
+            user=actor,
+            source=source,
+            timeout_s=COMMAND_TIMEOUT_S,
+        )
+        reservation.reserve_command = command
+        fields = ["reserve_command"]
+        if command.is_final:  # the charger is offline
+            reservation.status, reservation.ended_at = ReservationStatus.REJECTED, now
+            reservation.reason = command.error[:200]
+            fields += ["status", "ended_at", "reason"]
+        reservation.save(update_fields=fields)
+    return reservation
+
+
+def reserve_now_payload(reservation: Reservation) -> dict[str, Any]:
+    """The ReserveNow request for ``reservation`` (expiry in UTC, whole seconds)."""
+    expiry = reservation.expires_at.astimezone(UTC).replace(microsecond=0)
+    return {
+        "connectorId": reservation.connector_id,
+        "expiryDate": expiry.isoformat().replace("+00:00", "Z"),
+        "idTag": reservation.id_tag,
+        "reservationId": reservation.pk,
+    }
+
+
+def outcome_of_answer(command: Command) -> tuple[ReservationStatus, str, str] | None:
+    """(status, charger answer, reason) a final ReserveNow command leads to; None while open."""
+    if not command.is_final:
+        return None
+    answer = command.response.get("status", "") if isinstance(command.response, dict) else ""
+    if command.status == CommandStatus.ACCEPTED and answer == "Accepted":
+        return ReservationStatus.ACTIVE, answer, ""
+    if answer in CHARGER_ANSWERS:
+        return ReservationStatus.REJECTED, answer, f"{answer}: {CHARGER_ANSWERS[answer]}"
+    why = command.error or COMMAND_FAILURES.get(command.status, "The command failed.")
+    return ReservationStatus.REJECTED, answer[:12], why[:200]
+
+
+def record_answer(command_id: int) -> None:
+    """The charger answered (or failed) ReserveNow ``command_id``: the reservation, still
+    requested, becomes active or rejected (conditional UPDATE: a cancel or a start that came
+    first wins). Called by the bridge when any command ends; other commands cost one lookup."""
+    reservation_id = (
+        Reservation.objects.filter(reserve_command_id=command_id).values_list("pk", flat=True)
+    ).first()
+    if reservation_id is None:
+        return
+    _settle(reservation_id, Command.objects.get(pk=command_id), timezone.now())
+
+
+def _settle(reservation_id: int, command: Command, now: datetime) -> bool:
+    found = outcome_of_answer(command)
+    if found is None:
+        return False
+    status, answer, reason = found
+    changes: dict[str, Any] = {"status": status, "charger_answer": answer, "reason": reason}
+    if status == ReservationStatus.REJECTED:
+        changes["ended_at"] = now
+    return bool(
+        Reservation.objects.filter(pk=reservation_id, status=ReservationStatus.REQUESTED).update(
+            **changes
+        )
+    )
+
+
+def cancel(
+    actor: User, reservation: Reservation, *, source: CommandSource = CommandSource.API
+) -> Reservation:
+    """End ``reservation`` now and send CancelReservation (its answer is on ``cancel_command``).
+    The driver it is for may cancel it, and whoever operates the charger."""
+    own = reservation.user_id == actor.pk
+    operates = Charger.objects.restrict(actor, Action.OPERATE).filter(pk=reservation.charger_id)
+    if not own and not operates.exists():
+        raise AccessError("You may cancel only your own reservations.")
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Reservation.objects.filter(
+            pk=reservation.pk, status__in=Reservation.OPEN_STATUSES
+        ).update(status=ReservationStatus.CANCELLED, cancelled_by=actor, ended_at=now)
+        reservation.refresh_from_db()
+        if not ended:
+            raise ValidationError(
+                f"This reservation has already ended ({reservation.get_status_display().lower()})."
+            )
+        reservation.cancel_command = routing.issue_command(
+            reservation.charger,
+            CommandAction.CANCEL_RESERVATION,
+            {"reservationId": reservation.pk},
+            user=actor,
+            source=source,
+            timeout_s=COMMAND_TIMEOUT_S,
+        )
+        reservation.save(update_fields=["cancel_command"])
+    return reservation
+
+
+def use(
+    charger_id: int,
+    connector_id: int,
+    id_tag: str,
+    reservation_id: int | None,
+    session_id: int,
+    now: datetime,
+) -> int:
+    """A StartTransaction began ``session_id``: the open reservation it names (or, from a charger
+    that leaves ``reservationId`` out, the one held for that idTag on that connector or on any)
+    is ``used``. Conditional UPDATE, so a retried StartTransaction changes nothing."""
+    if reservation_id is not None:
+        which = Q(pk=reservation_id)
+    else:
+        which = Q(id_tag__iexact=id_tag, connector_id__in=[0, connector_id])
+    return Reservation.objects.filter(
+        which, charger_id=charger_id, status__in=Reservation.OPEN_STATUSES
+    ).update(status=ReservationStatus.USED, session_id=session_id, ended_at=now)
+
+
+def expire(now: datetime | None = None) -> dict[str, int]:
+    """Beat: open reservations past their expiry become ``expired``; requested ones whose
+    ReserveNow ended without the bridge recording it (timed out) are settled. Bounded, and
+    safe to run twice (conditional UPDATEs)."""
+    now = now or timezone.now()
+    due = Reservation.objects.filter(
+        status__in=Reservation.OPEN_STATUSES, expires_at__lte=now
+    ).values_list("pk", flat=True)[:EXPIRIES_PER_SWEEP]
+    expired = Reservation.objects.filter(
+        pk__in=list(due), status__in=Reservation.OPEN_STATUSES
+    ).update(status=ReservationStatus.EXPIRED, ended_at=now)
+    settled = 0
+    answered = Reservation.objects.filter(
+        status=ReservationStatus.REQUESTED, reserve_command__status__in=FINAL_STATUSES
+    ).select_related("reserve_command")[:EXPIRIES_PER_SWEEP]
+    for reservation in answered:
+        assert reservation.reserve_command is not None
+        settled += _settle(reservation.pk, reservation.reserve_command, now)
+    return {"expired": expired, "settled": settled}

@@ -1,0 +1,314 @@
+"""Reservations end to end (OCPP 1.6 ReserveNow / CancelReservation): the API, the command
+reaching the charger over its websocket with the right payload, the charger's answer setting the
+reservation's status, the Reserved connector that balancing does not take for a car, the
+StartTransaction that uses the reservation, cancelling, the expiry sweep, bad input and tenancy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from auth_access import reservations, tasks
+from auth_access.choices import ReservationStatus
+from auth_access.models import ChargeCard, Reservation
+from auth_access.virtual_tags import virtual_id_tag
+from balancing.engine import solve
+from balancing.service import build_scenario
+from chargers.models import ChargeSession, Connector
+from commands.choices import CommandStatus
+from commands.models import Command
+from tests.conftest import World, api_as
+from tests.ocpp.conftest import TestCharger, eventually
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+T0 = "2026-02-01T18:00:00Z"
+
+
+@pytest.fixture
+def dora_card(world: World) -> ChargeCard:
+    """A card alice registered for dora at the harbour (it charges only there)."""
+    return ChargeCard.objects.create(
+        user=world.dora, id_tag="DORA-HARBOUR", installation=world.site_a, created_by=world.alice
+    )
+
+
+def reserve(world: World, persona: str = "alice", **fields: Any) -> Any:
+    body = {"charger": world.charger_a1.pk, "connector_id": 1, "user": world.dora.pk}
+    return api_as(getattr(world, persona)).post(
+        "/api/v1/reservations/", {**body, **fields}, format="json"
+    )
+
+
+def reserved(world: World, **fields: Any) -> dict[str, Any]:
+    response = reserve(world, wait_s=5, **fields)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def allocated(scenario: dict[str, Any], charger_id: str) -> float:
+    """The current the engine gives ``charger_id`` (0: none, or not listed)."""
+    found = [a["current"] for a in solve(scenario)["allocations"] if a["id"] == charger_id]
+    return found[0] if found else 0
+
+
+def status_notification(charger: TestCharger, status: str, connector: int = 1) -> None:
+    payload = {"connectorId": connector, "errorCode": "NoError", "status": status, "timestamp": T0}
+    assert charger.result("StatusNotification", payload) == {}
+    charger.settle()
+
+
+def test_an_owner_reserves_a_connector_for_a_driver_until_it_is_used(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    before = timezone.now()
+    body = reserved(world, card=dora_card.pk, duration_minutes=45)
+    reservation = Reservation.objects.get()
+    assert (body["id"], body["status"], body["charger_answer"]) == (
+        reservation.pk, "active", "Accepted",
+    )  # fmt: skip
+    assert (body["user"]["id"], body["id_tag"], body["card"]) == (
+        world.dora.pk, "DORA-HARBOUR", dora_card.pk,
+    )  # fmt: skip
+    assert body["reserve_command"]["requested_by"] == "alice@example.com"
+    expiry = datetime.fromisoformat(body["expires_at"])
+    assert before + timedelta(minutes=45) <= expiry <= timezone.now() + timedelta(minutes=45)
+    [call] = [m for m in a1.received if m[2] == "ReserveNow"]
+    assert call[3] == {
+        "connectorId": 1,
+        "expiryDate": expiry.astimezone(UTC).replace(microsecond=0).isoformat()[:-6] + "Z",
+        "idTag": "DORA-HARBOUR",
+        "reservationId": reservation.pk,
+    }
+
+    # The charger shows the connector reserved: a status, not a car. Balancing gives it nothing.
+    status_notification(a1, "Reserved")
+    assert Connector.objects.get(charger=world.charger_a1).status == "Reserved"
+    scenario = build_scenario(world.site_a)
+    [entry] = [c for c in scenario["chargers"] if c["id"] == "HARBOUR-A1"]
+    assert (entry["online"], entry["car_connected"]) == (True, False)
+    assert allocated(scenario, "HARBOUR-A1") == 0
+
+    # Dora plugs in and shows her card: the StartTransaction carries the reservation, which ends.
+    start = {"connectorId": 1, "idTag": "DORA-HARBOUR", "meterStart": 0, "timestamp": T0}
+    reply = a1.result("StartTransaction", {**start, "reservationId": reservation.pk})
+    assert reply["idTagInfo"]["status"] == "Accepted"
+    session = ChargeSession.objects.get()
+    reservation.refresh_from_db()
+    assert (reservation.status, reservation.session, session.reservation_id) == (
+        ReservationStatus.USED, session, reservation.pk,
+    )  # fmt: skip
+    assert reservation.ended_at == datetime(2026, 2, 1, 18, 0, tzinfo=UTC)
+    # Now there is a car: balancing gives it current.
+    status_notification(a1, "Charging")
+    scenario = build_scenario(world.site_a)
+    [entry] = [c for c in scenario["chargers"] if c["id"] == "HARBOUR-A1"]
+    assert entry["car_connected"] is True
+    assert allocated(scenario, "HARBOUR-A1") >= world.charger_a1.min_current_a
+
+
+def test_without_a_card_the_drivers_app_idtag_is_sent(world: World, a1: TestCharger) -> None:
+    body = reserved(world, user=world.dave.pk)  # dave may charge on A1 (named there)
+    assert (body["status"], body["id_tag"], body["card"]) == (
+        "active", virtual_id_tag(world.dave.pk), None,
+    )  # fmt: skip
+    [call] = [m for m in a1.received if m[2] == "ReserveNow"]
+    assert call[3]["idTag"] == virtual_id_tag(world.dave.pk)
+
+
+@pytest.mark.parametrize("answer", ["Occupied", "Faulted", "Unavailable", "Rejected"])
+def test_a_charger_that_does_not_take_it_rejects_it_with_its_reason(
+    world: World, a1: TestCharger, answer: str
+) -> None:
+    a1.answers["ReserveNow"] = {"status": answer}
+    body = reserved(world)
+    assert (body["status"], body["charger_answer"]) == ("rejected", answer)
+    assert body["reason"] == f"{answer}: {reservations.CHARGER_ANSWERS[answer]}"
+    assert body["reserve_command"]["status"] == "rejected"
+    assert Reservation.objects.get().ended_at is not None
+    # A rejected reservation holds nothing: the connector can be reserved again.
+    a1.answers["ReserveNow"] = {"status": "Accepted"}
+    assert reserved(world)["status"] == "active"
+
+
+def test_a_call_error_or_an_offline_charger_rejects_it(world: World, a1: TestCharger) -> None:
+    a1.answers["ReserveNow"] = ("NotSupported", "No reservations here")
+    body = reserved(world)
+    assert (body["status"], body["reason"]) == ("rejected", "NotSupported: No reservations here")
+    body = reserved(world, charger=world.charger_a2.pk)  # not connected
+    assert (body["status"], body["reason"]) == ("rejected", "Charger is offline.")
+
+
+def test_cancel_sends_cancel_reservation_and_ends_it(world: World, a1: TestCharger) -> None:
+    reservation_id = reserved(world)["id"]
+    response = api_as(world.alice).post(f"/api/v1/reservations/{reservation_id}/cancel/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["cancel_command"]["action"]) == ("cancelled", "CancelReservation")
+    eventually(lambda: Command.objects.get(pk=body["cancel_command"]["id"]).is_final)
+    assert [m[2:] for m in a1.received if m[2] == "CancelReservation"] == [
+        ["CancelReservation", {"reservationId": reservation_id}]
+    ]
+    assert Command.objects.get(pk=body["cancel_command"]["id"]).status == CommandStatus.ACCEPTED
+    again = api_as(world.alice).post(f"/api/v1/reservations/{reservation_id}/cancel/")
+    assert again.status_code == 400
+    assert again.json()["error"]["message"] == "This reservation has already ended (cancelled)."
+    # A StartTransaction naming it afterwards does not bring it back.
+    start = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 0, "timestamp": T0}
+    a1.result("StartTransaction", {**start, "reservationId": reservation_id})
+    assert Reservation.objects.get().status == ReservationStatus.CANCELLED
+
+
+def test_the_driver_sees_and_cancels_their_own_others_get_404(
+    world: World, a1: TestCharger
+) -> None:
+    reservation_id = reserved(world)["id"]
+    dora, dave, oscar = api_as(world.dora), api_as(world.dave), api_as(world.oscar)
+    assert [r["id"] for r in dora.get("/api/v1/reservations/").json()["results"]] == [
+        reservation_id
+    ]
+    assert dave.get("/api/v1/reservations/").json()["results"] == []
+    for client in (dave, oscar):
+        assert client.get(f"/api/v1/reservations/{reservation_id}/").status_code == 404
+        assert client.post(f"/api/v1/reservations/{reservation_id}/cancel/").status_code == 404
+    assert Reservation.objects.get().status == ReservationStatus.ACTIVE
+    response = dora.post(f"/api/v1/reservations/{reservation_id}/cancel/")
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert Reservation.objects.get().cancelled_by == world.dora
+
+
+def test_a_start_without_reservation_id_by_the_reserved_idtag_uses_it(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    reserved(world, card=dora_card.pk)
+    start = {"connectorId": 1, "idTag": "DORA-HARBOUR", "meterStart": 0, "timestamp": T0}
+    a1.result("StartTransaction", start)
+    assert Reservation.objects.get().status == ReservationStatus.USED
+
+
+def test_a_start_by_someone_else_leaves_the_reservation_open(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    reserved(world, card=dora_card.pk)
+    start = {"connectorId": 1, "idTag": "SOMEONE", "meterStart": 0, "timestamp": T0}
+    a1.result("StartTransaction", start)
+    assert Reservation.objects.get().status == ReservationStatus.ACTIVE
+
+
+def test_the_sweep_expires_reservations_and_settles_unanswered_ones(
+    world: World, a1: TestCharger
+) -> None:
+    first = Reservation.objects.get(pk=reserved(world)["id"])
+    now = timezone.now()
+    Reservation.objects.filter(pk=first.pk).update(
+        created_at=now - timedelta(hours=1), expires_at=now - timedelta(seconds=1)
+    )
+    # A ReserveNow the command sweep timed out (the bridge never recorded an answer).
+    command = Command.objects.create(
+        charger=world.charger_a2,
+        action="ReserveNow",
+        status=CommandStatus.TIMED_OUT,
+        error="No answer from the charger in time.",
+    )
+    waiting = Reservation.objects.create(
+        charger=world.charger_a2,
+        connector_id=2,
+        user=world.dora,
+        id_tag="DORA-1",
+        expires_at=now + timedelta(minutes=20),
+        reserve_command=command,
+    )
+    assert tasks.expire_reservations() == {"expired": 1, "settled": 1}
+    assert tasks.expire_reservations() == {"expired": 0, "settled": 0}  # safe to run twice
+    first.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (first.status, first.ended_at is not None) == (ReservationStatus.EXPIRED, True)
+    assert (waiting.status, waiting.reason) == (
+        ReservationStatus.REJECTED, "No answer from the charger in time.",
+    )  # fmt: skip
+    schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["auth_access.tasks.expire_reservations"] <= 60
+    # An expired reservation holds the connector no more.
+    assert reserved(world)["status"] == "active"
+
+
+def test_bad_input_is_400_naming_the_field(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    now = timezone.now()
+    oscar_card = ChargeCard.objects.create(user=world.oscar, id_tag="OSCAR-1")
+    dave_card = ChargeCard.objects.create(
+        user=world.dave, id_tag="DAVE-HARBOUR", installation=world.site_a
+    )
+    blocked = ChargeCard.objects.create(
+        user=world.dora, id_tag="DORA-OLD", installation=world.site_a, is_blocked=True
+    )
+    cases = {
+        "connector_id": [{"connector_id": 9}, {"connector_id": -1}, {"connector_id": "x"}],
+        "expires_at": [
+            {"expires_at": (now - timedelta(minutes=5)).isoformat()},
+            {"expires_at": (now + timedelta(hours=25)).isoformat()},
+            {"expires_at": "tomorrow"},
+        ],
+        "duration_minutes": [{"duration_minutes": 0}, {"duration_minutes": 24 * 60 + 1}],
+        "user": [
+            {"user": world.oscar.pk},  # not a member
+            {"user": 10**9},
+            {"user": world.dave.pk, "charger": world.charger_a2.pk},  # named on A1 only
+        ],
+        "card": [
+            {"card": oscar_card.pk},
+            {"card": dave_card.pk},  # registered here, but dave's
+            {"card": blocked.pk},
+        ],
+        "charger": [{"charger": world.charger_b1.pk}, {"charger": 10**9}],
+    }
+    for field, payloads in cases.items():
+        for payload in payloads:
+            response = reserve(world, **payload)
+            assert response.status_code == 400, (payload, response.content)
+            error = response.json()["error"]
+            assert error["code"] == "invalid"
+            assert field in error["fields"], (payload, error)
+    assert not Reservation.objects.exists()
+    assert not Command.objects.filter(action="ReserveNow").exists()
+
+    reserved(world)
+    for connector in (1, 0):  # the same connector, or "any" while one is held
+        response = reserve(world, connector_id=connector, user=world.dave.pk)
+        assert response.status_code == 400
+        assert "is already reserved" in response.json()["error"]["fields"]["connector_id"][0]
+
+
+def test_only_owners_and_installers_reserve(world: World, a1: TestCharger) -> None:
+    response = reserve(world, "dora")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == (
+        "Only owners and installers of the installation reserve connectors."
+    )
+    assert reserve(world, "oscar").status_code == 400  # another tenant's charger: unknown
+    installer = reserve(world, "ingrid", user=world.ingrid.pk, wait_s=5)
+    assert (installer.status_code, installer.json()["status"]) == (201, "active")
+
+
+def test_the_list_filters_by_installation_charger_and_status(world: World, a1: TestCharger) -> None:
+    first = reserved(world)["id"]
+    api_as(world.alice).post(f"/api/v1/reservations/{first}/cancel/")
+    second = reserved(world, user=world.dave.pk)["id"]
+    alice = api_as(world.alice)
+
+    def ids(query: str) -> list[int]:
+        response = alice.get(f"/api/v1/reservations/?{query}")
+        assert response.status_code == 200, response.content
+        return [r["id"] for r in response.json()["results"]]
+
+    assert ids("") == [second, first]
+    assert ids("status=active") == [second]
+    assert ids("status=cancelled") == [first]
+    assert ids(f"installation={world.site_a.pk}") == [second, first]
+    assert ids(f"installation={world.site_b.pk}") == []
+    assert ids(f"charger={world.charger_a1.pk}&user={world.dave.pk}") == [second]
+    assert api_as(world.oscar).get("/api/v1/reservations/").json()["results"] == []
