@@ -3,7 +3,10 @@
 Residents of the housing cooperative plug in in the evening and leave in the morning (long
 idle time, 5-40 kWh); the depot's vans charge between shifts, and visitors with unknown cards
 charge at the open depot. Deterministic (a seeded random generator), finished sessions only,
-never two at once on a connector. The price history gets a change in the middle.
+never two at once on a connector. The price history gets a change in the middle. The sessions
+of the last two weeks have meter values every five minutes (the energy register and the power:
+the car charges at a steady power, then sits idle), so their curves and hours are measured; the
+older ones have none and show their energy spread evenly (estimated).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from django.utils import timezone
 from accounts.models import User
 from auth_access.models import ChargeCard
 from chargers.choices import SessionStatus, StopReason
-from chargers.models import Charger, ChargeSession, Connector
+from chargers.models import Charger, ChargeSession, Connector, MeterValue
 from installations.choices import Role
 from installations.models import Installation, Membership
 from reporting.models import PricePeriod
 
 MONTHS = 6
+SAMPLED_DAYS = 14
+SAMPLE_EVERY = timedelta(minutes=5)
 RESIDENTS = 8
 FLEET = 5
 STOP_REASONS = [StopReason.EV_DISCONNECTED] * 6 + [StopReason.LOCAL] * 3 + [StopReason.REMOTE]
@@ -162,4 +167,46 @@ def seed_history(password: str, now: datetime | None = None, seed: int = 12) -> 
                     "residential" if residential else "depot", now,
                 )  # fmt: skip
     ChargeSession.objects.bulk_create(made, batch_size=2000)
+    recent = [s for s in made if s.started_at >= now - timedelta(days=SAMPLED_DAYS)]
+    MeterValue.objects.bulk_create(
+        (value for session in recent for value in _meter_values(session)), batch_size=5000
+    )
     return len(made)
+
+
+def _meter_values(session: ChargeSession) -> list[MeterValue]:
+    """What the charger would have sent every five minutes: the energy register and the power
+    (steady while the car charges, then 0)."""
+    assert session.stopped_at is not None
+    charging_s = max(1, session.charging_seconds)
+    power_w = session.energy_wh * 3600 / charging_s
+    values = []
+    moment = session.started_at + SAMPLE_EVERY
+    while moment < session.stopped_at:
+        elapsed_s = (moment - session.started_at).total_seconds()
+        delivered = session.energy_wh * min(elapsed_s, charging_s) / charging_s
+        common = {
+            "charger_id": session.charger_id,
+            "connector_id": session.connector.connector_id,
+            "transaction_id": session.pk,
+            "timestamp": moment,
+            "context": "Sample.Periodic",
+        }
+        values.append(
+            MeterValue(
+                **common,
+                measurand="Energy.Active.Import.Register",
+                value=round(session.meter_start_wh + delivered),
+                unit="Wh",
+            )
+        )
+        values.append(
+            MeterValue(
+                **common,
+                measurand="Power.Active.Import",
+                value=round(power_w if elapsed_s < charging_s else 0.0),
+                unit="W",
+            )
+        )
+        moment += SAMPLE_EVERY
+    return values

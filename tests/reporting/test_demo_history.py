@@ -14,10 +14,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import User
-from chargers.models import ChargeSession
+from chargers.models import ChargeSession, MeterValue
 from portal.tenancy import Action
 from reporting.models import PricePeriod
 from reporting.queries import GroupBy, summarise
+from tests.conftest import api_as
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,15 @@ def test_demo_history_is_realistic_and_seeded_once() -> None:
     assert (
         PricePeriod.objects.filter(installation__name="Solbakken housing cooperative").count() == 3
     )
+    # The last two weeks are measured (their hours add up), the rest estimated.
+    recent = [s for s in sessions if s.started_at >= timezone.now() - timedelta(days=13)]
+    old = [s for s in sessions if s.started_at < timezone.now() - timedelta(days=15)]
+    assert recent and old
+    sampled = set(MeterValue.objects.values_list("transaction_id", flat=True).distinct())
+    assert {s.pk for s in recent} <= sampled and not sampled & {s.pk for s in old}
+    detail = api_as(owner).get(f"/api/v1/sessions/{recent[0].pk}/energy/").json()
+    assert detail["estimated"] is False and detail["power_measured"] is True
+    assert sum(h["energy_wh"] for h in detail["hours"]) == recent[0].energy_wh
     call_command("seed_demo_history", stdout=out)
     assert ChargeSession.objects.count() == len(sessions)
     assert "already present" in out.getvalue()
