@@ -400,13 +400,17 @@ class CommandRunner:
             request = request_class(**camel_to_snake_case(command.payload))
         except TypeError as error:
             return CommandStatus.FAILED, None, f"Invalid payload: {error}"
-        # Nothing goes out before the charger's boot is accepted: held, within the timeout.
-        started = time.monotonic()
-        if not await charger.until_accepted(command.id, command.timeout_s):
-            if charger.closed.is_set():
+        # Nothing goes out before the charger's boot is accepted: held, within the timeout. A
+        # newer connection of the charger that replaced this one takes the command over.
+        deadline = time.monotonic() + command.timeout_s
+        while not await charger.until_accepted(command.id, deadline - time.monotonic()):
+            newer = self.lookup(command.identity)
+            if not charger.closed.is_set():
+                return CommandStatus.TIMED_OUT, None, NOT_ACCEPTED_IN_TIME.format(command.timeout_s)
+            if newer is None or newer is charger:
                 return CommandStatus.FAILED, None, NOT_ACCEPTED_CLOSED
-            return CommandStatus.TIMED_OUT, None, NOT_ACCEPTED_IN_TIME.format(command.timeout_s)
-        remaining_s = max(0.001, command.timeout_s - (time.monotonic() - started))
+            charger = newer
+        remaining_s = max(0.001, deadline - time.monotonic())
         outcome = await charger.call_with_deadline(request, remaining_s)
         return command_result(outcome, command.timeout_s)
 

@@ -79,6 +79,21 @@ def test_a_call_held_when_the_connection_closes_fails(
     assert (command.status, command.error) == (CommandStatus.FAILED, NOT_ACCEPTED_CLOSED)
 
 
+def test_a_call_held_for_a_replaced_connection_goes_to_the_newer_one_once_it_is_accepted(
+    world: World, chargers: Chargers, bridge: BridgeHandle
+) -> None:
+    old = chargers.connect(world.charger_a1, accepted=False)
+    command = _issue(world.charger_a1, CommandAction.CLEAR_CACHE, {})
+    eventually(lambda: Command.objects.get(pk=command.pk).status == CommandStatus.SENT)
+    new = chargers.connect(world.charger_a1, accepted=False)
+    old.wait_closed()
+    time.sleep(0.3)
+    assert new.frames == []
+    assert new.result("BootNotification", BOOT)["status"] == "Accepted"
+    assert routing.wait_for_command(command, 5).status == CommandStatus.ACCEPTED
+    assert [call[2] for call in new.received] == ["ClearCache"] and old.received == []
+
+
 def test_a_charger_reconnecting_without_a_boot_gets_its_calls_after_its_first_request(
     world: World, chargers: Chargers, bridge: BridgeHandle
 ) -> None:
