@@ -280,7 +280,7 @@ def energy_of_page(view: InstallationReportMixin) -> tuple[list[EnergyRow], Inte
 def energy_context(view: InstallationReportMixin) -> dict[str, Any]:
     found = energy_of_page(view)
     if found is None:
-        return {"energy_chart": None, "energy_too_long": True}
+        return {"energy_chart": None}
     rows, interval = found
     zone = view.zone()
     labels = [f"{r.start.astimezone(zone):%H:%M}" for r in rows]
@@ -295,6 +295,8 @@ def energy_context(view: InstallationReportMixin) -> dict[str, Any]:
         # bar_chart escapes every label it writes.
         "energy_chart": mark_safe(bar_chart(points, "kWh", title)),
         "energy_title": title,
+        "energy_first": rows[0].start.astimezone(zone) if rows else None,
+        "energy_last": rows[-1].start.astimezone(zone) if rows else None,
         "energy_wh": sum(r.energy_wh for r in rows),
         "energy_estimated_wh": sum(r.estimated_wh for r in rows),
         "energy_export_urls": {

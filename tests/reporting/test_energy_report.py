@@ -164,6 +164,7 @@ class TestUsageTab:
         html = client.get(url, {"first": "2026-03-02", "last": "2026-03-02"}).content.decode()
         assert 'data-testid="energy-time-chart"' in html
         assert "Energy delivered per hour" in html
+        assert "Per hour on 2 Mar 2026, in Europe/Oslo" in html
         assert "data-energy-total>5.000<" in html  # Dave 3 + Dora 2 before midnight
         assert 'data-testid="energy-estimated"' in html
         export = reverse("reporting:energy_export", args=[world.site_a.pk, "csv"])
@@ -178,6 +179,7 @@ class TestUsageTab:
         url = reverse("reporting:usage", args=[world.site_a.pk])
         html = client.get(url, {"first": "2026-03-01", "last": "2026-03-07"}).content.decode()
         assert "Energy delivered per day" in html and "data-energy-total>7.000<" in html
+        assert "Per day, 1 Mar to 7 Mar 2026" in html
         html = client.get(url, {"first": "2026-01-01", "last": "2026-06-30"}).content.decode()
         assert "at most 93 days" in html
         export = reverse("reporting:energy_export", args=[world.site_a.pk, "csv"])
