@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import FloatField, Func, Q
 from django.utils import timezone
 
 from chargers.models import ChargeSession, MeterValue
@@ -24,6 +24,14 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 # Where the energy delivered to the car is measured (OCPP 1.6: the default location is Outlet).
 LOCATIONS = ("", "Outlet")
+
+
+class EpochSeconds(Func):
+    """A time as seconds since 1970 (a float): read many times back several times faster than
+    as timestamps, which are parsed from text one by one."""
+
+    template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
+    output_field = FloatField()
 
 
 def session_end(session: ChargeSession, now: datetime | None = None) -> datetime:
@@ -94,11 +102,11 @@ def meters(
                 location__in=LOCATIONS,
             )
             .order_by()
-            .values_list(
-                "charger_id", "transaction_id", "connector_id", "timestamp", "value", "unit"
-            )
+            .annotate(epoch=EpochSeconds("timestamp"))
+            .values_list("charger_id", "transaction_id", "connector_id", "epoch", "value", "unit")
         )
-        for charger_id, tx, connector_id, at, value, unit in rows.iterator(chunk_size=5000):
+        for charger_id, tx, connector_id, epoch, value, unit in rows.iterator(chunk_size=5000):
+            at = datetime.fromtimestamp(epoch, UTC)
             session = _session_of(index, charger_id, tx, connector_id, at, now)
             if session is not None:
                 registers[session.pk].append((at, value * 1000 if unit == "kWh" else value))
