@@ -183,6 +183,10 @@ def _exact(
             potential[index] += gift
 
     search(0)
+    if best_choice is not None and nodes_left < 0 and len(best_choice) < len(found):
+        # Cut short: more higher-priority cars but fewer cars in all is not proven better than
+        # what steps 1-4 found; keep theirs.
+        return None
     return best_choice
 
 

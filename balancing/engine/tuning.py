@@ -65,7 +65,7 @@ MAX_LEVEL_OUT_MOVES = 50
 # paused, get an exact branch-and-bound search for more cars served (see `admission._exact`),
 # within this many search nodes: a search that uses them all costs some 20-50 ms on a 24-car
 # site; the sites of the benchmark need a few hundred.
-EXACT_SEARCH_MAX_CARS = 24
+EXACT_SEARCH_MAX_CARS = 40
 EXACT_SEARCH_MAX_NODES = 10_000
 # Sites with at most this many cars charging and an imbalance limit get
 # the exact max-min fair split of `balancing.engine.leximin` (a few small linear programs)

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print(
-        f"\n2. Against exact references (scipy HiGHS), {snapshots} random small sites and "
-        f"{snapshots} hard sites"
+        f"\n2. Against exact references (scipy HiGHS), {snapshots} random small sites, "
+        f"{snapshots} hard sites, {snapshots // 10} mid-size sites"
     )
     figures = optimality.run(snapshots=snapshots)
     _print_optimality(figures)

@@ -1,9 +1,11 @@
 """The engine against exact references on many random small sites (rules 1, 2 and 3).
 
-Two families of seeded snapshots: `scenarios.small_site` (random small sites) and
+Three families of seeded snapshots: `scenarios.small_site` (random small sites),
 `scenarios.hard_site` (the hard cases of issue #11: one phase overloaded by base load, a fuse
 below its offline chargers' failsafe reservation on one phase, a tight imbalance limit with 2-3
-priority levels, offline chargers on tight fuses). Per snapshot, against `reference`:
+priority levels, offline chargers on tight fuses), and, a tenth as many, `scenarios.mid_site`
+(depots of 25-60 chargers, beyond the engine's exact searches when more than 40 cars want
+current, or 24 charge). Per snapshot, against `reference`:
 
 - **served = optimum**: the engine serves exactly as many cars as the MILP optimum at every
   priority level (the optimum is lexicographic by priority, strict);
@@ -46,7 +48,7 @@ from bench.balancing.reference import (
     problem,
     served_modes,
 )
-from bench.balancing.scenarios import hard_site, small_site
+from bench.balancing.scenarios import hard_site, mid_site, small_site
 from tests.balancing.oracle import range_violations, violations
 
 FAIR_TOLERANCE_DA = 1.0 + 1e-6
@@ -108,7 +110,10 @@ class Optimality:
 GENERATORS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
     "small sites": small_site,
     "hard sites": hard_site,
+    "mid sites": mid_site,
 }
+# Mid-size sites cost more in the references: a tenth as many.
+SHARE = {"mid sites": 10}
 
 
 def run(*, snapshots: int, throughput: bool = True) -> Optimality:
@@ -117,7 +122,7 @@ def run(*, snapshots: int, throughput: bool = True) -> Optimality:
     total = Family("all")
     for name, generate in GENERATORS.items():
         family = Family(name)
-        for seed in range(snapshots):
+        for seed in range(snapshots // SHARE.get(name, 1)):
             evaluate(
                 generate(random.Random(seed)),
                 seed,

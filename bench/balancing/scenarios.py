@@ -301,3 +301,16 @@ def hard_site(rng: random.Random, kind: str | None = None) -> dict[str, Any]:
         "fuses": fuses,
         "chargers": chargers,
     }
+
+
+def mid_site(rng: random.Random) -> dict[str, Any]:
+    """A mid-size site beyond the engine's exact searches: a `depot` of 25-60 chargers on 1-4
+    circuits, 3-4 A per charger per phase (many cars wait), an imbalance limit on half of them."""
+    chargers = rng.randint(25, 60)
+    return depot(
+        chargers,
+        rng.randint(1, 4),
+        seed=rng.randrange(1_000_000),
+        imbalance_a=rng.choice((None, 16.0)),
+        amps_per_charger=rng.choice((3.0, 3.5, 4.0)),
+    )
