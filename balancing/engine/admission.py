@@ -85,7 +85,8 @@ def _exact(
     below it). `room` is the headroom before any car; `found` is the admission of steps 1-4.
     Returns a strictly better admission (car index -> mode), or None when `found` is optimal
     or the search ran out of its node budget (`tuning.EXACT_SEARCH_MAX_NODES`) without finding
-    better.
+    better, or with only a better one that serves fewer cars in all (not proven optimal, it
+    could trade many lower-priority cars for one).
 
     Cars are decided in rank order, each first admitted (smallest phase mode first) and then
     paused, so of the admissions serving the most cars the first found, the one kept, serves

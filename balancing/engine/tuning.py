@@ -63,8 +63,8 @@ MAX_LEVEL_OUT_MOVES = 50
 
 # Sites with at most this many cars wanting current, where steps 1-4 of the admission leave a car
 # paused, get an exact branch-and-bound search for more cars served (see `admission._exact`),
-# within this many search nodes: a search that uses them all costs some 20-50 ms on a 24-car
-# site; the sites of the benchmark need a few hundred.
+# within this many search nodes: a search that uses them all costs some 30-60 ms on a 40-car
+# site; the small sites of the benchmark need a few hundred.
 EXACT_SEARCH_MAX_CARS = 40
 EXACT_SEARCH_MAX_NODES = 10_000
 # Sites with at most this many cars charging and an imbalance limit get
