@@ -47,6 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from auth_access import checks
 from auth_access.choices import AuthorizationTrigger
 from chargers.choices import EventKind, StopReason
+from commands.payloads import MAX_NUMBER
 from ocpp_bridge import persistence
 from ocpp_bridge.framing import FrameRouter
 from ocpp_bridge.meter_buffer import (
@@ -393,6 +394,10 @@ class BridgeChargePoint(FrameRouter):
         if not 1 <= connector_id <= persistence.MAX_CONNECTOR_ID:
             raise PropertyConstraintViolationError(
                 details={"cause": f"connectorId must be 1 to {persistence.MAX_CONNECTOR_ID}"}
+            )
+        if reservation_id is not None and abs(reservation_id) > MAX_NUMBER:
+            raise PropertyConstraintViolationError(
+                details={"cause": "reservationId is not a 32-bit integer"}
             )
         outcome = await self._in_order(
             persistence.start_transaction,

@@ -312,3 +312,14 @@ def test_the_list_filters_by_installation_charger_and_status(world: World, a1: T
     assert ids(f"installation={world.site_b.pk}") == []
     assert ids(f"charger={world.charger_a1.pk}&user={world.dave.pk}") == [second]
     assert api_as(world.oscar).get("/api/v1/reservations/").json()["results"] == []
+
+
+def test_a_reservation_id_beyond_32_bits_is_refused_not_a_crash(
+    world: World, a1: TestCharger
+) -> None:
+    start = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 0, "timestamp": T0}
+    reply = a1.call("StartTransaction", {**start, "reservationId": 2**31})
+    assert reply[:3] == [4, "m1", "PropertyConstraintViolation"], reply
+    assert reply[4] == {"cause": "reservationId is not a 32-bit integer"}
+    assert not ChargeSession.objects.exists()
+    assert a1.heartbeat_answers()
