@@ -318,12 +318,18 @@ class ReservationForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, connector_ids: list[int], drivers: Any, cards: Any, **kwargs: Any
+        self,
+        *args: Any,
+        connector_ids: list[int],
+        any_connector: bool,
+        drivers: Any,
+        cards: Any,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         choices = [(cid, f"Connector {cid}") for cid in connector_ids]
-        if len(connector_ids) > 1:
-            choices.append((0, "Any connector (where the charger supports it)"))
+        if any_connector:
+            choices.append((0, "Any connector"))
         self.fields["connector_id"].choices = choices  # type: ignore[attr-defined]
         self.fields["user"].queryset = drivers  # type: ignore[attr-defined]
         self.fields["user"].label_from_instance = _person  # type: ignore[attr-defined]

@@ -51,7 +51,13 @@ def reservation_form(user: User, charger: Charger, data: Any = None) -> Reservat
         .order_by("user__name", "id_tag")
     )
     drivers = reservations.drivers_for(charger).order_by("name", "email")
-    return ReservationForm(data, connector_ids=connector_ids, drivers=drivers, cards=cards)
+    return ReservationForm(
+        data,
+        connector_ids=connector_ids,
+        any_connector=reservations.reserves_any_connector(charger),
+        drivers=drivers,
+        cards=cards,
+    )
 
 
 def reservations_context(request: HttpRequest, charger: Charger) -> dict[str, Any]:
@@ -60,6 +66,7 @@ def reservations_context(request: HttpRequest, charger: Charger) -> dict[str, An
     user: User = request.user  # type: ignore[assignment]
     now = timezone.now()
     operates = Charger.objects.restrict(user, Action.OPERATE).filter(pk=charger.pk).exists()
+    takes = reservations.takes_reservations(charger)
     listed = (
         Reservation.objects.restrict(user, Action.VIEW)
         .filter(charger=charger)
@@ -71,7 +78,8 @@ def reservations_context(request: HttpRequest, charger: Charger) -> dict[str, An
         "charger": charger,
         "operates": operates,
         "reservations": list(listed),
-        "form": reservation_form(user, charger) if operates else None,
+        "form": reservation_form(user, charger) if operates and takes else None,
+        "takes_reservations": takes,
         "user": user,
     }
 

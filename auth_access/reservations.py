@@ -98,10 +98,47 @@ def _id_tag(driver: User, charger: Charger, card: ChargeCard | None, now: dateti
     return card.id_tag
 
 
+def _reported(charger: Charger, key: str) -> str | None:
+    """A configuration key's value as the charger reported it at its last boot (None: not
+    reported, or never read); keys compared case-insensitively."""
+    for name, (value, _) in charger.reported_configuration().items():
+        if name.casefold() == key.casefold():
+            return value
+    return None
+
+
+def takes_reservations(charger: Charger) -> bool:
+    """False when the charger's SupportedFeatureProfiles, as read at its last boot, leaves out
+    Reservation; True otherwise (not read yet: the charger's answer will say)."""
+    profiles = _reported(charger, "SupportedFeatureProfiles")
+    if profiles is None:
+        return True
+    return "reservation" in {p.strip().casefold() for p in profiles.split(",")}
+
+
+def reserves_any_connector(charger: Charger) -> bool:
+    """May connector 0 (any) be reserved: the charger has several connectors and did not report
+    ReserveConnectorZeroSupported false."""
+    supported = _reported(charger, "ReserveConnectorZeroSupported")
+    return charger.connectors.count() > 1 and (supported or "true").strip().lower() == "true"
+
+
 def _check_connector(charger: Charger, connector_id: int) -> None:
+    if not takes_reservations(charger):
+        raise ValidationError(
+            {
+                "charger": f"{charger.name} does not take reservations (its "
+                "SupportedFeatureProfiles leave out Reservation)."
+            }
+        )
     if connector_id == 0:
-        if not charger.connectors.exists():
-            raise ValidationError({"connector_id": f"{charger.name} has no connectors."})
+        if not reserves_any_connector(charger):
+            raise ValidationError(
+                {
+                    "connector_id": f"{charger.name} does not reserve any connector (0): choose "
+                    "a connector."
+                }
+            )
         return
     if not charger.connectors.filter(connector_id=connector_id).exists():
         raise ValidationError({"connector_id": f"{charger.name} has no connector {connector_id}."})

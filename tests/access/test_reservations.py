@@ -276,11 +276,51 @@ def test_bad_input_is_400_naming_the_field(
     assert not Reservation.objects.exists()
     assert not Command.objects.filter(action="ReserveNow").exists()
 
-    reserved(world)
+    response = reserve(world, connector_id=0)  # A1 has one connector: "any" makes no sense
+    assert response.json()["error"]["fields"]["connector_id"] == [
+        "A1 does not reserve any connector (0): choose a connector."
+    ]
+
+
+def test_a_held_connector_is_not_reserved_twice(
+    world: World, a1: TestCharger, a2: TestCharger
+) -> None:
+    a2_reservation = {"charger": world.charger_a2.pk, "user": world.dora.pk}
+    assert reserved(world, **a2_reservation, connector_id=1)["status"] == "active"
     for connector in (1, 0):  # the same connector, or "any" while one is held
-        response = reserve(world, connector_id=connector, user=world.dave.pk)
+        response = reserve(world, **a2_reservation, connector_id=connector)
         assert response.status_code == 400
-        assert "is already reserved" in response.json()["error"]["fields"]["connector_id"][0]
+        [message] = response.json()["error"]["fields"]["connector_id"]
+        assert message.startswith("Connector 1 of A2 is already reserved (reservation ")
+    assert reserved(world, **a2_reservation, connector_id=2)["status"] == "active"
+    api_as(world.alice).post(f"/api/v1/reservations/{Reservation.objects.first().pk}/cancel/")
+    assert reserve(world, **a2_reservation, connector_id=0).status_code == 400  # 1 still held
+
+
+def configured(charger: Any, **keys: str) -> None:
+    """What the charger reported to GetConfiguration at its last boot."""
+    entries = [{"key": key, "value": value, "readonly": True} for key, value in keys.items()]
+    charger.configuration = {"configurationKey": entries}
+    charger.save(update_fields=["configuration"])
+
+
+def test_what_the_charger_reported_at_boot_decides_what_may_be_reserved(
+    world: World, a1: TestCharger, a2: TestCharger
+) -> None:
+    configured(world.charger_a1, SupportedFeatureProfiles="Core,LocalAuthListManagement")
+    response = reserve(world)
+    assert response.json()["error"]["fields"]["charger"] == [
+        "A1 does not take reservations (its SupportedFeatureProfiles leave out Reservation)."
+    ]
+    configured(world.charger_a1, SupportedFeatureProfiles="Core, Reservation")
+    assert reserved(world)["status"] == "active"
+
+    configured(world.charger_a2, ReserveConnectorZeroSupported="false")
+    response = reserve(world, charger=world.charger_a2.pk, connector_id=0)
+    assert response.status_code == 400
+    configured(world.charger_a2, ReserveConnectorZeroSupported="TRUE")
+    body = reserved(world, charger=world.charger_a2.pk, connector_id=0)
+    assert (body["status"], a2.received[-1][3]["connectorId"]) == ("active", 0)
 
 
 def test_only_owners_and_installers_reserve(world: World, a1: TestCharger) -> None:

@@ -80,6 +80,7 @@ def test_owners_get_the_form_with_the_drivers_who_may_charge_there(
     assert "DORA-HARBOUR “Fob” · Dora Driver" in html and "DORA-OWN" not in html
     assert "Their app (they start from Fusebox)" in html
     assert 'value="30"' in html  # 30 minutes unless changed
+    assert "Any connector" not in html  # one connector
     # Dave is named on A1 only; A2 has two connectors, so "any" is offered there.
     html = section(page(client_as(world.ingrid), world.charger_a2))
     assert "Dave Driver" not in html and "Any connector" in html
@@ -203,3 +204,21 @@ def test_the_driver_starts_on_the_connector_held_for_them_and_may_cancel(
     )
     response = dora.post(cancel, follow=True)
     assert messages_of(response) == ["This reservation has already ended (cancelled)."]
+
+
+def test_a_charger_without_the_reservation_profile_gets_no_form(
+    world: World, client_as: ClientAs
+) -> None:
+    world.charger_a2.configuration = {
+        "configurationKey": [
+            {"key": "SupportedFeatureProfiles", "value": "Core", "readonly": True},
+            {"key": "ReserveConnectorZeroSupported", "value": "false", "readonly": True},
+        ]
+    }
+    world.charger_a2.save(update_fields=["configuration"])
+    html = section(page(client_as(world.alice), world.charger_a2))
+    assert "A2 does not take reservations" in html and "Reserve</button>" not in html
+    world.charger_a2.configuration["configurationKey"].pop(0)
+    world.charger_a2.save(update_fields=["configuration"])
+    html = section(page(client_as(world.alice), world.charger_a2))
+    assert "Reserve</button>" in html and "Any connector" not in html
