@@ -9,7 +9,9 @@ phases times every fuse on the way up), so the level is solved in four bounded s
 1. **Greedy by rank** (least energy received first, see `balancing.engine.demand`): admit each car at
    its minimum if it fits.
 2. **Greedy by size** (what the car takes from oversubscribed constraints): the classic
-   count-maximising order for knapsacks. Kept only if it admits more cars than step 1.
+   count-maximising order for knapsacks. Kept only if it admits more cars than step 1. Under
+   an imbalance limit also a greedy that spreads the cars over the phases (`_balanced_greedy`),
+   kept only if it admits more than both.
 3. **Improvement**: pause one admitted car and admit two or more paused cars in its place, e.g.
    one 3-phase car out, three 1-phase cars on three different phases in; or switch one car's
    phase mode (under an imbalance limit 3 phases can leave more room than 1) and admit one or
@@ -214,11 +216,56 @@ def _admit_level(wanting: list[CarDemand], network: Network) -> dict[int, int]:
         chosen = by_size
     else:
         network.headroom_da = by_rank_headroom
+    if network.imbalance_limited and len(wanting) <= tuning.BALANCED_GREEDY_MAX_CARS:
+        kept = network.headroom_da
+        network.headroom_da = list(before)
+        balanced = _balanced_greedy(wanting, network)
+        if len(balanced) > len(chosen):
+            chosen = balanced
+            reordered = True
+        else:
+            network.headroom_da = kept
     improved = _improve(wanting, chosen, network, size)
     if reordered or improved:
         _swap_in_better_ranked(wanting, chosen, network)
         # A swap can leave room for a small car that did not fit before.
         chosen.update(_greedy([car for car in wanting if car.index not in chosen], network))
+    return chosen
+
+
+def _balanced_greedy(wanting: list[CarDemand], network: Network) -> dict[int, int]:
+    """Step 2b, under an imbalance limit: admit, one at a time, the fitting car that takes the
+    fewest phase-amperes at its minimum (a 1-phase car at 6 A before a 3-phase car at 6 A),
+    among those the one whose busiest phase carries least so far, then by rank.
+
+    Greedy by rank or by size fills one phase with the smallest cars until an imbalance pair
+    blocks it, and then gives the fuse room the other phases had to 3-phase cars; spreading
+    1-phase cars over the phases as they come serves more (on mid-size depots with a 16 A
+    limit, 187 of 200 at the optimum instead of 170). Quadratic in the cars of the level, so
+    only up to `tuning.BALANCED_GREEDY_MAX_CARS`."""
+    headroom = network.headroom_da
+    remaining = list(wanting)
+    chosen: dict[int, int] = {}
+    load = [0, 0, 0]
+    while remaining:
+        best = None
+        for position, car in enumerate(remaining):
+            amount = car.min_da
+            for mode, terms in car.terms.items():
+                if any(headroom[index] < sign * amount for index, sign in terms):
+                    continue
+                footprint = car.footprints[mode]
+                key = (len(footprint) * amount, max(load[phase] for phase in footprint), car.rank)
+                if best is None or key < best[0]:
+                    best = (key, position, mode)
+        if best is None:
+            break
+        _, position, mode = best
+        car = remaining.pop(position)
+        network.take(car.terms[mode], car.min_da)
+        chosen[car.index] = mode
+        for phase in car.footprints[mode]:
+            load[phase] += car.min_da
     return chosen
 
 

@@ -66,6 +66,10 @@ MAX_LEVEL_OUT_MOVES = 50
 # within this many search nodes: a search that uses them all costs some 30-60 ms on a 40-car
 # site; the small sites of the benchmark need a few hundred.
 EXACT_SEARCH_MAX_CARS = 40
+# Under an imbalance limit, priority levels of at most this many cars wanting current also try a
+# greedy that spreads the cars over the phases (`admission._balanced_greedy`, quadratic: about
+# 10 ms at 200 cars).
+BALANCED_GREEDY_MAX_CARS = 200
 EXACT_SEARCH_MAX_NODES = 10_000
 # Sites with at most this many cars charging and an imbalance limit get
 # the exact max-min fair split of `balancing.engine.leximin` (a few small linear programs)
