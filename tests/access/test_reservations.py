@@ -363,3 +363,44 @@ def test_a_reservation_id_beyond_32_bits_is_refused_not_a_crash(
     assert reply[4] == {"cause": "reservationId is not a 32-bit integer"}
     assert not ChargeSession.objects.exists()
     assert a1.heartbeat_answers()
+
+
+def held_for_dora(world: World) -> Reservation:
+    return Reservation.objects.create(
+        charger=world.charger_a1,
+        connector_id=1,
+        user=world.dora,
+        id_tag="DORA-1",
+        expires_at=timezone.now() + timedelta(minutes=30),
+        status=ReservationStatus.ACTIVE,
+        created_by=world.alice,
+    )
+
+
+# (persona, what, expected status): 404 "may not even see it", 403 "sees it, may not do this".
+PERMISSIONS = [
+    *[(p, "create", s) for p, s in [("alice", 201), ("ingrid", 201), ("dora", 403), ("dave", 403)]],
+    ("oscar", "create", 400),  # another tenant's charger does not exist for them
+    *[(p, "read", s) for p, s in [("alice", 200), ("ingrid", 200), ("dora", 200), ("dave", 404)]],
+    ("oscar", "read", 404),
+    *[(p, "cancel", s) for p, s in [("alice", 200), ("ingrid", 200), ("dora", 200), ("dave", 404)]],
+    ("oscar", "cancel", 404),
+    *[(p, "patch", s) for p, s in [("alice", 405), ("dora", 405), ("oscar", 405)]],
+    *[(p, "delete", s) for p, s in [("alice", 405), ("dora", 405), ("oscar", 405)]],
+]
+
+
+@pytest.mark.parametrize(("persona", "what", "expected"), PERMISSIONS)
+def test_permission_table(world: World, persona: str, what: str, expected: int) -> None:
+    client = api_as(getattr(world, persona))
+    if what == "create":
+        response = reserve(world, persona)  # A1 offline here: rejected at once when allowed
+    else:
+        url = f"/api/v1/reservations/{held_for_dora(world).pk}/"
+        response = {
+            "read": lambda: client.get(url),
+            "cancel": lambda: client.post(f"{url}cancel/"),
+            "patch": lambda: client.patch(url, {"connector_id": 2}, format="json"),
+            "delete": lambda: client.delete(url),
+        }[what]()
+    assert response.status_code == expected, response.content
