@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from auth_access import checks
+from auth_access import checks, reservations
 from auth_access.choices import AuthorizationTrigger, RemoteStartStatus
 from auth_access.decisions import decide, gather
 from auth_access.models import RemoteStart
@@ -52,7 +52,7 @@ def start_charging(
 ) -> RemoteStart:
     """Ask ``charger`` to start charging on ``connector_id`` for ``user``. Raises AccessError
     when the user may not charge there (the refusal is recorded), ValidationError for an unknown
-    or busy connector."""
+    or busy connector, or one reserved for someone else."""
     if not charger.connectors.filter(connector_id=connector_id).exists():
         raise ValidationError({"connector_id": f"{charger.name} has no connector {connector_id}."})
     busy = ChargeSession.objects.filter(
@@ -61,6 +61,14 @@ def start_charging(
     if busy.exists():
         raise ValidationError(
             {"connector_id": f"Connector {connector_id} of {charger.name} is already charging."}
+        )
+    held = reservations.held_for_another(charger, connector_id, user)
+    if held is not None:
+        until = timezone.localtime(held.expires_at).strftime("%H:%M")
+        raise ValidationError(
+            {
+                "connector_id": f"Connector {connector_id} of {charger.name} is reserved until {until}."
+            }
         )
     id_tag = virtual_id_tag(user.pk)
     check = checks.begin(

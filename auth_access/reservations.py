@@ -162,6 +162,17 @@ def _overlapping(charger: Charger, connector_id: int, now: datetime) -> Reservat
     return held.order_by("expires_at").first()
 
 
+def held_for_another(
+    charger: Charger, connector_id: int, user: User, now: datetime | None = None
+) -> Reservation | None:
+    """An open reservation of ``connector_id`` (or of any connector) of ``charger`` held for
+    someone else than ``user``: the charger would start there only for its idTag."""
+    held = _overlapping(charger, connector_id, now or timezone.now())
+    if held is None or held.user_id == user.pk:
+        return None
+    return held
+
+
 def reserve(
     actor: User,
     charger: Charger,

@@ -404,3 +404,32 @@ def test_permission_table(world: World, persona: str, what: str, expected: int) 
             "delete": lambda: client.delete(url),
         }[what]()
     assert response.status_code == expected, response.content
+
+
+def test_a_start_from_the_portal_on_a_connector_held_for_another_is_refused(
+    world: World, a1: TestCharger
+) -> None:
+    reserved(world)  # for dora, with her app idTag
+    dave = api_as(world.dave).post(
+        "/api/v1/remote-starts/", {"charger": world.charger_a1.pk, "connector_id": 1}
+    )
+    assert dave.status_code == 400
+    [message] = dave.json()["error"]["fields"]["connector_id"]
+    assert message.startswith("Connector 1 of A1 is reserved until ")
+    dora = api_as(world.dora).post(
+        "/api/v1/remote-starts/",
+        {"charger": world.charger_a1.pk, "connector_id": 1, "wait_s": 5},
+        format="json",
+    )
+    assert (dora.status_code, dora.json()["status"]) == (201, "accepted")
+    [call] = [m for m in a1.received if m[2] == "RemoteStartTransaction"]
+    assert call[3] == {"connectorId": 1, "idTag": virtual_id_tag(world.dora.pk)}
+    # The charger starts for her idTag with the reservation: it is used, the session hers.
+    start = {"connectorId": 1, "idTag": virtual_id_tag(world.dora.pk), "meterStart": 0}
+    reply = a1.result(
+        "StartTransaction",
+        {**start, "timestamp": T0, "reservationId": Reservation.objects.get().pk},
+    )
+    assert reply["idTagInfo"]["status"] == "Accepted"
+    assert ChargeSession.objects.get().user == world.dora
+    assert Reservation.objects.get().status == ReservationStatus.USED
