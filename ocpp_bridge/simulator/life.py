@@ -144,7 +144,8 @@ class ChargingLife:
         """What the car and its driver do next on this connector."""
         if connector.arrive_at is not None and connector.arrive_at <= now:
             connector.arrive_at = None
-            if connector.operative and connector.car is None:
+            # A reserved connector waits for its driver (who starts from the app), not a visitor.
+            if connector.operative and connector.car is None and connector.reservation is None:
                 self.arrive(connector, swipe_after_s=self.visits.uniform(5, 30))
             else:
                 self._plan_next_car(connector)

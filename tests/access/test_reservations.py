@@ -433,3 +433,36 @@ def test_a_start_from_the_portal_on_a_connector_held_for_another_is_refused(
     assert reply["idTagInfo"]["status"] == "Accepted"
     assert ChargeSession.objects.get().user == world.dora
     assert Reservation.objects.get().status == ReservationStatus.USED
+
+
+def test_a_start_replayed_from_the_offline_queue_uses_a_reservation_expired_meanwhile(
+    world: World, a1: TestCharger
+) -> None:
+    reservation = Reservation.objects.get(pk=reserved(world)["id"])
+    started = timezone.now() - timedelta(minutes=10)
+    Reservation.objects.filter(pk=reservation.pk).update(
+        created_at=started - timedelta(minutes=20),
+        expires_at=started + timedelta(minutes=5),
+        status=ReservationStatus.EXPIRED,
+    )
+    late = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 0, "reservationId": reservation.pk}
+    a1.result("StartTransaction", {**late, "timestamp": started.isoformat()})
+    reservation.refresh_from_db()
+    assert (reservation.status, reservation.ended_at) == (ReservationStatus.USED, started)
+    # One started after the expiry does not.
+    other = Reservation.objects.get(pk=reserved(world)["id"])
+    Reservation.objects.filter(pk=other.pk).update(
+        created_at=started - timedelta(minutes=20),
+        expires_at=started - timedelta(minutes=1),
+        status=ReservationStatus.EXPIRED,
+    )
+    a1.result(
+        "StartTransaction",
+        {
+            **late,
+            "reservationId": other.pk,
+            "timestamp": (started + timedelta(minutes=1)).isoformat(),
+        },
+    )
+    other.refresh_from_db()
+    assert other.status == ReservationStatus.EXPIRED
