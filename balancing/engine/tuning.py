@@ -71,7 +71,8 @@ EXACT_SEARCH_MAX_CARS = 40
 # 5 ms at 100 cars; a 3,000-charger depot's levels are far larger and skip it).
 BALANCED_GREEDY_MAX_CARS = 100
 EXACT_SEARCH_MAX_NODES = 10_000
-# Sites with at most this many cars charging and an imbalance limit get
-# the exact max-min fair split of `balancing.engine.leximin` (a few small linear programs)
-# instead of rounds of water-filling.
-EXACT_FAIR_MAX_CARS = 24
+# Sites with at most this many cars charging and an imbalance limit get the exact max-min fair
+# split of `balancing.engine.leximin` (a few small linear programs: about 1.5 ms at 13 cars,
+# up to some 20 ms at 32) instead of rounds of water-filling; up to this many cars charging,
+# `fairness.level_out` evens out the tenths rounding left.
+EXACT_FAIR_MAX_CARS = 32
