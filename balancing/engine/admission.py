@@ -76,7 +76,48 @@ def admit(cars: Sequence[CarDemand], network: Network) -> dict[int, int]:
                 network.take(by_index[index].terms[mode], by_index[index].min_da)
             modes = better
     _switch_up(cars, modes, network)
+    # After the switch up: a car back on 3 phases no longer loads an imbalance pair.
+    if (
+        len(modes) < len(wanting) <= tuning.BALANCED_GREEDY_MAX_CARS
+        and len({car.rank[0] for car in wanting}) > 1
+    ):
+        _lift_priority(wanting, modes, network)
     return modes
+
+
+def _lift_priority(wanting: list[CarDemand], modes: dict[int, int], network: Network) -> None:
+    """Strict priority where the exact search does not reach (sites with more wanting cars, or
+    a search cut short): a paused car takes the place of a served car of lower priority, the
+    worst-ranked first, whenever it then fits (every constraint checked: pausing a car can break
+    an imbalance pair it balanced), or simply joins if it fits. Each such move serves one more
+    car of a higher priority for one fewer of a lower one: better, lexicographically."""
+    for car in wanting:
+        if car.index in modes:
+            continue
+        mode = _fitting_mode(car, network)
+        if mode is not None:
+            network.take(car.terms[mode], car.min_da)
+            modes[car.index] = mode
+            continue
+        for other in reversed(wanting):
+            if other.rank[0] <= car.rank[0]:
+                break
+            other_mode = modes.get(other.index)
+            if other_mode is None:
+                continue
+            other_terms = other.terms[other_mode]
+            network.give_back(other_terms, other.min_da)
+            for mode, terms in car.terms.items():
+                # Checked once the car is in: it may balance the pair the other car balanced.
+                network.take(terms, car.min_da)
+                if network.feasible(terms) and network.feasible(other_terms):
+                    del modes[other.index]
+                    modes[car.index] = mode
+                    break
+                network.give_back(terms, car.min_da)
+            if car.index in modes:
+                break
+            network.take(other_terms, other.min_da)
 
 
 def _exact(
