@@ -27,6 +27,9 @@ phases times every fuse on the way up), so the level is solved in four bounded s
    own, so they cannot see that the choice among equally many higher-priority cars decides how
    many lower-priority cars fit, nor moves deeper than one car; this step can, within
    `tuning.EXACT_SEARCH_MAX_NODES`.
+6. **Priority lift**, on sites of at most `tuning.BALANCED_GREEDY_MAX_CARS` wanting cars with
+   several priorities: a paused car takes a served lower-priority car's place wherever it
+   then fits (`_lift_priority`), for sites the exact search does not settle.
 
 Chargers that can switch phases are admitted on 1 phase, which takes the least room: the count
 of cars comes first. Once every level is settled they go back to 3 phases, in rank order,
