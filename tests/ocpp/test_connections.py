@@ -351,7 +351,7 @@ class TestPresence:
 
         from ocpp_bridge import persistence
 
-        checked = persistence._of_existing_chargers
+        checked = persistence.connections._of_existing_chargers
         calls: list[int] = []
 
         def deleted_after_the_check(changes: Any, seen: Any) -> Any:
@@ -364,7 +364,9 @@ class TestPresence:
             pool.connect(world.charger_a1)
             pool.connect(world.charger_b1)
             Charger.objects.filter(pk=world.charger_a1.pk).delete()
-            monkeypatch.setattr(persistence, "_of_existing_chargers", deleted_after_the_check)
+            monkeypatch.setattr(
+                persistence.connections, "_of_existing_chargers", deleted_after_the_check
+            )
             with pytest.raises(IntegrityError):  # the batch is kept for the next round ...
                 handle.flush()
             assert not Charger.objects.get(pk=world.charger_b1.pk).is_online  # all or nothing

@@ -53,7 +53,7 @@ class TestInferred:
     ) -> None:
         now = _now()
         tx = _charging(a1, now)
-        with mock.patch("ocpp_bridge.persistence.charger_changed") as triggered:
+        with mock.patch("ocpp_bridge.persistence.sessions.charger_changed") as triggered:
             assert a1.result("BootNotification", BOOT)["status"] == "Accepted"
             a1.settle()
         session = ChargeSession.objects.get(pk=tx)

@@ -1,0 +1,218 @@
+"""Transactions: StartTransaction, StopTransaction (late and repeated ones included) and sessions
+closed on evidence (``close_inferred``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, close_old_connections, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
+
+from auth_access import checks, reservations
+from auth_access.choices import AuthorizationTrigger
+from balancing.triggers import charger_changed
+from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
+from chargers.models import ChargerEvent, ChargeSession, Connector, MeterValue
+from ocpp_bridge.persistence.records import (
+    StartOutcome,
+    StopOutcome,
+    clipped,
+)
+from ocpp_bridge.persistence.reports import seconds_since_charging
+
+logger = logging.getLogger(__name__)
+
+
+def start_transaction(
+    charger_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+    reservation_id: int | None,
+) -> StartOutcome:
+    """Create the session (accepted or not, the charger holds a transaction now); a retried
+    StartTransaction finds the session it created and creates nothing."""
+    close_old_connections()
+    check = checks.begin(charger_id, id_tag, AuthorizationTrigger.START, connector_id=connector_id)
+    decision = check.decision
+    key = {
+        "charger_id": charger_id,
+        "connector__connector_id": connector_id,
+        "id_tag": id_tag,
+        "started_at": started_at,
+        "meter_start_wh": meter_start_wh,
+    }
+    existing = ChargeSession.objects.filter(**key).values_list("id", flat=True).first()
+    if existing is not None:
+        return StartOutcome(existing, decision, created=False, check=check)
+    connector, _ = Connector.objects.get_or_create(charger_id=charger_id, connector_id=connector_id)
+    try:
+        with transaction.atomic():
+            # A session the charger never stopped on this connector ended when this one began.
+            ChargeSession.objects.filter(
+                charger_id=charger_id,
+                connector=connector,
+                status=SessionStatus.ACTIVE,
+                started_at__lte=started_at,
+            ).update(
+                status=SessionStatus.COMPLETED,
+                stopped_at=started_at,
+                stop_reason=StopReason.OTHER,
+                stop_inferred=True,
+                charging_seconds=F("charging_seconds")
+                + Coalesce(seconds_since_charging(started_at), Value(0)),
+                charging_since=None,
+            )
+            session = ChargeSession.objects.create(
+                charger_id=charger_id,
+                connector=connector,
+                id_tag=id_tag,
+                user_id=decision.user_id,
+                card_id=decision.card_id,
+                started_at=started_at,
+                meter_start_wh=meter_start_wh,
+                reservation_id=reservation_id,
+                charging_since=started_at if connector.status == ConnectorStatus.CHARGING else None,
+            )
+    except IntegrityError:  # the same StartTransaction, retried concurrently
+        return StartOutcome(
+            ChargeSession.objects.filter(**key).values_list("id", flat=True).get(),
+            decision,
+            created=False,
+            check=check,
+        )
+    # The charger consumed the reservation it names (or held for this idTag), accepted or not.
+    reservations.use(charger_id, connector_id, id_tag, reservation_id, session.pk, started_at)
+    if check.virtual and decision.accepted:
+        checks.link_remote_start(check, session.pk)
+    return StartOutcome(session.pk, decision, created=True, check=check)
+
+
+def stop_transaction(
+    charger_id: int,
+    transaction_id: int,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: str | None,
+    id_tag: str | None,
+) -> StopOutcome:
+    """Complete the session (once: a retried StopTransaction changes nothing). A session
+    closed by inference (``close_inferred``, or a later StartTransaction on its connector) takes
+    the charger's values instead, and loses its ``stop_inferred`` flag."""
+    close_old_connections()
+    decision = None
+    if id_tag:
+        decision = checks.begin(charger_id, id_tag, AuthorizationTrigger.STOP).decision
+    session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
+    found = session.values_list("connector__connector_id", "status", "stop_inferred").first()
+    if found is None:
+        return StopOutcome(found=False, connector_id=None, decision=decision)
+    connector_id, status, inferred = found
+    stop = {
+        "stopped_at": stopped_at,
+        "meter_stop_wh": meter_stop_wh,
+        "energy_wh": Greatest(Value(0), Value(meter_stop_wh) - F("meter_start_wh")),
+        "stop_reason": reason or StopReason.LOCAL,
+        "stop_id_tag": id_tag or "",
+        "stop_inferred": False,
+    }
+    if status == SessionStatus.ACTIVE and session.filter(status=SessionStatus.ACTIVE).update(
+        status=SessionStatus.COMPLETED,
+        charging_seconds=F("charging_seconds")
+        + Coalesce(seconds_since_charging(stopped_at), Value(0)),
+        charging_since=None,
+        **stop,
+    ):
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+    # (Closed meanwhile by the offline sweep: then it is inferred, below.)
+    if not inferred and status != SessionStatus.ACTIVE:
+        # Stopped by the charger already: this is its StopTransaction again (a retry, or its
+        # offline queue replayed after a reconnect). The first one stays.
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
+    # Closed by inference: the charger's own values replace Fusebox's evidence. Conditional on
+    # the flag, so a repeat of this late StopTransaction changes nothing more.
+    if session.filter(stop_inferred=True).exclude(status=SessionStatus.ACTIVE).update(**stop):
+        charger_changed(charger_id, "late StopTransaction")
+        return StopOutcome(found=True, connector_id=connector_id, decision=decision)
+    return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
+
+
+def close_inferred(
+    charger_id: int,
+    reason: StopReason,
+    evidence_at: datetime,
+    connector_id: int | None = None,
+    last_seen_at: datetime | None = None,
+    registers: dict[int, tuple[datetime, float]] | None = None,
+) -> list[int]:
+    """Close the charger's active sessions (on ``connector_id`` only, if given) that the charger
+    ended without a StopTransaction: a reboot, the connector Available again, a long absence.
+    End time and meter stop are the session's last ``Energy.Active.Import.Register`` before
+    ``evidence_at``; without one, ``last_seen_at`` if given (never before the start), else
+    ``evidence_at``, and the live energy. ``registers``: connector -> (time, Wh) of the latest
+    register the bridge holds in memory (its rows may still wait in the meter buffer); the later
+    of it and the stored one counts. ``stop_inferred`` says so.
+    Conditional updates (still active): running it twice, or beside a StopTransaction, closes a
+    session once. The closed sessions' ids."""
+    close_old_connections()
+    sessions = ChargeSession.objects.filter(
+        charger_id=charger_id, status=SessionStatus.ACTIVE, started_at__lte=evidence_at
+    )
+    if connector_id is not None:
+        sessions = sessions.filter(connector__connector_id=connector_id)
+    closed = []
+    for pk, connector, started_at, meter_start, energy in sessions.values_list(
+        "pk", "connector__connector_id", "started_at", "meter_start_wh", "energy_wh"
+    ):
+        stored = (
+            MeterValue.objects.filter(
+                charger_id=charger_id,
+                connector_id=connector,
+                measurand="Energy.Active.Import.Register",
+                phase="",
+                location__in=("", "Outlet"),
+                timestamp__gte=started_at,
+                timestamp__lte=evidence_at,
+            )
+            .order_by("-timestamp")
+            .values_list("timestamp", "value", "unit")
+            .first()
+        )  # rows the buffer still holds are in ``registers``
+        last: tuple[datetime, float] | None = None
+        if stored is not None:
+            at, value, unit = stored
+            last = (at, value * 1000 if unit == "kWh" else value)
+        held = (registers or {}).get(connector)
+        if held is not None and started_at <= held[0] <= evidence_at:
+            last = max(last, held, key=lambda found: found[0]) if last else held
+        if last is not None:
+            stopped_at, meter_stop = last[0], round(last[1])
+        else:
+            stopped_at = max(started_at, last_seen_at) if last_seen_at else evidence_at
+            meter_stop = meter_start + energy
+        if ChargeSession.objects.filter(pk=pk, status=SessionStatus.ACTIVE).update(
+            status=SessionStatus.COMPLETED,
+            stopped_at=stopped_at,
+            meter_stop_wh=meter_stop,
+            energy_wh=max(0, meter_stop - meter_start),
+            stop_reason=reason,
+            stop_inferred=True,
+            charging_seconds=F("charging_seconds")
+            + Coalesce(seconds_since_charging(stopped_at), Value(0)),
+            charging_since=None,
+        ):
+            closed.append(pk)
+    if closed:
+        ChargerEvent.objects.create(
+            charger_id=charger_id,
+            kind=EventKind.STATUS,
+            timestamp=evidence_at,
+            summary=clipped(
+                f"Session {', '.join(map(str, closed))} closed without StopTransaction ({reason})"
+            ),
+        )
+        charger_changed(charger_id, f"sessions closed ({reason})")
+    return closed
