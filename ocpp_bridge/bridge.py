@@ -259,7 +259,10 @@ class Bridge:
             self.redis, self.node_id, flush_interval_s=presence_flush_interval_s
         )
         self.meters = MeterBuffer(
-            self._write_meters, interval_s=meter_flush_interval_s, max_rows=meter_flush_rows
+            self._write_meters,
+            interval_s=meter_flush_interval_s,
+            max_rows=meter_flush_rows,
+            write_signed=self._write_signed,
         )
         self.server = OcppServer(self)
         self.commands = CommandRunner(
@@ -309,6 +312,9 @@ class Bridge:
 
     async def _write_meters(self, rows: list[Any], registers: dict[tuple[int, int], float]) -> None:
         await self.db_batches(persistence.write_meter_values, rows, registers)
+
+    async def _write_signed(self, rows: list[persistence.SignedRow]) -> None:
+        await self.db_batches(persistence.write_signed_values, rows)
 
     async def _stats_loop(self) -> None:
         """One INFO line a minute: what the node holds and how hard it works. The loop's lag is

@@ -8,29 +8,25 @@ into the readings the live-state hash shows.
 
 Signed values (``format: SignedData``, e.g. OCMF) are not numbers: they travel in the same rows
 list as ``SignedRow`` and the buffer writes them verbatim, after each batch, into
-``SignedMeterValue`` (``write_signed_values``, on a database thread of their own: they are a few
-per session).
+``SignedMeterValue`` (``persistence.write_signed_values``, on the bridge's batch lane like the
+meter rows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
-from django.db.models import Q
+from django.db import InterfaceError, OperationalError
 
-from chargers.models import Charger, ChargeSession, MeterValue
-from chargers.models.session import SignedMeterValue
-from ocpp_bridge.persistence import MeterRow
+from chargers.models import MeterValue
+from ocpp_bridge.persistence import MeterRow, SignedRow
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +50,6 @@ HARD_LIMIT_ROWS = 500_000
 MAX_SIGNED_CHARS = 20_000
 
 Writer = Callable[[list[MeterRow], dict[tuple[int, int], float]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class SignedRow:
-    """A sampled value with ``format: SignedData``, verbatim (``SignedMeterValue``)."""
-
-    charger_id: int
-    connector_id: int
-    transaction_id: int | None
-    timestamp: datetime
-    context: str
-    measurand: str
-    signed_data: str
 
 
 SignedWriter = Callable[[list[SignedRow]], Awaitable[None]]
@@ -211,60 +194,6 @@ def _signed_row(
     )
 
 
-def write_signed_values(rows: list[SignedRow]) -> None:
-    """Store signed values, each attached to its session: the one with its transactionId on its
-    charger, or (none sent) the one on its connector at its time. A value already stored (same
-    charger and text) is skipped; values of chargers deleted meanwhile are dropped. Runs on a
-    thread of its own and closes its connection after (a few writes per session)."""
-    close_old_connections()
-    try:
-        _store_signed(rows)
-    finally:
-        connection.close()
-
-
-def _store_signed(rows: list[SignedRow]) -> None:
-    known = set(
-        Charger.objects.filter(pk__in={r.charger_id for r in rows}).values_list("pk", flat=True)
-    )
-    rows = [r for r in rows if r.charger_id in known]
-    tagged = {
-        (charger_id, pk)
-        for pk, charger_id in ChargeSession.objects.filter(
-            pk__in={r.transaction_id for r in rows if r.transaction_id is not None}
-        ).values_list("pk", "charger_id")
-    }
-    values = []
-    for row in rows:
-        session_id = row.transaction_id if (row.charger_id, row.transaction_id) in tagged else None
-        if session_id is None and row.transaction_id is None:
-            session_id = (
-                ChargeSession.objects.filter(
-                    Q(stopped_at__gte=row.timestamp) | Q(stopped_at__isnull=True),
-                    charger_id=row.charger_id,
-                    connector__connector_id=row.connector_id,
-                    started_at__lte=row.timestamp,
-                )
-                .order_by("-started_at")
-                .values_list("pk", flat=True)
-                .first()
-            )
-        values.append(
-            SignedMeterValue(
-                charger_id=row.charger_id,
-                session_id=session_id,
-                connector_id=row.connector_id,
-                transaction_id=row.transaction_id,
-                timestamp=row.timestamp,
-                context=row.context,
-                measurand=row.measurand,
-                signed_data=row.signed_data,
-                digest=hashlib.sha256(row.signed_data.encode()).hexdigest(),
-            )
-        )
-    SignedMeterValue.objects.bulk_create(values, ignore_conflicts=True)
-
-
 def _infer_currents(
     unlabelled: dict[str, float],
     offered: dict[str, float],
@@ -298,12 +227,11 @@ class MeterBuffer:
         interval_s: float = 1.0,
         max_rows: int = 2000,
         batch_rows: int = 20_000,
-        write_signed: SignedWriter | None = None,
+        write_signed: SignedWriter,
     ) -> None:
         self._write = write
-        self._write_signed = write_signed or self._write_signed_in_thread
+        self._write_signed = write_signed
         self._signed: list[SignedRow] = []
-        self._signed_thread: ThreadPoolExecutor | None = None
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.batch_rows = batch_rows  # at most this many per write, so no write runs long
@@ -370,13 +298,6 @@ class MeterBuffer:
             logger.exception(
                 "Dropping %d signed meter values that could not be written", len(signed)
             )
-
-    async def _write_signed_in_thread(self, rows: list[SignedRow]) -> None:
-        if self._signed_thread is None:
-            self._signed_thread = ThreadPoolExecutor(1, thread_name_prefix="bridge-signed-values")
-        await asyncio.get_running_loop().run_in_executor(
-            self._signed_thread, write_signed_values, rows
-        )
 
     async def _flush_batch(self) -> None:
         """Write one batch; on failure keep it for the next try."""

@@ -28,6 +28,7 @@ from ocpp_bridge.persistence.connections import (
 )
 from ocpp_bridge.persistence.meters import (
     write_meter_values,
+    write_signed_values,
 )
 from ocpp_bridge.persistence.records import (
     MAX_CONNECTOR_ID,
@@ -37,6 +38,7 @@ from ocpp_bridge.persistence.records import (
     ConnectedState,
     MeterRow,
     ReportedState,
+    SignedRow,
     StartOutcome,
     StopOutcome,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "MeterRow",
     "OnlineChange",
     "ReportedState",
+    "SignedRow",
     "StartOutcome",
     "StatusReport",
     "StopOutcome",
@@ -78,4 +81,5 @@ __all__ = [
     "start_transaction",
     "stop_transaction",
     "write_meter_values",
+    "write_signed_values",
 ]

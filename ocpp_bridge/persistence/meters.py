@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, close_old_connections, connection
+from django.db.models import Q
 
 from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession, MeterValue
+from chargers.models.session import SignedMeterValue
 from ocpp_bridge.persistence.records import (
     METER_FIELDS,
     MeterRow,
+    SignedRow,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,3 +64,50 @@ def _update_session_energy(registers: dict[tuple[int, int], float]) -> None:
             " WHERE s.id = v.id AND s.charger_id = v.charger_id AND s.status = %s",
             [*params, SessionStatus.ACTIVE.value],
         )
+
+
+def write_signed_values(rows: list[SignedRow]) -> None:
+    """Store signed values, each attached to its session: the one with its transactionId on its
+    charger, or (none sent) the one on its connector at its time. A value already stored (same
+    charger and text) is skipped; values of chargers deleted meanwhile are dropped. On the
+    bridge's batch lane, after the meter batch that may hold the start of their session."""
+    close_old_connections()
+    known = set(
+        Charger.objects.filter(pk__in={r.charger_id for r in rows}).values_list("pk", flat=True)
+    )
+    rows = [r for r in rows if r.charger_id in known]
+    tagged = {
+        (charger_id, pk)
+        for pk, charger_id in ChargeSession.objects.filter(
+            pk__in={r.transaction_id for r in rows if r.transaction_id is not None}
+        ).values_list("pk", "charger_id")
+    }
+    values = []
+    for row in rows:
+        session_id = row.transaction_id if (row.charger_id, row.transaction_id) in tagged else None
+        if session_id is None and row.transaction_id is None:
+            session_id = (
+                ChargeSession.objects.filter(
+                    Q(stopped_at__gte=row.timestamp) | Q(stopped_at__isnull=True),
+                    charger_id=row.charger_id,
+                    connector__connector_id=row.connector_id,
+                    started_at__lte=row.timestamp,
+                )
+                .order_by("-started_at")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        values.append(
+            SignedMeterValue(
+                charger_id=row.charger_id,
+                session_id=session_id,
+                connector_id=row.connector_id,
+                transaction_id=row.transaction_id,
+                timestamp=row.timestamp,
+                context=row.context,
+                measurand=row.measurand,
+                signed_data=row.signed_data,
+                digest=hashlib.sha256(row.signed_data.encode()).hexdigest(),
+            )
+        )
+    SignedMeterValue.objects.bulk_create(values, ignore_conflicts=True)

@@ -85,3 +85,16 @@ class CommandToSend:
 def clipped(text: str) -> str:
     """``text`` cut to the 200 characters an event summary holds."""
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+@dataclass(frozen=True)
+class SignedRow:
+    """A sampled value with ``format: SignedData``, verbatim (``SignedMeterValue``)."""
+
+    charger_id: int
+    connector_id: int
+    transaction_id: int | None
+    timestamp: datetime
+    context: str
+    measurand: str
+    signed_data: str

@@ -16,7 +16,8 @@ from django.urls import reverse
 from auth_access.models import ChargeCard
 from chargers.models import ChargeSession, MeterValue
 from chargers.models.session import SignedMeterValue
-from ocpp_bridge.meter_buffer import MAX_SIGNED_CHARS, SignedRow, parse_meter_values
+from ocpp_bridge.meter_buffer import MAX_SIGNED_CHARS, parse_meter_values
+from ocpp_bridge.persistence import SignedRow
 from reporting.signed import signed_format, signed_text, signed_xml
 from tests.conftest import World, api_as
 from tests.ocpp.conftest import Chargers, eventually
