@@ -11,8 +11,36 @@ from commands.models import Command
 from commands.payloads import payload_errors
 
 
+def mask_id_tag(id_tag: str) -> str:
+    """An idTag as a command log shows it: the last four characters, the rest as asterisks."""
+    return "*" * max(0, len(id_tag) - 4) + id_tag[-4:]
+
+
+def shown_payload(action: str, payload: Any) -> Any:
+    """A command's payload as people see it: the idTags of a Local Authorization List masked.
+
+    The list carries the cards of every member who may charge there, including cards they
+    registered themselves or at other installations; the installation's owner must not read
+    their numbers from the command log (the charger needs them, people do not)."""
+    if action != CommandAction.SEND_LOCAL_LIST or not isinstance(payload, dict):
+        return payload
+    entries = payload.get("localAuthorizationList")
+    if not isinstance(entries, list):
+        return payload
+    masked = [
+        {**entry, "idTag": mask_id_tag(str(entry["idTag"]))}
+        if isinstance(entry, dict) and "idTag" in entry
+        else entry
+        for entry in entries
+    ]
+    return {**payload, "localAuthorizationList": masked}
+
+
 class CommandSerializer(serializers.ModelSerializer):
     requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
+    payload = serializers.SerializerMethodField(
+        help_text="The OCPP request (local list idTags masked)."
+    )
 
     class Meta:
         model = Command
@@ -21,6 +49,9 @@ class CommandSerializer(serializers.ModelSerializer):
             "sent_at", "completed_at", "timeout_s", "response", "error",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_payload(self, command: Command) -> dict[str, Any]:
+        return shown_payload(command.action, command.payload)
 
 
 class CommandRequestSerializer(serializers.Serializer):
