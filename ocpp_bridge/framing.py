@@ -96,11 +96,38 @@ def schema_error(message_type_id: int, action: str, payload: Any) -> OCPPError |
         return None
     violation = next(iter(validator.iter_errors(payload)), None)
     if violation is None:
+        path = _oversized_integer(payload)
+        if path is not None:
+            cause = f"{path}: integer beyond 64 bits" if path else "integer beyond 64 bits"
+            return PropertyConstraintViolationError(details={"cause": cause})
         return None
     path = ".".join(str(part) for part in violation.absolute_path)
     cause = f"{path}: {violation.message}" if path else violation.message
     error_class = SCHEMA_ERRORS.get(str(violation.validator), FormationViolationError)
     return error_class(details={"cause": cause})
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _oversized_integer(value: Any, path: str = "") -> str | None:
+    """The path of the first integer outside signed 64 bits in ``value``, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return path if not INT64_MIN <= value <= INT64_MAX else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _oversized_integer(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 Check = Callable[[Any], bool]
@@ -113,7 +140,12 @@ _TYPE_TESTS = {  # Python source of each JSON type's test, for a value named {v}
     "object": "isinstance({v}, dict)",
     "array": "isinstance({v}, list)",
     "string": "isinstance({v}, str)",
-    "integer": "(isinstance({v}, int) and {v} is not True and {v} is not False)",
+    # An integer no database column holds (the schemas set no bound) is refused here, not by a
+    # DataError in a handler: within signed 64 bits (``_oversized_integer`` names it).
+    "integer": (
+        "(isinstance({v}, int) and {v} is not True and {v} is not False"
+        " and -9223372036854775808 <= {v} <= 9223372036854775807)"
+    ),
     "number": "(isinstance({v}, (int, float)) and {v} is not True and {v} is not False)",
     "boolean": "isinstance({v}, bool)",
 }

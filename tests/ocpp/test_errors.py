@@ -156,6 +156,53 @@ CASES = [
         [2, "x", "StartTransaction", {**START, "connectorId": 0}],
         ["x", "PropertyConstraintViolation", PROPERTY, {"cause": "connectorId must be 1 to 16"}],
     ),
+    # Integers no column holds (the schemas set no bound): refused, never a database error.
+    (
+        "meter-start-beyond-64-bits",
+        [2, "m1", "StartTransaction", {**START, "meterStart": 10**20}],
+        [
+            "m1",
+            "PropertyConstraintViolation",
+            PROPERTY,
+            {"cause": "meterStart: integer beyond 64 bits"},
+        ],
+    ),
+    (
+        "meter-stop-beyond-64-bits",
+        [
+            2,
+            "m2",
+            "StopTransaction",
+            {"transactionId": 1, "meterStop": -(10**20), "timestamp": "2026-01-01T00:00:00Z"},
+        ],
+        [
+            "m2",
+            "PropertyConstraintViolation",
+            PROPERTY,
+            {"cause": "meterStop: integer beyond 64 bits"},
+        ],
+    ),
+    (
+        "transaction-id-beyond-64-bits-in-meter-values",
+        [
+            2,
+            "m3",
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": 2**64,
+                "meterValue": [
+                    {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "5"}]}
+                ],
+            },
+        ],
+        [
+            "m3",
+            "PropertyConstraintViolation",
+            PROPERTY,
+            {"cause": "transactionId: integer beyond 64 bits"},
+        ],
+    ),
 ]
 
 
