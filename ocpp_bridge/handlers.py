@@ -163,7 +163,7 @@ class BridgeChargePoint(FrameRouter):
         self._answers: dict[str, CallResult | CallError] = {}
         # Boot order: no call goes to the charger before it is accepted (see _accept()).
         self.accepted = False
-        self._boot_seen = False  # a BootNotification arrived on this connection
+        self._boot_seen = False  # a valid BootNotification was answered on this connection
         self._boot_status = RegistrationStatus.accepted  # what its BootNotification was told
         self._waiting: list[tuple[int, asyncio.Future[bool]]] = []  # calls held until accepted
 
@@ -190,16 +190,16 @@ class BridgeChargePoint(FrameRouter):
         """Until accepted: a charger whose first request on this connection is not a
         BootNotification reconnected without rebooting, and was accepted at an earlier boot (a
         charge point sends nothing else before its boot is accepted), so it is accepted now.
-        After a BootNotification only our Accepted answer accepts it (``after_boot_notification``)."""
+        After a BootNotification we answered (Pending or Rejected: ``on_boot_notification``)
+        only our Accepted answer accepts it (``after_boot_notification``); one we refused with a
+        CallError (malformed) was not answered, so it decides nothing."""
         try:
             frame = json.loads(raw)
         except ValueError:
             return  # answered with a CallError by the router; no evidence either way
         if not (isinstance(frame, list) and len(frame) > 2 and frame[0] == 2):
             return
-        if frame[2] == Action.boot_notification:
-            self._boot_seen = True
-        elif not self._boot_seen:
+        if frame[2] != Action.boot_notification and not self._boot_seen:
             self._accept()
 
     def _accept(self) -> None:
@@ -303,6 +303,7 @@ class BridgeChargePoint(FrameRouter):
 
     @on(Action.boot_notification)
     def on_boot_notification(self, **kwargs: Any) -> call_result.BootNotification:
+        self._boot_seen = True  # a valid BootNotification, answered below
         self._boot_status = registration_status(self.charger)
         return call_result.BootNotification(
             current_time=ocpp_time(now_utc()),

@@ -130,3 +130,19 @@ def test_a_boot_answered_pending_sends_records_and_closes_nothing(
     assert a1.received == []
     assert Charger.objects.get(pk=world.charger_a1.pk).last_boot_at is None
     assert ChargeSession.objects.get(pk=tx).status == SessionStatus.ACTIVE
+
+
+def test_a_boot_refused_as_malformed_does_not_hold_calls_once_the_charger_goes_on(
+    world: World, chargers: Chargers, bridge: BridgeHandle
+) -> None:
+    """A BootNotification answered with a CallError (here a vendor name beyond its 20
+    characters, common in the field) was never answered Pending or Rejected: when the charger
+    goes on with other requests, it takes itself as accepted, and so does the bridge."""
+    a1 = chargers.connect(world.charger_a1, accepted=False)
+    command = _issue(world.charger_a1, CommandAction.CLEAR_CACHE, {})
+    eventually(lambda: Command.objects.get(pk=command.pk).status == CommandStatus.SENT)
+    bad = {**BOOT, "chargePointVendor": "V" * 21}
+    assert a1.call("BootNotification", bad, unique_id="boot")[0] == 4
+    assert a1.call("Heartbeat", {}, unique_id="h1")[0] == 3
+    assert routing.wait_for_command(command, 5).status == CommandStatus.ACCEPTED
+    assert [call[2] for call in a1.received] == ["ClearCache"]
