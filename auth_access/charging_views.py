@@ -31,6 +31,7 @@ from django.views.generic.detail import SingleObjectMixin
 from auth_access import remote, services
 from auth_access.choices import RemoteStartStatus, ReservationStatus
 from auth_access.models import RemoteStart, Reservation
+from auth_access.virtual_tags import virtual_id_tag
 from chargers.choices import ConnectorStatus, SessionStatus
 from chargers.models import Charger, ChargeSession, Connector
 from commands import routing
@@ -122,9 +123,11 @@ def charging_context(request: HttpRequest, charger: Charger) -> dict[str, Any]:
         .first()
     )
     # Connectors reserved for this user (0: any): theirs to start on while the charger says Reserved.
+    # Only those held for their app idTag: one held for a card starts with that card.
     held = set(
         Reservation.objects.restrict(user, Action.VIEW)
         .filter(charger=charger, user=user, status=ReservationStatus.ACTIVE, expires_at__gt=now)
+        .filter(id_tag__iexact=virtual_id_tag(user.pk))
         .values_list("connector_id", flat=True)
     )
     state = start_state(latest, now, charger.installation.time_zone) if latest else None

@@ -65,9 +65,11 @@ def start_charging(
     held = reservations.held_for_another(charger, connector_id, user)
     if held is not None:
         until = timezone.localtime(held.expires_at).strftime("%H:%M")
+        whose = " for your card" if held.user_id == user.pk else ""
         raise ValidationError(
             {
-                "connector_id": f"Connector {connector_id} of {charger.name} is reserved until {until}."
+                "connector_id": f"Connector {connector_id} of {charger.name} is reserved{whose} "
+                f"until {until}."
             }
         )
     id_tag = virtual_id_tag(user.pk)

@@ -166,9 +166,10 @@ def held_for_another(
     charger: Charger, connector_id: int, user: User, now: datetime | None = None
 ) -> Reservation | None:
     """An open reservation of ``connector_id`` (or of any connector) of ``charger`` held for
-    someone else than ``user``: the charger would start there only for its idTag."""
+    someone else than ``user``, or for a card of theirs: the charger would start there only for
+    its idTag, not for their app idTag (OCPP 1.6 5.13)."""
     held = _overlapping(charger, connector_id, now or timezone.now())
-    if held is None or held.user_id == user.pk:
+    if held is None or held.id_tag.casefold() == virtual_id_tag(user.pk).casefold():
         return None
     return held
 

@@ -466,3 +466,18 @@ def test_a_start_replayed_from_the_offline_queue_uses_a_reservation_expired_mean
     )
     other.refresh_from_db()
     assert other.status == ReservationStatus.EXPIRED
+
+
+def test_a_start_from_the_portal_on_a_connector_held_for_the_drivers_card_is_refused(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    """The charger holds the connector for the card's idTag (OCPP 1.6 5.13): a start from the
+    portal, with her app idTag, would not be let in; she is told to use the card instead."""
+    reserved(world, card=dora_card.pk)
+    dora = api_as(world.dora).post(
+        "/api/v1/remote-starts/", {"charger": world.charger_a1.pk, "connector_id": 1}
+    )
+    assert dora.status_code == 400
+    [message] = dora.json()["error"]["fields"]["connector_id"]
+    assert message.startswith("Connector 1 of A1 is reserved for your card until ")
+    assert [m for m in a1.received if m[2] == "RemoteStartTransaction"] == []

@@ -222,3 +222,22 @@ def test_a_charger_without_the_reservation_profile_gets_no_form(
     world.charger_a2.save(update_fields=["configuration"])
     html = section(page(client_as(world.alice), world.charger_a2))
     assert "Reserve</button>" in html and "Any connector" not in html
+
+
+def test_a_connector_held_for_the_drivers_card_offers_no_start_from_the_page(
+    world: World, client_as: ClientAs
+) -> None:
+    """The charger lets only the card's idTag in there (OCPP 1.6 5.13), not her app idTag."""
+    put_online(world.charger_a1, ConnectorStatus.RESERVED)
+    Reservation.objects.create(
+        charger=world.charger_a1,
+        connector_id=1,
+        user=world.dora,
+        id_tag="DORA-HARBOUR",
+        expires_at=timezone.now() + timedelta(minutes=30),
+        status=ReservationStatus.ACTIVE,
+        created_by=world.alice,
+    )
+    html = page(client_as(world.dora), world.charger_a1)
+    assert 'aria-label="Start charging on connector 1"' not in html
+    assert 'data-status="active"' in section(html)

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from auth_access import reservation_views, reservations
 from auth_access.choices import ReservationStatus
 from auth_access.models import ChargeCard, Reservation
+from auth_access.virtual_tags import virtual_id_tag
 from chargers.choices import ConnectorStatus
 from commands.choices import CommandAction, CommandStatus
 from commands.models import Command
@@ -77,7 +78,7 @@ def test_the_driver_sees_the_connector_held_for_them(
         charger=world.charger_a1,
         connector_id=1,
         user=world.dora,
-        id_tag="DORA-HARBOUR",
+        id_tag=virtual_id_tag(world.dora.pk),  # a card's reservation starts with the card
         expires_at=timezone.now() + timedelta(minutes=30),
         status=ReservationStatus.ACTIVE,
         created_by=world.alice,
