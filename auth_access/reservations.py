@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 DEFAULT_RESERVATION = timedelta(minutes=30)
 MIN_RESERVATION = timedelta(minutes=1)
 MAX_RESERVATION = timedelta(hours=24)
+# A duration is turned into an expiry when the request is read, checked a moment later.
+EXPIRY_SLACK = timedelta(seconds=10)
 COMMAND_TIMEOUT_S = 30.0
 EXPIRIES_PER_SWEEP = 1000
 
@@ -145,7 +147,7 @@ def _check_connector(charger: Charger, connector_id: int) -> None:
 
 
 def _check_expiry(expires_at: datetime, now: datetime) -> None:
-    if expires_at < now + MIN_RESERVATION:
+    if expires_at < now + MIN_RESERVATION - EXPIRY_SLACK:
         raise ValidationError({"expires_at": "The expiry must be at least a minute from now."})
     if expires_at > now + MAX_RESERVATION:
         hours = int(MAX_RESERVATION.total_seconds() // 3600)

@@ -481,3 +481,10 @@ def test_a_start_from_the_portal_on_a_connector_held_for_the_drivers_card_is_ref
     [message] = dora.json()["error"]["fields"]["connector_id"]
     assert message.startswith("Connector 1 of A1 is reserved for your card until ")
     assert [m for m in a1.received if m[2] == "RemoteStartTransaction"] == []
+
+
+def test_the_shortest_reservation_offered_is_taken(world: World, a1: TestCharger) -> None:
+    """One minute is the least the API and the page offer (duration_minutes, minutes): it is
+    counted from the request, not refused because the check came a moment later."""
+    body = reserved(world, duration_minutes=1)
+    assert body["status"] == "active"
