@@ -64,7 +64,9 @@ def start_charging(
         )
     held = reservations.held_for_another(charger, connector_id, user)
     if held is not None:
-        until = timezone.localtime(held.expires_at).strftime("%H:%M")
+        until = timezone.localtime(held.expires_at, reservations.local_zone(charger)).strftime(
+            "%H:%M"
+        )
         whose = " for your card" if held.user_id == user.pk else ""
         raise ValidationError(
             {

@@ -130,7 +130,9 @@ class ReserveView(ChargerChargingMixin, View):
             routing.wait_for_command(command, ANSWER_WAIT_S)
         reservation.refresh_from_db()
         where = f"{reservation.connector_label} of {charger.name}"
-        until = timezone.localtime(reservation.expires_at).strftime("%H:%M")
+        until = timezone.localtime(
+            reservation.expires_at, reservations.local_zone(charger)
+        ).strftime("%H:%M")
         if reservation.status == ReservationStatus.ACTIVE:
             messages.success(
                 request, f"{where} is reserved for {_person(data['user'])} until {until}."

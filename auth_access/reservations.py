@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -125,6 +126,12 @@ def reserves_any_connector(charger: Charger) -> bool:
     return charger.connectors.count() > 1 and (supported or "true").strip().lower() == "true"
 
 
+def local_zone(charger: Charger) -> ZoneInfo:
+    """The time zone of ``charger``'s installation: expiries are told in it, as its drivers
+    read them."""
+    return ZoneInfo(charger.installation.time_zone)
+
+
 def _check_connector(charger: Charger, connector_id: int) -> None:
     if not takes_reservations(charger):
         raise ValidationError(
@@ -204,7 +211,7 @@ def reserve(
         Charger.objects.select_for_update().filter(pk=charger.pk).first()
         held = _overlapping(charger, connector_id, now)
         if held is not None:
-            until = timezone.localtime(held.expires_at).strftime("%H:%M")
+            until = timezone.localtime(held.expires_at, local_zone(charger)).strftime("%H:%M")
             raise ValidationError(
                 {
                     "connector_id": f"{held.connector_label} of {charger.name} is already "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -488,3 +489,18 @@ def test_the_shortest_reservation_offered_is_taken(world: World, a1: TestCharger
     counted from the request, not refused because the check came a moment later."""
     body = reserved(world, duration_minutes=1)
     assert body["status"] == "active"
+
+
+def test_until_is_told_in_the_installations_time_zone(world: World, a1: TestCharger) -> None:
+    """The harbour is in Europe/Oslo: a refusal names the expiry as the drivers there read it."""
+    expires_at = (timezone.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+    reserved(world, expires_at=expires_at.isoformat())
+    dave = api_as(world.dave).post(
+        "/api/v1/remote-starts/", {"charger": world.charger_a1.pk, "connector_id": 1}
+    )
+    oslo = expires_at.astimezone(ZoneInfo("Europe/Oslo")).strftime("%H:%M")
+    assert dave.json()["error"]["fields"]["connector_id"] == [
+        f"Connector 1 of A1 is reserved until {oslo}."
+    ]
+    again = reserve(world, expires_at=expires_at.isoformat())
+    assert f"until {oslo})" in again.json()["error"]["fields"]["connector_id"][0]
