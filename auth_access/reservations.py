@@ -339,15 +339,16 @@ def use(
     """A StartTransaction began ``session_id`` at ``now`` (the charger's time): the open
     reservation it names (or, from a charger that leaves ``reservationId`` out, the one held for
     that idTag on that connector or on any) is ``used``; so is one the sweep expired meanwhile
-    when the start was in time (sent late from the charger's offline queue). Conditional
-    UPDATE, so a retried StartTransaction changes nothing."""
+    when the start came after it was made and before the expiry (sent late from the charger's
+    offline queue). Conditional UPDATE, so a retried StartTransaction changes nothing."""
     if reservation_id is not None:
         which = Q(pk=reservation_id)
     else:
         which = Q(id_tag__iexact=id_tag, connector_id__in=[0, connector_id])
-    # Open, or expired by the sweep although the start came in time (a charger's offline queue).
+    # Open, or expired by the sweep although the start came in time (a charger's offline queue)
+    # and after it was made (not a clock in the past taking every expired one).
     usable = Q(status__in=Reservation.OPEN_STATUSES) | Q(
-        status=ReservationStatus.EXPIRED, expires_at__gte=now
+        status=ReservationStatus.EXPIRED, expires_at__gte=now, created_at__lte=now
     )
     return Reservation.objects.filter(which, usable, charger_id=charger_id).update(
         status=ReservationStatus.USED, session_id=session_id, ended_at=now

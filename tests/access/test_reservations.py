@@ -504,3 +504,21 @@ def test_until_is_told_in_the_installations_time_zone(world: World, a1: TestChar
     ]
     again = reserve(world, expires_at=expires_at.isoformat())
     assert f"until {oslo})" in again.json()["error"]["fields"]["connector_id"][0]
+
+
+def test_a_start_from_before_a_reservation_was_made_does_not_use_it(
+    world: World, a1: TestCharger, dora_card: ChargeCard
+) -> None:
+    """A charger whose clock is in the past (no real-time clock, not set yet) or a start
+    replayed from long ago: reservations of that idTag made after the start and since expired
+    stay expired, not all of them marked used by one session."""
+    earlier = Reservation.objects.get(pk=reserved(world, card=dora_card.pk)["id"])
+    Reservation.objects.filter(pk=earlier.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1),
+        created_at=timezone.now() - timedelta(minutes=31),
+        status=ReservationStatus.EXPIRED,
+    )
+    start = {"connectorId": 1, "idTag": "DORA-HARBOUR", "meterStart": 0}
+    a1.result("StartTransaction", {**start, "timestamp": "2000-01-01T00:00:00Z"})
+    earlier.refresh_from_db()
+    assert (earlier.status, earlier.session) == (ReservationStatus.EXPIRED, None)
