@@ -4,15 +4,42 @@ and an owner finds a former member). Bounded lists; the search box finds the res
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from chargers.models import ChargeSession
 from portal.tenancy import assert_restricted
 
 MAX_CHOICES = 500
+# The lists change only when someone charges for the first time, and computing them scans the
+# sessions the user may see (seconds across many sites): kept this long per visible set.
+CACHE_SECONDS = 60
 Choice = tuple[int, str]
+
+
+def for_filters(
+    sessions: QuerySet[ChargeSession], *, installations: bool, drivers: bool
+) -> dict[str, list[Choice] | None]:
+    """The filter lists of a report over ``sessions``, cached for ``CACHE_SECONDS``.
+
+    The cache key is a digest of the restricted query itself (it names the user and the scope),
+    so two users share an entry only when they would run the very same query."""
+    assert_restricted(sessions)
+    key = hashlib.sha256(f"{installations}|{drivers}|{sessions.query}".encode()).hexdigest()
+    cache_key = f"reporting:choices:{key}"
+    found = cache.get(cache_key)
+    if found is None:
+        found = {
+            "installations": installations_of(sessions) if installations else None,
+            "chargers": chargers(sessions),
+            "drivers": drivers_of(sessions) if drivers else None,
+            "cards": cards(sessions),
+        }
+        cache.set(cache_key, found, CACHE_SECONDS)
+    return found
 
 
 def _distinct(sessions: QuerySet[ChargeSession], *fields: str) -> list[tuple]:  # type: ignore[type-arg]
@@ -39,7 +66,7 @@ def _distinct(sessions: QuerySet[ChargeSession], *fields: str) -> list[tuple]:  
     return list(model._base_manager.filter(pk__in=keys).values_list("pk", *labels))
 
 
-def installations(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def installations_of(sessions: QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "charger__installation_id", "charger__installation__name")
     return sorted(((pk, name) for pk, name in rows), key=lambda c: (c[1].lower(), c[0]))
 
@@ -49,7 +76,7 @@ def chargers(sessions: QuerySet[ChargeSession]) -> list[Choice]:
     return sorted(((pk, name) for pk, name in rows), key=lambda c: (c[1].lower(), c[0]))
 
 
-def drivers(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def drivers_of(sessions: QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "user_id", "user__name", "user__email")
     return sorted(
         ((pk, name or email) for pk, name, email in rows), key=lambda c: (c[1].lower(), c[0])

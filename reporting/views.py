@@ -95,12 +95,9 @@ class ReportMixin(TenantMixin):
         return str(zone) if zone else ""
 
     def form_choices(self, sessions: QuerySet[ChargeSession]) -> dict[str, Any]:
-        return {
-            "installations": choices.installations(sessions) if self.show_installations else None,
-            "chargers": choices.chargers(sessions),
-            "drivers": choices.drivers(sessions) if self.show_drivers else None,
-            "cards": choices.cards(sessions),
-        }
+        return choices.for_filters(
+            sessions, installations=self.show_installations, drivers=self.show_drivers
+        )
 
     @cached_property
     def form(self) -> SessionFilterForm:

@@ -87,6 +87,8 @@ class ChargeSession(TenantModel):
         indexes = [
             models.Index(fields=["charger", "-started_at"], name="session_charger_time"),
             models.Index(fields=["user", "-started_at"], name="session_user_time"),
+            # Newest first across chargers (a history's first pages, keyset cursors).
+            models.Index(fields=["-started_at", "-id"], name="session_time"),
             models.Index(fields=["charger"], condition=Q(status="active"), name="session_active"),
         ]
 
