@@ -36,13 +36,12 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:,.1f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(points: Sequence[tuple[str, float]], unit: str, title: str) -> str:
-    """An SVG bar chart of ``points`` (label, value); an empty list gives an empty axis."""
-    plot_w = WIDTH - LEFT - RIGHT
+def _axes(css_class: str, title: str, unit: str, top: float) -> list[str]:
+    """The opening of a chart: the titled SVG element, five grid lines from 0 to ``top`` with
+    their values, and the unit above the value axis."""
     plot_h = HEIGHT - TOP - BOTTOM
-    top = nice_ceiling(max((value for _, value in points), default=0))
     parts = [
-        f'<svg class="bar-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="{css_class}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
     ]
@@ -56,6 +55,15 @@ def bar_chart(points: Sequence[tuple[str, float]], unit: str, title: str) -> str
     parts.append(
         f'<text class="axis unit" x="{LEFT - 6}" y="12" text-anchor="end">{escape(unit)}</text>'
     )
+    return parts
+
+
+def bar_chart(points: Sequence[tuple[str, float]], unit: str, title: str) -> str:
+    """An SVG bar chart of ``points`` (label, value); an empty list gives an empty axis."""
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+    top = nice_ceiling(max((value for _, value in points), default=0))
+    parts = _axes("bar-chart", title, unit, top)
     count = len(points)
     if count:
         slot = plot_w / count
@@ -94,21 +102,7 @@ def line_chart(
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
     top = nice_ceiling(max((value for _, value in points), default=0))
-    parts = [
-        f'<svg class="line-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-    ]
-    for i in range(5):
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
-        parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_number(value)}</text>'
-        )
-    parts.append(
-        f'<text class="axis unit" x="{LEFT - 6}" y="12" text-anchor="end">{escape(unit)}</text>'
-    )
+    parts = _axes("line-chart", title, unit, top)
     if len(points) >= 2 and points[-1][0] > points[0][0]:
         first, last = points[0][0], points[-1][0]
         span = (last - first).total_seconds()
