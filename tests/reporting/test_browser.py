@@ -143,9 +143,10 @@ def test_a_driver_sees_their_charging_at_two_installations_on_a_phone(
     phone: Page, world: World, screenshot: Screenshot
 ) -> None:
     made = some_history(world)
-    make_session(
-        world.charger_b1, timezone.now() - timedelta(hours=3), user=world.dave, energy_wh=2222
-    )
+    # The newest of all (some_history's sessions are at fixed local times of today and before,
+    # so "three hours ago" was older than some of them early in the UTC day).
+    newest = max(s.started_at for s in made.values())
+    make_session(world.charger_b1, newest + timedelta(minutes=1), user=world.dave, energy_wh=2222)
     daves = [s for s in made.values() if s.user_id == world.dave.pk]
     log_in(phone, "dave@example.com")
     phone.goto("/my/charging/")
