@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,6 +171,10 @@ def parse_meter_values(
     return rows, readings
 
 
+# Characters XML 1.0 cannot hold (control characters but tab and line breaks; lone surrogates).
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _signed_row(
     charger_id: int,
     connector_id: int,
@@ -178,9 +183,16 @@ def _signed_row(
     sample: dict[str, Any],
 ) -> SignedRow | None:
     data = sample.get("value")
-    if not isinstance(data, str) or not data or len(data) > MAX_SIGNED_CHARS or "\x00" in data:
+    if (
+        not isinstance(data, str)
+        or not data
+        or len(data) > MAX_SIGNED_CHARS
+        or _NOT_IN_XML.search(data)
+    ):
         logger.warning(
-            "Dropping a signed meter value of charger %s: empty, too long or NUL", charger_id
+            "Dropping a signed meter value of charger %s: empty, too long, or with a control "
+            "character (no OCMF or base64 value has one, and the XML file could not hold it)",
+            charger_id,
         )
         return None
     return SignedRow(

@@ -180,6 +180,8 @@ class TestPure:
                 {"value": BEGIN, "format": "SignedData", "context": "Transaction.Begin"},
                 {"value": "x" * (MAX_SIGNED_CHARS + 1), "format": "SignedData"},
                 {"value": "a\x00b", "format": "SignedData"},
+                {"value": "OCMF|{}|\x1b[31m", "format": "SignedData"},  # no XML could hold it
+                {"value": "OCMF|{}|\ud800", "format": "SignedData"},
                 {"value": "", "format": "SignedData"},
                 {"value": "not a number"},
             ],
@@ -190,6 +192,9 @@ class TestPure:
             SignedRow(7, 1, 42, T0, "Transaction.Begin", "Energy.Active.Import.Register", BEGIN)
         ]
         assert len(rows) == 2 and readings[0].register_wh == 1000
+        tabbed = {**entry, "sampled_value": [{"value": "OCMF|a\tb\r\n", "format": "SignedData"}]}
+        kept = parse_meter_values(7, 1, 42, [tabbed])[0]
+        assert [r.signed_data for r in kept] == ["OCMF|a\tb\r\n"]  # what XML allows is kept
 
     def test_format_of_plain_and_base64_ocmf(self) -> None:
         assert signed_format(BEGIN) == ("OCMF", "plain")
