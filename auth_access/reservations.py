@@ -290,10 +290,29 @@ def _settle(reservation_id: int, command: Command, now: datetime) -> bool:
     changes: dict[str, Any] = {"status": status, "charger_answer": answer, "reason": reason}
     if status == ReservationStatus.REJECTED:
         changes["ended_at"] = now
-    return bool(
+    settled = bool(
         Reservation.objects.filter(pk=reservation_id, status=ReservationStatus.REQUESTED).update(
             **changes
         )
+    )
+    if settled and command.status == CommandStatus.TIMED_OUT:
+        _withdraw(reservation_id, command)
+    return settled
+
+
+def _withdraw(reservation_id: int, command: Command) -> None:
+    """A ReserveNow that got no answer may still have reached the charger, which would then
+    hold the connector until the expiry while Fusebox shows it free: send CancelReservation
+    (a charger that never took it answers Rejected; nothing else changes)."""
+    cancel = routing.issue_command(
+        command.charger,
+        CommandAction.CANCEL_RESERVATION,
+        {"reservationId": reservation_id},
+        source=CommandSource.SYSTEM,
+        timeout_s=COMMAND_TIMEOUT_S,
+    )
+    Reservation.objects.filter(pk=reservation_id, cancel_command__isnull=True).update(
+        cancel_command=cancel
     )
 
 

@@ -23,7 +23,7 @@ from chargers.models import ChargeSession, Connector
 from commands.choices import CommandStatus
 from commands.models import Command
 from tests.conftest import World, api_as
-from tests.ocpp.conftest import TestCharger, eventually
+from tests.ocpp.conftest import NO_ANSWER, TestCharger, eventually
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 T0 = "2026-02-01T18:00:00Z"
@@ -143,6 +143,28 @@ def test_a_call_error_or_an_offline_charger_rejects_it(world: World, a1: TestCha
     assert (body["status"], body["reason"]) == ("rejected", "Charger is offline.")
 
 
+def test_a_reserve_now_without_an_answer_is_withdrawn_with_cancel_reservation(
+    world: World, a1: TestCharger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reservations, "COMMAND_TIMEOUT_S", 1.0)
+    a1.answers["ReserveNow"] = NO_ANSWER
+    reservation_id = reserved(world)["id"]
+    eventually(lambda: Reservation.objects.get(pk=reservation_id).status != "requested", 10)
+    reservation = Reservation.objects.get(pk=reservation_id)
+    assert reservation.status == ReservationStatus.REJECTED
+    eventually(lambda: any(m[2] == "CancelReservation" for m in a1.received), 10)
+    assert [m[2:] for m in a1.received if m[2] == "CancelReservation"] == [
+        ["CancelReservation", {"reservationId": reservation_id}]
+    ]
+    reservation.refresh_from_db()
+    assert reservation.cancel_command is not None
+    # A charger that answered (even Rejected) is not asked again.
+    a1.answers["ReserveNow"] = {"status": "Occupied"}
+    other = reserved(world)
+    assert other["status"] == "rejected"
+    assert Reservation.objects.get(pk=other["id"]).cancel_command is None
+
+
 def test_cancel_sends_cancel_reservation_and_ends_it(world: World, a1: TestCharger) -> None:
     reservation_id = reserved(world)["id"]
     response = api_as(world.alice).post(f"/api/v1/reservations/{reservation_id}/cancel/")
@@ -229,6 +251,11 @@ def test_the_sweep_expires_reservations_and_settles_unanswered_ones(
     assert (first.status, first.ended_at is not None) == (ReservationStatus.EXPIRED, True)
     assert (waiting.status, waiting.reason) == (
         ReservationStatus.REJECTED, "No answer from the charger in time.",
+    )  # fmt: skip
+    # It may have reached the charger all the same: it is withdrawn (offline here: failed at once).
+    assert waiting.cancel_command is not None
+    assert (waiting.cancel_command.action, waiting.cancel_command.payload) == (
+        "CancelReservation", {"reservationId": waiting.pk},
     )  # fmt: skip
     schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
     assert schedule["auth_access.tasks.expire_reservations"] <= 60
