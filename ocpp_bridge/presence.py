@@ -52,7 +52,8 @@ from commands.routing import (
 from ocpp_bridge import persistence
 
 if TYPE_CHECKING:
-    from ocpp_bridge.handlers import BridgeChargePoint, CallOutcome
+    from ocpp_bridge.connection import CallOutcome
+    from ocpp_bridge.handlers import BridgeChargePoint
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from auth_access.models import ChargeCard
 from chargers.choices import EventKind, SessionStatus, StopReason
 from chargers.models import ChargerEvent, ChargeSession, MeterValue
 from commands.routing import live_states
-from ocpp_bridge.handlers import run_in_turn
+from ocpp_bridge.connection import run_in_turn
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, TestCharger, eventually, start_bridge
 
