@@ -103,7 +103,7 @@ class Configuration:
             "StopTxnAlignedData": Key("", valid=_is_measurands),
             "StopTxnSampledData": Key("Energy.Active.Import.Register", valid=_is_measurands),
             "SupportedFeatureProfiles": Key(
-                "Core,FirmwareManagement,LocalAuthListManagement,SmartCharging,RemoteTrigger",
+                "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
                 readonly=True,
             ),
             "TransactionMessageAttempts": Key("3", valid=_is_int),

@@ -273,6 +273,9 @@ def test_configuration_rules() -> None:
     assert known == [{"key": "HeartbeatInterval", "readonly": False, "value": "120"}]
     assert unknown == ["Nope"]
     assert config.get("ConnectorPhaseRotation") == "0.RST,1.RST"
+    # It answers ReserveNow and CancelReservation, so it says so (Fusebox reserves only on
+    # chargers whose SupportedFeatureProfiles list Reservation).
+    assert "Reservation" in config.get("SupportedFeatureProfiles").split(",")
 
 
 def test_local_list_versions() -> None:
