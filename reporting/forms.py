@@ -9,9 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.db.models import Count
 from django.utils import timezone
 
 from chargers.choices import SessionStatus
+from installations.models import Installation
+from portal.tenancy import Action
 from reporting.models import validate_currency
 from reporting.periods import DateRange, Period, days_of
 from reporting.queries import GroupBy, SessionFilter
@@ -31,6 +34,19 @@ FILTER_NAMES = (
     "last",
     "q",
 )
+
+
+def home_zone(user: Any) -> ZoneInfo:
+    """The time zone whose date is "today" for ``user`` on pages across installations: the zone
+    most of the installations they may see use (UTC when they see none)."""
+    zones = (
+        Installation.objects.restrict(user, Action.VIEW)
+        .values("time_zone")
+        .annotate(n=Count("id"))
+        .order_by("-n", "time_zone")
+        .values_list("time_zone", flat=True)
+    )
+    return ZoneInfo(zones.first() or "UTC")
 
 
 class SessionFilterForm(forms.Form):
@@ -102,10 +118,14 @@ class SessionFilterForm(forms.Form):
         today = (now or timezone.now()).astimezone(zone).date()
         return days_of(Period(data["period"]), today, data.get("first"), data.get("last"))
 
-    def session_filter(self, zone: ZoneInfo | None, **fixed: Any) -> SessionFilter:
-        """The filter; ``zone`` None: local days in each session's own installation time zone."""
+    def session_filter(
+        self, zone: ZoneInfo | None, today_zone: ZoneInfo | None = None, **fixed: Any
+    ) -> SessionFilter:
+        """The filter; ``zone`` None: local days in each session's own installation time zone,
+        with "today" (and so this week, last month...) the date in ``today_zone`` (the viewer's
+        installations' zone, see ``home_zone``), never simply UTC's date."""
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        days = self.days(zone or ZoneInfo("UTC")) if data else None
+        days = self.days(zone or today_zone or ZoneInfo("UTC")) if data else None
         start = end = None
         if days is not None and zone is not None:
             start, end = days.instants(zone)

@@ -35,7 +35,7 @@ from reporting import choices, services
 from reporting.charts import bar_chart
 from reporting.energy import Interval
 from reporting.exports import ExportFormat, Table, write_csv, xlsx_file
-from reporting.forms import AcrossUsageForm, PriceForm, SessionFilterForm, UsageForm
+from reporting.forms import AcrossUsageForm, PriceForm, SessionFilterForm, UsageForm, home_zone
 from reporting.hourly import EnergyRow, energy_rows
 from reporting.models import PricePeriod
 from reporting.periods import DateRange
@@ -90,6 +90,12 @@ class ReportMixin(TenantMixin):
         """The page's CSV and Excel downloads, with its filters."""
         raise NotImplementedError
 
+    @cached_property
+    def today_zone(self) -> ZoneInfo:
+        """Whose date is "today" for the named periods: the page's zone, or across installations
+        the zone of the viewer's installations (not UTC's date, wrong for hours each night)."""
+        return self.zone() or home_zone(self.request.user)  # type: ignore[attr-defined]
+
     def zone_name(self) -> str:
         zone = self.zone()
         return str(zone) if zone else ""
@@ -107,7 +113,7 @@ class ReportMixin(TenantMixin):
 
     @cached_property
     def session_filter(self) -> SessionFilter:
-        return self.form.session_filter(self.zone())
+        return self.form.session_filter(self.zone(), self.today_zone)
 
     def selected(self) -> QuerySet[ChargeSession]:
         """The sessions the filters select (nothing when the filters are invalid)."""
@@ -323,7 +329,7 @@ def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
     sessions = view.selected()
     group_by = view.form.group()  # type: ignore[attr-defined]
     rows = summarise(sessions, group_by)
-    zone = view.zone() or ZoneInfo("UTC")
+    zone = view.today_zone
     days = view.form.days(zone) if view.form.is_bound and view.form.is_valid() else None
     series_by, points = energy_series(sessions, days)
     title = f"Energy per {'day' if series_by == GroupBy.DAY else 'month'} (kWh)"

@@ -127,6 +127,21 @@ class TestMyCharging:
         assert history(client, world).status_code == 404  # no longer a member
         assert session_ids(client.get(reverse("reporting:my_charging"))) == [past.pk]
 
+    def test_today_across_installations_is_the_viewers_date_not_utcs(
+        self, world: World, client_as
+    ) -> None:
+        """My charging spans installations, so "today" cannot come from one installation's page;
+        it is the date where the viewer's installations are, and each session's local day in its
+        own installation's zone. The zone is picked so that its date differs from UTC's now."""
+        now = timezone.now()
+        zone = ZoneInfo("Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago")
+        assert now.astimezone(zone).date() != now.date()
+        world.site_a.time_zone = str(zone)
+        world.site_a.save()
+        just_now = make_session(world.charger_a2, now - timedelta(minutes=2), user=world.dave)
+        response = client_as(world.dave).get(reverse("reporting:my_charging"), {"period": "today"})
+        assert session_ids(response) == [just_now.pk]
+
     def test_an_owner_sees_only_their_own_charging_there(self, world: World, client_as) -> None:
         now = timezone.now()
         own = make_session(world.charger_a1, now - timedelta(hours=3), user=world.alice)
