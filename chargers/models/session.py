@@ -146,7 +146,8 @@ class SignedMeterValue(TenantModel):
     string), kept verbatim so a driver can check it in transparency software. Written by the
     bridge with its meter values (``ocpp_bridge.meter_buffer``), from MeterValues and from a
     StopTransaction's transactionData; attached to the session whose transactionId it carries
-    (or, without one, the session on its connector at its time). Append-only; a value sent
+    (or, without one, the session on its connector at its time; a begin value signed or sent
+    shortly before its StartTransaction is adopted by the session that follows). Append-only; a value sent
     twice (a retried message, the end value in both MeterValues and StopTransaction) is kept
     once (``digest``)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from django.db import IntegrityError, close_old_connections, connection
 from django.db.models import Q
@@ -19,6 +20,11 @@ from ocpp_bridge.persistence.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+# A charger signs the begin value when the car is authorised or plugged in, so it may carry a
+# time a little before the StartTransaction's, and it may even be sent before it.
+BEGIN = "Transaction.Begin"
+BEGIN_GRACE = timedelta(minutes=5)
 
 
 def write_meter_values(rows: Sequence[MeterRow], registers: dict[tuple[int, int], float]) -> None:
@@ -91,7 +97,8 @@ def write_signed_values(rows: list[SignedRow]) -> None:
                     Q(stopped_at__gte=row.timestamp) | Q(stopped_at__isnull=True),
                     charger_id=row.charger_id,
                     connector__connector_id=row.connector_id,
-                    started_at__lte=row.timestamp,
+                    started_at__lte=row.timestamp
+                    + (BEGIN_GRACE if row.context == BEGIN else timedelta(0)),
                 )
                 .order_by("-started_at")
                 .values_list("pk", flat=True)
@@ -111,3 +118,21 @@ def write_signed_values(rows: list[SignedRow]) -> None:
             )
         )
     SignedMeterValue.objects.bulk_create(values, ignore_conflicts=True)
+
+
+def adopt_signed_values(session: ChargeSession) -> int:
+    """Attach to a session just started the signed values of its connector that came before its
+    StartTransaction (so without a transactionId): its begin value, signed up to
+    ``BEGIN_GRACE`` before the start, and any value timed after the start. Without this they
+    stayed unattached and the driver never saw the begin value. Returns how many."""
+    return (
+        SignedMeterValue.objects.filter(
+            charger_id=session.charger_id,
+            connector_id=session.connector.connector_id,
+            session__isnull=True,
+            transaction_id__isnull=True,
+            timestamp__gte=session.started_at - BEGIN_GRACE,
+        )
+        .filter(Q(context=BEGIN) | Q(timestamp__gte=session.started_at))
+        .update(session=session)
+    )

@@ -15,6 +15,7 @@ from auth_access.choices import AuthorizationTrigger
 from balancing.triggers import charger_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
 from chargers.models import ChargerEvent, ChargeSession, Connector, MeterValue
+from ocpp_bridge.persistence.meters import adopt_signed_values
 from ocpp_bridge.persistence.records import (
     StartOutcome,
     StopOutcome,
@@ -77,6 +78,7 @@ def start_transaction(
                 reservation_id=reservation_id,
                 charging_since=started_at if connector.status == ConnectorStatus.CHARGING else None,
             )
+            adopt_signed_values(session)
     except IntegrityError:  # the same StartTransaction, retried concurrently
         return StartOutcome(
             ChargeSession.objects.filter(**key).values_list("id", flat=True).get(),

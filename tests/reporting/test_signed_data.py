@@ -156,6 +156,42 @@ def test_signed_values_are_kept_attached_shown_and_downloadable(
         assert response.status_code == 404
 
 
+def test_a_begin_value_sent_before_the_start_transaction_is_attached_to_its_session(
+    world: World, chargers: Chargers, dora_card: ChargeCard
+) -> None:
+    """Chargers sign the begin value at authorisation and may send it (without a transactionId,
+    which does not exist yet) before StartTransaction, timed a little before the start. It
+    belongs to the session that follows; a signed value of an earlier session does not."""
+    a1 = chargers.connect(world.charger_a1)
+    old = BEGIN.replace("DORA-1", "OLD")
+
+    def send(value: str, context: str, minutes: float) -> None:
+        a1.result(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "meterValue": [
+                    {"timestamp": at(minutes), "sampledValue": [signed(value, context)]}
+                ],
+            },
+        )
+
+    send(old, "Sample.Clock", -30)  # long before: nobody's
+    send(BEGIN, "Transaction.Begin", -0.5)  # before the StartTransaction, in both senses
+    chargers.bridge.flush()
+    eventually(lambda: SignedMeterValue.objects.count() == 2)
+    start = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 1000, "timestamp": at(0)}
+    tx = a1.result("StartTransaction", start)["transactionId"]
+    # A begin value timed before the start but sent after it finds the session too.
+    late_begin = BEGIN.replace('"RV":1.000', '"RV":1.001')
+    send(late_begin, "Transaction.Begin", -0.2)
+    chargers.bridge.flush()
+    eventually(lambda: SignedMeterValue.objects.count() == 3)
+    attached = SignedMeterValue.objects.filter(session_id=tx).order_by("timestamp")
+    assert [v.signed_data for v in attached] == [BEGIN, late_begin]
+    assert SignedMeterValue.objects.get(signed_data=old).session_id is None
+
+
 def test_a_session_without_signed_values_has_no_download(world: World, client_as) -> None:
     from tests.reporting.conftest import make_session
 
