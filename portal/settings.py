@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "ocpp_bridge",
     "balancing",
     "reporting",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,13 @@ ACCESS_RECORD_RETENTION_DAYS = env_int("ACCESS_RECORD_RETENTION_DAYS", 365)
 ACCESS_SEEN_CARD_RETENTION_DAYS = env_int("ACCESS_SEEN_CARD_RETENTION_DAYS", 90)
 ACCESS_SWEEP_SECONDS = env_float("ACCESS_SWEEP_SECONDS", 60.0)
 
+# Events (docs/events.md): a charger disconnected this long is "offline" (an event, an incident);
+# consumers run this often (seconds; also woken after commits); events are kept this many days,
+# and never deleted before every consumer has read them.
+EVENTS_OFFLINE_GRACE_S = env_int("EVENTS_OFFLINE_GRACE_S", 120, minimum=0)
+EVENTS_CONSUMER_INTERVAL_S = env_float("EVENTS_CONSUMER_INTERVAL_S", 5.0)
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 90, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
     "prune-balancing-decisions": {
@@ -303,4 +311,9 @@ CELERY_BEAT_SCHEDULE = {
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
     "expire-reservations": {"task": "auth_access.tasks.expire_reservations", "schedule": 30.0},
     "apply-due-prices": {"task": "reporting.tasks.apply_due_prices", "schedule": 60.0},
+    "run-event-consumers": {
+        "task": "events.tasks.run_consumers",
+        "schedule": EVENTS_CONSUMER_INTERVAL_S,
+    },
+    "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
 }

@@ -1,0 +1,171 @@
+"""Writing events: ``emit`` (one) and ``emit_many`` (a batch, one INSERT), in the caller's
+transaction; consumers are woken after the commit.
+
+The bridge passes charger ids only: the installation of each charger is looked up once per
+process and cached (a charger never moves to another installation, as ``balancing.triggers``
+also relies on). Raw-SQL writers that batch several statements in one round trip
+(``auth_access.checks.record_many``) take ``insert_statement`` instead and call
+``wake_on_commit`` themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chargers.models import Charger
+from events.catalogue import check_payload, spec_of
+from events.choices import EventType
+from events.models import Event
+
+logger = logging.getLogger(__name__)
+
+WAKE_KEY = "fusebox:events:wake"
+WAKE_EVERY_S = 0.5  # at most this often per process (the beat runs consumers anyway)
+
+_installation_of: dict[int, int] = {}
+_last_wake = 0.0
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event to write. ``installation_id`` may be left out when ``charger_id`` is given."""
+
+    type: EventType | str
+    charger_id: int | None = None
+    installation_id: int | None = None
+    connector_id: int = 0
+    occurred_at: datetime | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    session_id: int | None = None
+
+
+def emit(
+    event_type: EventType | str,
+    *,
+    installation_id: int | None = None,
+    charger_id: int | None = None,
+    connector_id: int = 0,
+    occurred_at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    session_id: int | None = None,
+) -> Event | None:
+    """Write one event in the caller's transaction (rolled back with it). None when its
+    charger no longer exists."""
+    draft = Draft(
+        event_type,
+        charger_id=charger_id,
+        installation_id=installation_id,
+        connector_id=connector_id,
+        occurred_at=occurred_at,
+        payload=payload or {},
+        session_id=session_id,
+    )
+    written = emit_many([draft])
+    return written[0] if written else None
+
+
+def emit_many(drafts: Iterable[Draft]) -> list[Event]:
+    """Write the events in one INSERT in the caller's transaction; drafts of chargers that no
+    longer exist are dropped (with a log line). Raises ``UnknownEventType`` on a type or payload
+    field outside the catalogue."""
+    rows = _rows(list(drafts))
+    if not rows:
+        return []
+    written = Event.objects.bulk_create(rows)
+    wake_on_commit()
+    return written
+
+
+def insert_statement(drafts: Sequence[Draft]) -> tuple[str, list[Any]] | None:
+    """The INSERT of ``emit_many`` as SQL and parameters, for a caller that sends several
+    statements in one round trip; it must call ``wake_on_commit()``. None: nothing to write."""
+    rows = _rows(list(drafts))
+    if not rows:
+        return None
+    columns = [
+        "type", "installation_id", "charger_id", "connector_id", "session_id",
+        "occurred_at", "severity", "payload", "version",
+    ]  # fmt: skip
+    table = connection.ops.quote_name(Event._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"] * len(rows))
+    params: list[Any] = []
+    for row in rows:
+        params += [
+            row.type, row.installation_id, row.charger_id, row.connector_id, row.session_id,
+            row.occurred_at, row.severity, json.dumps(row.payload, cls=DjangoJSONEncoder),
+            row.version,
+        ]  # fmt: skip
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", params
+
+
+def _rows(drafts: list[Draft]) -> list[Event]:
+    if not drafts:
+        return []
+    missing = {
+        d.charger_id
+        for d in drafts
+        if d.installation_id is None and d.charger_id is not None
+        if d.charger_id not in _installation_of
+    }
+    if missing:
+        _installation_of.update(
+            Charger.objects.filter(pk__in=missing).values_list("pk", "installation_id")
+        )
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        spec = spec_of(draft.type)
+        check_payload(spec, draft.payload)
+        installation_id = draft.installation_id
+        if installation_id is None and draft.charger_id is not None:
+            installation_id = _installation_of.get(draft.charger_id)
+        if installation_id is None:
+            logger.warning("Event %s of a charger that is gone (%s) dropped", spec.type, draft)
+            continue
+        rows.append(
+            Event(
+                type=spec.type,
+                installation_id=installation_id,
+                charger_id=draft.charger_id,
+                connector_id=draft.connector_id,
+                session_id=draft.session_id,
+                occurred_at=draft.occurred_at or now,
+                severity=spec.severity,
+                payload=draft.payload,
+                version=spec.version,
+            )
+        )
+    return rows
+
+
+def wake_on_commit() -> None:
+    """After the commit (at once outside a transaction), ask a worker to run the consumers
+    soon: at most every ``WAKE_EVERY_S`` per process and once per second across processes, so
+    a burst of events costs one run; a failure is only logged (the beat runs them anyway)."""
+    transaction.on_commit(_wake)
+
+
+def _wake() -> None:
+    global _last_wake
+    now = time.monotonic()
+    if now - _last_wake < WAKE_EVERY_S:
+        return
+    _last_wake = now
+    try:
+        from events.tasks import run_consumers
+        from portal.redis import get_redis
+
+        if get_redis().set(WAKE_KEY, "1", nx=True, px=1000):
+            run_consumers.apply_async(countdown=0.2)
+    except Exception:
+        logger.warning("Waking the event consumers failed", exc_info=True)
