@@ -17,7 +17,7 @@ from installations.models import Installation
 from portal.tenancy import Action
 from reporting.models import validate_currency
 from reporting.periods import DateRange, Period, days_of
-from reporting.queries import GroupBy, SessionFilter
+from reporting.queries import GroupBy, SessionFilter, Sort
 
 Choices = Sequence[tuple[Any, str]]
 
@@ -160,6 +160,20 @@ class SessionFilterForm(forms.Form):
     @property
     def is_filtered(self) -> bool:
         return self.is_bound and any(self.data.get(name) for name in FILTER_NAMES)
+
+
+class HistoryForm(SessionFilterForm):
+    """A history: the filters, and the order of its rows."""
+
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort",
+        choices=[(sort.value, sort.label) for sort in Sort],
+    )
+
+    def order(self) -> Sort:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return Sort(data.get("sort") or Sort.NEWEST)
 
 
 class UsageForm(SessionFilterForm):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -201,23 +201,63 @@ class SessionFilter:
 
 
 class CursorError(ValueError):
-    """A page cursor that was not made by ``encode_cursor``."""
+    """A page cursor that was not made by ``encode_cursor`` (for this sort)."""
 
 
-def encode_cursor(session: ChargeSession) -> str:
-    raw = f"{session.started_at.isoformat()}|{session.pk}".encode()
+class Sort(StrEnum):
+    """The history's orders. Each is a keyset over (key, id), so every page is a range read."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    ENERGY = "energy"
+    LONGEST = "longest"
+    COST = "cost"
+
+    @property
+    def label(self) -> str:
+        return SORT_LABELS[self]
+
+
+SORT_LABELS = {
+    Sort.NEWEST: "Newest first",
+    Sort.OLDEST: "Oldest first",
+    Sort.ENERGY: "Most energy",
+    Sort.LONGEST: "Longest connected",
+    Sort.COST: "Highest cost",
+}
+# (the annotated or stored field, descending?, text -> value). ``longest`` and ``cost`` read
+# ``with_facts`` annotations.
+_SORT_KEYS: dict[Sort, tuple[str, bool, Callable[[str], Any]]] = {
+    Sort.NEWEST: ("started_at", True, parse_datetime),
+    Sort.OLDEST: ("started_at", False, parse_datetime),
+    Sort.ENERGY: ("energy_wh", True, int),
+    Sort.LONGEST: ("connected_s", True, int),
+    Sort.COST: ("cost", True, Decimal),
+}
+
+
+def encode_cursor(session: ChargeSession, sort: Sort = Sort.NEWEST) -> str:
+    key = getattr(session, _SORT_KEYS[sort][0])
+    text = key.isoformat() if isinstance(key, datetime) else str(key)
+    raw = f"{sort.value}|{text}|{session.pk}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, sort: Sort = Sort.NEWEST) -> tuple[Any, int]:
+    """(key, id) after which the next page starts; a cursor of another sort is refused."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, pk = raw.rsplit("|", 1)
-        started_at = parse_datetime(moment)
-        if started_at is None or started_at.tzinfo is None:
-            raise ValueError(moment)
-        return started_at, int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        parts = raw.split("|")
+        if len(parts) == 2:  # before sorts existed: newest first
+            parts.insert(0, Sort.NEWEST.value)
+        name, text, pk = parts
+        if name != sort.value:
+            raise ValueError(name)
+        key = _SORT_KEYS[sort][2](text)
+        if key is None or (isinstance(key, datetime) and key.tzinfo is None):
+            raise ValueError(text)
+        return key, int(pk)
+    except (ValueError, ArithmeticError, binascii.Error, UnicodeDecodeError) as error:
         raise CursorError("Not a page cursor of this list.") from error
 
 
@@ -228,21 +268,29 @@ class Page:
 
 
 def keyset_page(
-    sessions: QuerySet[ChargeSession], cursor: str | None = None, size: int = PAGE_SIZE
+    sessions: QuerySet[ChargeSession],
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    sort: Sort = Sort.NEWEST,
 ) -> Page:
-    """Newest first, ``size`` rows after ``cursor``: a range scan, however deep the page. Each
-    row says whether it has ``signed`` meter values."""
-    ordered = sessions.order_by("-started_at", "-id")
+    """``size`` rows after ``cursor`` in the ``sort`` order (ties by id): a range read however
+    deep the page. Each row says whether it has ``signed`` meter values."""
+    field_name, descending, _ = _SORT_KEYS[sort]
+    sign = "-" if descending else ""
+    ordered = sessions.order_by(f"{sign}{field_name}", f"{sign}id")
     if cursor:
-        started_at, pk = decode_cursor(cursor)
-        ordered = ordered.filter(Q(started_at__lt=started_at) | Q(started_at=started_at, pk__lt=pk))
+        key, pk = decode_cursor(cursor, sort)
+        beyond = "lt" if descending else "gt"
+        ordered = ordered.filter(
+            Q(**{f"{field_name}__{beyond}": key}) | Q(**{field_name: key, f"pk__{beyond}": pk})
+        )
     signed = SignedMeterValue.objects.filter(session=OuterRef("pk"))
     rows = list(
         ordered.select_related("charger", "charger__installation", "user", "card").annotate(
             signed=Exists(signed)
         )[: size + 1]
     )
-    next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
+    next_cursor = encode_cursor(rows[size - 1], sort) if len(rows) > size else None
     return Page(rows=rows[:size], next_cursor=next_cursor)
 
 

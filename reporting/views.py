@@ -35,7 +35,14 @@ from reporting import choices, services
 from reporting.charts import bar_chart
 from reporting.energy import Interval
 from reporting.exports import ExportFormat, Table, write_csv, xlsx_file
-from reporting.forms import AcrossUsageForm, PriceForm, SessionFilterForm, UsageForm, home_zone
+from reporting.forms import (
+    AcrossUsageForm,
+    HistoryForm,
+    PriceForm,
+    SessionFilterForm,
+    UsageForm,
+    home_zone,
+)
 from reporting.hourly import EnergyRow, energy_rows
 from reporting.models import PricePeriod
 from reporting.periods import DateRange
@@ -136,15 +143,17 @@ class HistoryMixin(ReportMixin):
     """A history page: totals above, a keyset page of sessions newest first."""
 
     template_name = "reporting/history.html"
+    form_class = HistoryForm
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         sessions = self.selected()
         cursor = self.request.GET.get("after", "")
+        sort = self.form.order()  # type: ignore[attr-defined]
         try:
-            page = keyset_page(with_facts(sessions), cursor or None)
+            page = keyset_page(with_facts(sessions), cursor or None, sort=sort)
         except CursorError:
-            page = keyset_page(with_facts(sessions))
+            page = keyset_page(with_facts(sessions), sort=sort)
             cursor = ""
         context.update(
             form=self.form,

@@ -16,7 +16,7 @@ from auth_access.models import ChargeCard
 from chargers.models import ChargeSession
 from installations.models import Membership
 from portal.tenancy import Action
-from reporting.queries import keyset_page, totals, with_facts
+from reporting.queries import CursorError, Sort, decode_cursor, keyset_page, totals, with_facts
 from tests.conftest import World
 from tests.reporting.conftest import make_session, price_from
 
@@ -228,6 +228,60 @@ class TestPagesAndTotals:
                 else ""
             )
         assert seen == expected
+
+    @pytest.mark.parametrize("sort", list(Sort))
+    def test_every_sort_walks_every_session_once_in_its_order(
+        self, world: World, sort: Sort
+    ) -> None:
+        """Keyset pages in each order, with many ties (equal energy, length, cost, start)."""
+        price_from(world.site_a, timezone.now() - timedelta(days=30), "2.5000", "NOK")
+        start = timezone.now() - timedelta(days=10)
+        for i in range(23):
+            make_session(
+                world.charger_a1 if i % 2 else world.charger_a2,
+                start + timedelta(minutes=(i // 4) * 90),
+                minutes=10 + (i % 3) * 5,
+                energy_wh=1000 * (i % 5),
+            )
+        sessions = with_facts(ChargeSession.objects.restrict(world.alice, Action.VIEW))
+        key = {
+            Sort.NEWEST: lambda s: (s.started_at, s.pk),
+            Sort.OLDEST: lambda s: (s.started_at, s.pk),
+            Sort.ENERGY: lambda s: (s.energy_wh, s.pk),
+            Sort.LONGEST: lambda s: (s.connected_s, s.pk),
+            Sort.COST: lambda s: (s.cost, s.pk),
+        }[sort]
+        expected = [s.pk for s in sorted(sessions, key=key, reverse=sort != Sort.OLDEST)]
+        seen: list[int] = []
+        cursor = None
+        while True:
+            page = keyset_page(sessions, cursor, size=4, sort=sort)
+            seen += [s.pk for s in page.rows]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == expected
+
+    def test_the_history_page_sorts_and_a_cursor_of_another_sort_starts_over(
+        self, world: World, client_as
+    ) -> None:
+        now = timezone.now()
+        small = make_session(world.charger_a1, now - timedelta(hours=1), energy_wh=1000)
+        big = make_session(world.charger_a1, now - timedelta(hours=5), energy_wh=9000)
+        client = client_as(world.alice)
+        assert session_ids(history(client, world, sort="energy")) == [big.pk, small.pk]
+        assert session_ids(history(client, world, sort="oldest")) == [big.pk, small.pk]
+        assert session_ids(history(client, world)) == [small.pk, big.pk]
+        page = keyset_page(
+            with_facts(ChargeSession.objects.restrict(world.alice, Action.VIEW)), size=1
+        )
+        assert page.next_cursor is not None
+        with pytest.raises(CursorError):
+            decode_cursor(page.next_cursor, Sort.ENERGY)
+        response = history(client, world, sort="energy", after=page.next_cursor)
+        assert session_ids(response) == [big.pk, small.pk]
+        bad = history(client, world, sort="sideways")
+        assert bad.status_code == 200 and "sideways" in bad.content.decode()
 
     def test_a_forged_cursor_shows_the_first_page(self, world: World, client_as) -> None:
         only = make_session(world.charger_a1, timezone.now() - timedelta(hours=1))
