@@ -9,6 +9,7 @@ from rest_framework import serializers
 from commands.choices import CommandAction
 from commands.models import Command
 from commands.payloads import payload_errors
+from commands.secrets import mask_change
 
 
 def mask_id_tag(id_tag: str) -> str:
@@ -17,11 +18,14 @@ def mask_id_tag(id_tag: str) -> str:
 
 
 def shown_payload(action: str, payload: Any) -> Any:
-    """A command's payload as people see it: the idTags of a Local Authorization List masked.
+    """A command's payload as people see it: the idTags of a Local Authorization List masked,
+    and the value of a secret configuration key (``commands.secrets``).
 
     The list carries the cards of every member who may charge there, including cards they
     registered themselves or at other installations; the installation's owner must not read
     their numbers from the command log (the charger needs them, people do not)."""
+    if action == CommandAction.CHANGE_CONFIGURATION:
+        return mask_change(payload)
     if action != CommandAction.SEND_LOCAL_LIST or not isinstance(payload, dict):
         return payload
     entries = payload.get("localAuthorizationList")
@@ -39,7 +43,7 @@ def shown_payload(action: str, payload: Any) -> Any:
 class CommandSerializer(serializers.ModelSerializer):
     requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
     payload = serializers.SerializerMethodField(
-        help_text="The OCPP request (local list idTags masked)."
+        help_text="The OCPP request (local list idTags and secret configuration values masked)."
     )
 
     class Meta:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from auth_access import reservations
 from commands.choices import CommandStatus
 from commands.models import Command
+from commands.secrets import mask_configuration
 from ocpp_bridge.persistence.records import (
     CommandToSend,
 )
@@ -37,10 +38,16 @@ def claim_command(command_id: int) -> CommandToSend | None:
 def finish_command(
     command_id: int, status: CommandStatus, response: Any = None, error: str = ""
 ) -> None:
-    """Record the outcome, unless the command already ended (e.g. expired by the sweep)."""
+    """Record the outcome, unless the command already ended (e.g. expired by the sweep). The
+    secret values of a configuration answer are never stored (``commands.secrets``)."""
     close_old_connections()
     finished = Command.objects.filter(
         pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
-    ).update(status=status, response=response, error=error[:300], completed_at=timezone.now())
+    ).update(
+        status=status,
+        response=mask_configuration(response),
+        error=error[:300],
+        completed_at=timezone.now(),
+    )
     if finished:  # a ReserveNow's answer makes its reservation active or rejected
         reservations.record_answer(command_id)

@@ -184,3 +184,51 @@ def test_the_charger_page_shows_what_the_charger_does_not_support(
     page = client.get(reverse("chargers:detail", args=[world.charger_a1.pk])).content.decode()
     assert page.count("Not supported (not in the charger&#x27;s configuration)") == 4
     assert "Already set" in page
+
+
+def test_secret_values_of_the_configuration_are_never_stored_or_shown(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    """Firmwares list their secrets in GetConfiguration (AuthorizationKey, which OCPP says is
+    write-only, back-office and Wi-Fi passwords, tokens). Neither the command record nor the
+    stored configuration keeps them; the managed settings still compare as before."""
+    from commands.choices import CommandAction
+    from commands.models import Command
+    from commands.secrets import MASK
+    from tests.conftest import api_as
+
+    store = KeyStore(
+        {
+            "AuthorizationKey": "0011223344556677",
+            "Vendor_WifiPassword": "hunter2-wifi",
+            "CloudApiToken": "tok-123",
+            "LocalAuthListEnabled": "false",
+            "HeartbeatInterval": "300",
+        }
+    )
+    a1 = boot(chargers, world.charger_a1, store)
+    charger = Charger.objects.get(pk=world.charger_a1.pk)
+    reported = charger.reported_configuration()
+    assert reported["AuthorizationKey"] == (MASK, False)
+    assert reported["Vendor_WifiPassword"] == (MASK, False)
+    assert reported["CloudApiToken"] == (MASK, False)
+    assert reported["HeartbeatInterval"] == ("300", False)
+    command = Command.objects.get(charger=charger, action=CommandAction.GET_CONFIGURATION)
+    assert "hunter2" not in str(command.response) and "0011223344556677" not in str(
+        command.response
+    )
+    assert changed(a1)["LocalAuthListEnabled"] == "true"  # managed keys compare as before
+
+    # An owner setting a secret key through the console: sent as given, shown masked.
+    Command.objects.create(
+        charger=charger,
+        action=CommandAction.CHANGE_CONFIGURATION,
+        payload={"key": "AuthorizationKey", "value": "ffeeddccbbaa9988"},
+    )
+    answer = api_as(world.alice).get("/api/v1/commands/", {"charger": charger.pk})
+    assert answer.status_code == 200
+    assert b"ffeeddccbbaa9988" not in answer.content and b"hunter2" not in answer.content
+    page = Client()
+    page.force_login(world.alice)
+    html = page.get(reverse("ocpp:commands", args=[charger.pk])).content
+    assert b"hunter2" not in html and b"ffeeddccbbaa9988" not in html

@@ -56,3 +56,33 @@ def test_the_owner_reads_the_local_list_command_with_masked_cards(world: World) 
     rows = response.json()["results"]
     assert rows[0]["payload"]["localAuthorizationList"] == [{"idTag": "************D-77"}]
     assert b"DORA-OWN-CARD-77" not in response.content
+
+
+def test_secret_configuration_values_are_masked_and_others_kept() -> None:
+    from commands.secrets import MASK, mask_change, mask_configuration
+
+    answer = {
+        "configurationKey": [
+            {"key": "AuthorizationKey", "readonly": False, "value": "0011"},
+            {"key": "BackOfficePassword", "value": "pw"},
+            {"key": "SecurityProfile", "value": "1"},
+            {"key": "HeartbeatInterval", "value": "300"},
+            {"key": "ModemApiKey"},  # no value: nothing to hide
+            "not an entry",
+        ],
+        "unknownKey": ["Foo"],
+    }
+    masked = mask_configuration(answer)
+    values = [e.get("value") if isinstance(e, dict) else e for e in masked["configurationKey"]]
+    assert values == [MASK, MASK, "1", "300", None, "not an entry"]
+    assert masked["unknownKey"] == ["Foo"]
+    assert answer["configurationKey"][0]["value"] == "0011"  # a copy, the input untouched
+    assert mask_configuration({"status": "Accepted"}) == {"status": "Accepted"}
+    assert mask_configuration(None) is None
+    assert mask_change({"key": "authorizationkey", "value": "ab"}) == {
+        "key": "authorizationkey",
+        "value": MASK,
+    }
+    assert mask_change({"key": "HeartbeatInterval", "value": "60"})["value"] == "60"
+    shown = shown_payload(CommandAction.CHANGE_CONFIGURATION, {"key": "WifiPassword", "value": "x"})
+    assert shown["value"] == MASK
