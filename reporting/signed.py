@@ -35,9 +35,24 @@ def signed_format(data: str) -> tuple[str, str]:
     return "", ""
 
 
+def one_line(data: str) -> str:
+    """A signed value on one line. Base64 split by line breaks (MIME style) is the same value
+    without them (base64 ignores whitespace); any other text keeps its characters, its line
+    breaks written as the two characters ``\\n`` (the XML file has it verbatim)."""
+    if "\n" not in data and "\r" not in data:
+        return data
+    joined = "".join(data.split())
+    try:
+        base64.b64decode(joined, validate=True)
+    except (binascii.Error, ValueError):
+        return data.replace("\r", "\\r").replace("\n", "\\n")
+    return joined
+
+
 def signed_text(values: Sequence[Signed]) -> str:
-    """Each value verbatim on a line of its own (begin first)."""
-    return "".join(f"{value.signed_data}\n" for value in values)
+    """Each value on a line of its own (begin first), verbatim unless it held line breaks
+    (``one_line``), so a line is always one whole value."""
+    return "".join(f"{one_line(value.signed_data)}\n" for value in values)
 
 
 def signed_xml(values: Sequence[Signed], transaction_id: int) -> str:

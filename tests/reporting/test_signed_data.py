@@ -249,3 +249,21 @@ class TestPure:
             ("9", BEGIN, "OCMF"),
             ("9", "EDL<x>", None),
         ]
+
+    def test_a_value_with_line_breaks_stays_one_line_of_the_text_file(self) -> None:
+        class Value:
+            def __init__(self, data: str) -> None:
+                self.signed_data, self.context, self.transaction_id = data, "", None
+
+        encoded = base64.b64encode(BEGIN.encode()).decode()
+        mime = "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+        assert "\n" in mime
+        text = signed_text([Value(mime), Value("line one\nline two"), Value(END)])
+        lines = text.splitlines()
+        assert len(lines) == 3
+        assert lines[0] == encoded  # the same base64 value, without its line breaks
+        assert base64.b64decode(lines[0]).decode() == BEGIN
+        assert lines[1] == "line one\\nline two"
+        assert lines[2] == END
+        root = ElementTree.fromstring(signed_xml([Value(mime)], 9))
+        assert root[0][0].text == mime.replace("\r\n", "\n")  # XML keeps it (normalised EOL)
