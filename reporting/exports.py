@@ -14,6 +14,7 @@ names come from users) is neutralised: prefixed with ``'`` in CSV, stored as tex
 from __future__ import annotations
 
 import csv
+import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -95,9 +96,8 @@ def is_formula_like(text: str) -> bool:
 # ---------- CSV ----------
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+def _hms(seconds: int) -> str:
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _csv_value(value: Any, kind: Kind) -> Any:
@@ -106,8 +106,7 @@ def _csv_value(value: Any, kind: Kind) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, timedelta):
-        seconds = int(value.total_seconds())
-        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+        return _hms(int(value.total_seconds()))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
@@ -119,19 +118,68 @@ def _csv_value(value: Any, kind: Kind) -> Any:
     return value
 
 
+def _csv_formatter(kind: Kind) -> Callable[[Any], Any]:
+    """The CSV text of a value of a column of ``kind``, decided once per column: the common type
+    of the column takes a short path, anything else (a totals row's label, a None) the general
+    one."""
+    if kind == Kind.TEXT:
+        return lambda v: (
+            ("'" + v if v.startswith(FORMULA_STARTS) else v)
+            if v.__class__ is str
+            else _csv_value(v, kind)
+        )
+    if kind == Kind.DATETIME:
+        return lambda v: (
+            v.isoformat(" ", "seconds") if v.__class__ is datetime else _csv_value(v, kind)
+        )
+    if kind == Kind.DURATION:
+        return lambda v: (
+            _hms(v.days * 86400 + v.seconds) if v.__class__ is timedelta else _csv_value(v, kind)
+        )
+    if kind == Kind.KWH:
+        return lambda v: f"{v:.3f}" if v.__class__ is Decimal else _csv_value(v, kind)
+    if kind == Kind.MONEY:
+        return lambda v: f"{v:.2f}" if v.__class__ is Decimal else _csv_value(v, kind)
+    if kind == Kind.INTEGER:
+        return lambda v: v if v.__class__ is int else _csv_value(v, kind)
+    return lambda v: _csv_value(v, kind)
+
+
+# Rows per chunk of a streamed CSV: one write to the response per chunk, not per row.
+CSV_CHUNK_ROWS = 1000
+
+
 def write_csv(table: Table) -> Iterator[str]:
-    """The table as CSV lines (a header first, the totals row last), for a streaming response.
+    """The table as CSV text in chunks of lines (a header first, the totals row last), for a
+    streaming response or a file.
 
     Times are local times of the installation with their UTC offset (``2026-03-29 10:00:00+02:00``).
     """
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow([column.title for column in table.columns])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([column.title for column in table.columns])
+    yield "\ufeff" + _drain(buffer)
     kinds = [column.kind for column in table.columns]
+    formats = [_csv_formatter(kind) for kind in kinds]
+    batch: list[list[Any]] = []
     for row in table.rows:
-        yield writer.writerow([_csv_value(v, k) for v, k in zip(row, kinds, strict=True)])
+        batch.append([f(v) for f, v in zip(formats, row, strict=True)])
+        if len(batch) == CSV_CHUNK_ROWS:
+            writer.writerows(batch)
+            batch.clear()
+            yield _drain(buffer)
+    writer.writerows(batch)
     if table.totals is not None:
         totals = table.totals()
-        yield writer.writerow([_csv_value(v, k) for v, k in zip(totals, kinds, strict=True)])
+        writer.writerow([_csv_value(v, k) for v, k in zip(totals, kinds, strict=True)])
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 # ---------- Excel ----------

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from chargers.choices import SessionStatus, StopReason
 from chargers.models import ChargeSession
 from reporting.energy import Interval
 from reporting.exports import Column, Kind, Table
@@ -38,12 +39,6 @@ HISTORY_COLUMNS = [
 ]
 
 
-def driver_label(session: ChargeSession) -> str:
-    if session.user is not None:
-        return session.user.name or session.user.email
-    return ""
-
-
 def card_label(session: ChargeSession) -> str:
     if session.card is not None:
         return session.card.name or session.card.id_tag
@@ -56,33 +51,50 @@ def _zone(name: str, cache: dict[str, ZoneInfo]) -> ZoneInfo:
     return cache[name]
 
 
+# What a history row reads: plain values (no model instances), in this order.
+HISTORY_FIELDS = (
+    "started_at", "stopped_at", "connected_s", "charging_seconds", "idle_s", "energy_wh", "cost",
+    "currency", "price", "user__name", "user__email", "card__name", "card__id_tag", "id_tag",
+    "charger__name", "charger__installation__name", "charger__installation__time_zone",
+    "stop_reason", "status", "id",
+)  # fmt: skip
+STOP_REASONS = dict(StopReason.choices)
+STATUSES = dict(SessionStatus.choices)
+# Rows fetched per round trip from the server-side cursor.
+HISTORY_CHUNK_ROWS = 5000
+
+
 def history_rows(sessions: QuerySet[ChargeSession]) -> Iterator[list[Any]]:
-    """One row per session, newest first, times in each session's installation time zone."""
+    """One row per session, newest first, times in each session's installation time zone.
+
+    Read as tuples through a server-side cursor (``values_list().iterator()``): a million rows
+    stream in constant memory, several times faster than model instances.
+    """
     zones: dict[str, ZoneInfo] = {}
-    rows = (
-        with_facts(sessions)
-        .select_related("charger", "charger__installation", "user", "card")
-        .order_by("-started_at", "-id")
-    )
-    for session in rows.iterator(chunk_size=2000):
-        zone = _zone(session.charger.installation.time_zone, zones)
+    rows = with_facts(sessions).order_by("-started_at", "-id").values_list(*HISTORY_FIELDS)
+    for (
+        started, stopped, connected_s, charging_s, idle_s, energy_wh, cost, currency, price,
+        user_name, user_email, card_name, card_tag, id_tag, charger, installation, zone_name,
+        stop_reason, status, pk,
+    ) in rows.iterator(chunk_size=HISTORY_CHUNK_ROWS):  # fmt: skip
+        zone = zones.get(zone_name) or _zone(zone_name, zones)
         yield [
-            session.started_at.astimezone(zone),
-            session.stopped_at.astimezone(zone) if session.stopped_at else None,
-            timedelta(seconds=session.connected_s),
-            timedelta(seconds=session.charging_seconds),
-            timedelta(seconds=session.idle_s),
-            Decimal(session.energy_wh) / 1000,
-            session.cost,
-            session.currency,
-            session.price,
-            driver_label(session),
-            card_label(session),
-            session.charger.name,
-            session.charger.installation.name,
-            session.get_stop_reason_display() if session.stop_reason else "",
-            session.get_status_display(),
-            session.pk,
+            started.astimezone(zone),
+            stopped.astimezone(zone) if stopped else None,
+            timedelta(seconds=connected_s),
+            timedelta(seconds=charging_s),
+            timedelta(seconds=idle_s),
+            Decimal(energy_wh).scaleb(-3),
+            cost,
+            currency,
+            price,
+            user_name or user_email or "",
+            (card_name or card_tag) if card_tag is not None else id_tag,
+            charger,
+            installation,
+            STOP_REASONS.get(stop_reason, stop_reason),
+            STATUSES.get(status, status),
+            pk,
         ]
 
 
