@@ -67,6 +67,7 @@ class ChargerConnection(FrameRouter):
         self._answers: dict[str, CallResult | CallError] = {}
         # Boot order: no call goes to the charger before it is accepted (see _accept()).
         self.accepted = False
+        self.replaced = False  # a newer connection of the charger took over (see replace())
         self._boot_seen = False  # a valid BootNotification was answered on this connection
         self._boot_status = RegistrationStatus.accepted  # what its BootNotification was told
         self._waiting: list[tuple[int, asyncio.Future[bool]]] = []  # calls held until accepted
@@ -104,6 +105,12 @@ class ChargerConnection(FrameRouter):
         if frame[2] != Action.boot_notification and not self._boot_seen:
             self._accept()
 
+    def replace(self) -> None:
+        """A newer connection of this charger took over: calls held here move to it at once,
+        not when this socket's closing handshake ends (with a dead peer, its close timeout)."""
+        self.replaced = True
+        self._release_waiting(False)
+
     def _accept(self) -> None:
         """The charger is accepted: calls held meanwhile go out, in the order they were issued
         (command id); the library sends one call at a time, in the order they ask."""
@@ -121,7 +128,7 @@ class ChargerConnection(FrameRouter):
         time or the connection closed. ``order`` (the command id) decides who goes first."""
         if self.accepted:
             return True
-        if self.closed.is_set():
+        if self.closed.is_set() or self.replaced:
             return False
         entry = (order, asyncio.get_running_loop().create_future())
         self._waiting.append(entry)

@@ -406,7 +406,7 @@ class CommandRunner:
         deadline = time.monotonic() + command.timeout_s
         while not await charger.until_accepted(command.id, deadline - time.monotonic()):
             newer = self.lookup(command.identity)
-            if not charger.closed.is_set():
+            if not (charger.closed.is_set() or charger.replaced):
                 return CommandStatus.TIMED_OUT, None, NOT_ACCEPTED_IN_TIME.format(command.timeout_s)
             if newer is None or newer is charger:
                 return CommandStatus.FAILED, None, NOT_ACCEPTED_CLOSED

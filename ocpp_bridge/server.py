@@ -208,6 +208,7 @@ class OcppServer:
         self.connections[identity] = charge_point
         if previous is not None:
             logger.info("%s: a new connection replaces the previous one", identity)
+            previous.replace()
             self._spawn(previous._connection.close(REPLACED_CODE, REPLACED_REASON))
         try:
             self._opened(charge_point, replaced=previous is not None)

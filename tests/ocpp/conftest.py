@@ -166,6 +166,11 @@ class TestCharger:
         """Drop the TCP connection without a closing handshake (a charger losing power)."""
         self.loop.loop.call_soon_threadsafe(self.websocket.transport.abort)
 
+    def freeze(self) -> None:
+        """Stop reading, as a charger that hung or lost its network does: it will not answer
+        a closing handshake either."""
+        self.loop.loop.call_soon_threadsafe(self.websocket.transport.pause_reading)
+
     def close(self) -> None:
         self.loop.run(self.websocket.close())
         self.loop.run(asyncio.wait_for(self.reader, 5))

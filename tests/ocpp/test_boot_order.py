@@ -94,6 +94,24 @@ def test_a_call_held_for_a_replaced_connection_goes_to_the_newer_one_once_it_is_
     assert [call[2] for call in new.received] == ["ClearCache"] and old.received == []
 
 
+def test_a_held_call_moves_to_the_newer_connection_without_waiting_for_the_old_socket(
+    world: World, chargers: Chargers, bridge: BridgeHandle
+) -> None:
+    """The old connection's peer is gone (it answers no closing handshake, which then waits for
+    its close timeout, 10 s): the held call goes to the newer connection as soon as it is
+    accepted, well within the call's own 4 s."""
+    old = chargers.connect(world.charger_a1, accepted=False)
+    command = _issue(world.charger_a1, CommandAction.CLEAR_CACHE, {}, timeout_s=4)
+    eventually(lambda: Command.objects.get(pk=command.pk).status == CommandStatus.SENT)
+    old.freeze()
+    new = chargers.connect(world.charger_a1, accepted=False)
+    began = time.monotonic()
+    assert new.result("BootNotification", BOOT)["status"] == "Accepted"
+    assert routing.wait_for_command(command, 6).status == CommandStatus.ACCEPTED
+    assert time.monotonic() - began < 3
+    assert [call[2] for call in new.received] == ["ClearCache"] and old.received == []
+
+
 def test_a_charger_reconnecting_without_a_boot_gets_its_calls_after_its_first_request(
     world: World, chargers: Chargers, bridge: BridgeHandle
 ) -> None:
