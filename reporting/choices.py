@@ -1,10 +1,12 @@
 """The filter choices of a history: the chargers, drivers, cards and installations that occur in
 sessions the user may see (so a driver who left still finds the installations they charged at,
-and an owner finds a former member). Bounded lists; the search box finds the rest."""
+and an owner finds a former member). Bounded lists; the search box finds the rest. Read from the
+daily rollup for finished sessions when the page gives it (``reporting.rollup``)."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
@@ -12,6 +14,7 @@ from django.db.models import QuerySet
 
 from chargers.models import ChargeSession
 from portal.tenancy import assert_restricted
+from reporting.models import DailyUsage
 
 MAX_CHOICES = 500
 # The lists change only when someone charges for the first time, and computing them scans the
@@ -21,40 +24,85 @@ Choice = tuple[int, str]
 
 
 def for_filters(
-    sessions: QuerySet[ChargeSession], *, installations: bool, drivers: bool
+    sessions: QuerySet[ChargeSession],
+    *,
+    installations: bool,
+    drivers: bool,
+    usage: QuerySet[DailyUsage] | None = None,
 ) -> dict[str, list[Choice] | None]:
     """The filter lists of a report over ``sessions``, cached for ``CACHE_SECONDS``.
 
-    The cache key is a digest of the restricted query itself (it names the user and the scope),
-    so two users share an entry only when they would run the very same query."""
+    ``usage``: the daily rollup rows of the same sessions (``reporting.rollup``); then the keys
+    are read from it for the finished sessions and from the sessions for the others.
+    The cache key is a digest of the restricted queries themselves (they name the user and the
+    scope), so two users share an entry only when they would run the very same query."""
     assert_restricted(sessions)
-    key = hashlib.sha256(f"{installations}|{drivers}|{sessions.query}".encode()).hexdigest()
+    if usage is not None:
+        assert_restricted(usage)
+    source = Keys(sessions, usage)
+    query = f"{sessions.query}|{usage.query if usage is not None else ''}"
+    key = hashlib.sha256(f"{installations}|{drivers}|{query}".encode()).hexdigest()
     cache_key = f"reporting:choices:{key}"
     found = cache.get(cache_key)
     if found is None:
         found = {
-            "installations": installations_of(sessions) if installations else None,
-            "chargers": chargers(sessions),
-            "drivers": drivers_of(sessions) if drivers else None,
-            "cards": cards(sessions),
+            "installations": installations_of(source) if installations else None,
+            "chargers": chargers(source),
+            "drivers": drivers_of(source) if drivers else None,
+            "cards": cards(source),
         }
         cache.set(cache_key, found, CACHE_SECONDS)
     return found
 
 
-def _distinct(sessions: QuerySet[ChargeSession], *fields: str) -> list[tuple]:  # type: ignore[type-arg]
-    """``fields`` (a key, then its labels) of the distinct keys in ``sessions``, at most
-    ``MAX_CHOICES``. Two steps: the distinct keys (one hash aggregate over the sessions), then
-    their labels by primary key. One query with DISTINCT over the joined labels and a LIMIT let
-    PostgreSQL pick a nested loop over every user (67 s at a million sessions)."""
-    assert_restricted(sessions)
-    key = fields[0]
-    keys = list(
-        sessions.exclude(**{f"{key}__isnull": True})
+# A key of a session as the rollup names it.
+ROLLUP_KEYS = {
+    "charger__installation_id": "installation_id",
+    "charger_id": "charger_id",
+    "user_id": "user_id",
+    "card_id": "card_id",
+}
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where the distinct keys come from: the sessions, or the rollup for the finished ones and
+    the sessions for the rest."""
+
+    sessions: QuerySet[ChargeSession]
+    usage: QuerySet[DailyUsage] | None = None
+
+    def distinct(self, key: str) -> list[int]:
+        if self.usage is None:
+            return _distinct_keys(self.sessions, key)
+        from reporting.rollup import UNFINISHED
+
+        found = _distinct_keys(self.usage, ROLLUP_KEYS[key])
+        if len(found) < MAX_CHOICES:
+            found += _distinct_keys(self.sessions.filter(UNFINISHED), key)
+        return list(dict.fromkeys(found))[:MAX_CHOICES]
+
+
+def _distinct_keys(rows: QuerySet[Any], key: str) -> list[int]:
+    """The distinct non-null values of ``key`` in ``rows``, at most ``MAX_CHOICES`` (one hash
+    aggregate)."""
+    assert_restricted(rows)
+    return list(
+        rows.exclude(**{f"{key}__isnull": True})
         .order_by()
         .values_list(key, flat=True)
         .distinct()[:MAX_CHOICES]
     )
+
+
+def _distinct(sessions: Keys | QuerySet[ChargeSession], *fields: str) -> list[tuple]:  # type: ignore[type-arg]
+    """``fields`` (a key, then its labels) of the distinct keys in ``sessions``, at most
+    ``MAX_CHOICES``. Two steps: the distinct keys (one hash aggregate over the sessions or the
+    rollup), then their labels by primary key. One query with DISTINCT over the joined labels and
+    a LIMIT let PostgreSQL pick a nested loop over every user (67 s at a million sessions)."""
+    source = sessions if isinstance(sessions, Keys) else Keys(sessions)
+    key = fields[0]
+    keys = source.distinct(key)
     if not keys:
         return []
     # The labels of exactly the keys found above (so nothing the gate did not allow), by pk.
@@ -66,24 +114,24 @@ def _distinct(sessions: QuerySet[ChargeSession], *fields: str) -> list[tuple]:  
     return list(model._base_manager.filter(pk__in=keys).values_list("pk", *labels))
 
 
-def installations_of(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def installations_of(sessions: Keys | QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "charger__installation_id", "charger__installation__name")
     return sorted(((pk, name) for pk, name in rows), key=lambda c: (c[1].lower(), c[0]))
 
 
-def chargers(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def chargers(sessions: Keys | QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "charger_id", "charger__name")
     return sorted(((pk, name) for pk, name in rows), key=lambda c: (c[1].lower(), c[0]))
 
 
-def drivers_of(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def drivers_of(sessions: Keys | QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "user_id", "user__name", "user__email")
     return sorted(
         ((pk, name or email) for pk, name, email in rows), key=lambda c: (c[1].lower(), c[0])
     )
 
 
-def cards(sessions: QuerySet[ChargeSession]) -> list[Choice]:
+def cards(sessions: Keys | QuerySet[ChargeSession]) -> list[Choice]:
     rows = _distinct(sessions, "card_id", "card__name", "card__id_tag")
     return sorted(
         ((pk, f"{name} ({tag})" if name else tag) for pk, name, tag in rows),

@@ -127,3 +127,68 @@ class PriceRange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.price_per_kwh} {self.currency}/kWh [{self.valid_from}, {self.valid_until})"
+
+
+class DailyUsage(TenantModel):
+    """The finished sessions of one local day, summed: a rollup of ``ChargeSession`` for reports.
+
+    One row per installation, local day (in the installation's time zone) of ``started_at``,
+    charger, driver, card and currency. Only finished sessions (completed, with an end) are in it:
+    their facts no longer change unless the session row itself does. Kept exact by database
+    triggers in the same transaction as every change to a session, a charger's installation, an
+    installation's time zone or a price period (``reporting/rollup.py``, migration 0004); never
+    written by Django, so its relations are plain columns without constraints or ``on_delete``.
+    """
+
+    installation = models.ForeignKey(
+        "installations.Installation",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    day = models.DateField(help_text="Local day of the sessions' start at the installation.")
+    charger = models.ForeignKey(
+        "chargers.Charger", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    card = models.ForeignKey(
+        "auth_access.ChargeCard",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    sessions = models.IntegerField()
+    energy_wh = models.BigIntegerField()
+    connected_s = models.BigIntegerField()
+    charging_s = models.BigIntegerField()
+    idle_s = models.BigIntegerField()
+    cost = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "day", "charger", "user", "card", "currency"],
+                name="daily_usage_group",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "day"], name="daily_usage_user_day"),
+            models.Index(fields=["charger", "day"], name="daily_usage_charger_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sessions} sessions at {self.installation_id} on {self.day}"
+
+    @classmethod
+    def driver_scope(cls, user: Any, action: Action) -> Q | None:
+        """A driver sees the sums of their own sessions, on any installation (as sessions)."""
+        return Q(user=user) if action == Action.VIEW else None

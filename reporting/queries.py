@@ -122,6 +122,12 @@ def _with_price_range(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSessi
 def with_facts(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
     """Annotate price, currency, cost, connected and idle seconds (see the module docstring)."""
     assert_restricted(sessions)
+    return facts_of(sessions)
+
+
+def facts_of(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
+    """``with_facts`` without the tenancy check: for the rollup's own upkeep
+    (``reporting.rollup``), never for a query that serves a user."""
     return (
         _with_price_range(sessions)
         .annotate(
@@ -395,7 +401,7 @@ GROUP_VALUES: dict[GroupBy, Sequence[str]] = {
 }
 
 
-def _key_and_label(group_by: GroupBy, row: dict[str, Any]) -> tuple[Any, str]:
+def key_and_label(group_by: GroupBy, row: dict[str, Any]) -> tuple[Any, str]:
     if group_by == GroupBy.USER:
         if row["user_id"] is None:
             return None, "No account"
@@ -414,6 +420,8 @@ def _key_and_label(group_by: GroupBy, row: dict[str, Any]) -> tuple[Any, str]:
             year, week, _ = bucket.isocalendar()
             return bucket, f"{year}-W{week:02d}"
         return bucket, bucket.isoformat()
+    if "installation_id" in row:  # a row of the rollup
+        return row["installation_id"], row["installation__name"]
     return row["charger__installation_id"], row["charger__installation__name"]
 
 
@@ -435,7 +443,7 @@ def summarise(sessions: QuerySet[ChargeSession], group_by: GroupBy) -> list[Summ
     )
     result = []
     for row in rows:
-        key, label = _key_and_label(group_by, row)
+        key, label = key_and_label(group_by, row)
         result.append(
             SummaryRow(
                 installation_id=row["charger__installation_id"],
@@ -445,6 +453,11 @@ def summarise(sessions: QuerySet[ChargeSession], group_by: GroupBy) -> list[Summ
                 usage=_usage(row),
             )
         )
+    return sort_summary(result, group_by)
+
+
+def sort_summary(result: list[SummaryRow], group_by: GroupBy) -> list[SummaryRow]:
+    """Periods in time order, other keys by energy (largest first), per installation."""
     if group_by.is_time:
         result.sort(key=lambda r: (r.installation_name, r.installation_id, r.key, r.usage.currency))
     else:
@@ -459,10 +472,17 @@ def energy_series(
 ) -> tuple[GroupBy, list[tuple[str, float]]]:
     """Energy (kWh) per local day when the range is two months or less, else per month, with the
     empty days or months in between (the chart's bars)."""
+    return energy_points(lambda group_by: summarise(sessions, group_by), days)
+
+
+def energy_points(
+    summary: Callable[[GroupBy], list[SummaryRow]], days: DateRange | None
+) -> tuple[GroupBy, list[tuple[str, float]]]:
+    """``energy_series`` from a summary function (raw sessions, or ``reporting.rollup``)."""
     span = (days.last - days.first).days if days else None
     group_by = GroupBy.DAY if span is not None and span <= 62 else GroupBy.MONTH
     per_key: dict[date, int] = {}
-    for row in summarise(sessions, group_by):
+    for row in summary(group_by):
         per_key[row.key] = per_key.get(row.key, 0) + row.usage.energy_wh
     if days is not None:
         first, last = days.first, days.last

@@ -44,18 +44,17 @@ from reporting.forms import (
     home_zone,
 )
 from reporting.hourly import EnergyRow, energy_rows
-from reporting.models import PricePeriod
+from reporting.models import DailyUsage, PricePeriod
 from reporting.periods import DateRange
 from reporting.queries import (
     CursorError,
     GroupBy,
     SessionFilter,
-    energy_series,
     keyset_page,
     summarise,
-    totals,
     with_facts,
 )
+from reporting.rollup import UsageSource
 from reporting.tables import (
     KEY_TITLES,
     energy_table,
@@ -89,6 +88,10 @@ class ReportMixin(TenantMixin):
     def base_sessions(self) -> QuerySet[ChargeSession]:
         raise NotImplementedError
 
+    def base_usage(self) -> QuerySet[DailyUsage]:
+        """The daily rollup rows of the sessions of ``base_sessions`` (the same narrowing)."""
+        raise NotImplementedError
+
     def zone(self) -> ZoneInfo | None:
         """The time zone of the page's periods; None: each session's own installation's."""
         return None
@@ -109,7 +112,10 @@ class ReportMixin(TenantMixin):
 
     def form_choices(self, sessions: QuerySet[ChargeSession]) -> dict[str, Any]:
         return choices.for_filters(
-            sessions, installations=self.show_installations, drivers=self.show_drivers
+            sessions,
+            installations=self.show_installations,
+            drivers=self.show_drivers,
+            usage=self.base_usage(),
         )
 
     @cached_property
@@ -121,6 +127,17 @@ class ReportMixin(TenantMixin):
     @cached_property
     def session_filter(self) -> SessionFilter:
         return self.form.session_filter(self.zone(), self.today_zone)
+
+    @cached_property
+    def usage_source(self) -> UsageSource:
+        """What the totals and summaries add up: the rollup where the filters allow."""
+        return UsageSource(
+            sessions=self.base_sessions(),
+            usage=self.base_usage(),
+            session_filter=self.session_filter,
+            zone=self.zone(),
+            valid=not (self.form.is_bound and not self.form.is_valid()),
+        )
 
     def selected(self) -> QuerySet[ChargeSession]:
         """The sessions the filters select (nothing when the filters are invalid)."""
@@ -158,7 +175,7 @@ class HistoryMixin(ReportMixin):
         context.update(
             form=self.form,
             sessions=page.rows,
-            totals=totals(sessions),
+            totals=self.usage_source.totals(),
             newest_url=f"?{self.filter_query()}" if cursor else None,
             older_url=f"?{self.filter_query(after=page.next_cursor)}" if page.next_cursor else None,
             export_urls=self.export_urls(),
@@ -185,6 +202,9 @@ class InstallationReportMixin(ReportMixin, InstallationPageMixin):
 
     def base_sessions(self) -> QuerySet[ChargeSession]:
         return self.restricted(ChargeSession).filter(charger__installation=self.installation)
+
+    def base_usage(self) -> QuerySet[DailyUsage]:
+        return self.restricted(DailyUsage).filter(installation=self.installation)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.installation.time_zone)
@@ -335,19 +355,18 @@ class InstallationEnergyExportView(ExportMixin, InstallationReportMixin, View):
 
 
 def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
-    sessions = view.selected()
     group_by = view.form.group()  # type: ignore[attr-defined]
-    rows = summarise(sessions, group_by)
+    rows = view.usage_source.summarise(group_by)
     zone = view.today_zone
     days = view.form.days(zone) if view.form.is_bound and view.form.is_valid() else None
-    series_by, points = energy_series(sessions, days)
+    series_by, points = view.usage_source.energy_series(days)
     title = f"Energy per {'day' if series_by == GroupBy.DAY else 'month'} (kWh)"
     return {
         "form": view.form,
         "rows": rows,
         "group_by": group_by,
         "key_title": KEY_TITLES[group_by],
-        "totals": totals(sessions),
+        "totals": view.usage_source.totals(),
         # bar_chart escapes every label it writes.
         "chart": mark_safe(bar_chart(points, "kWh", title)) if points else None,
         "chart_title": title,
@@ -435,6 +454,9 @@ class MyChargingMixin(ReportMixin):
     def base_sessions(self) -> QuerySet[ChargeSession]:
         return self.restricted(ChargeSession).filter(user=self.request.user)  # type: ignore[attr-defined]
 
+    def base_usage(self) -> QuerySet[DailyUsage]:
+        return self.restricted(DailyUsage).filter(user=self.request.user)  # type: ignore[attr-defined]
+
     def export_urls(self) -> dict[str, str]:
         query = self.filter_query()
         return {
@@ -475,6 +497,17 @@ class UsageAcrossMixin(ReportMixin):
         if self.request.user.is_superuser:  # type: ignore[attr-defined]
             return sessions
         return sessions.filter(charger__installation__in=managed)
+
+    def base_usage(self) -> QuerySet[DailyUsage]:
+        managed = (
+            self.restricted(Membership)
+            .filter(user=self.request.user, role__in=[Role.OWNER, Role.INSTALLER])  # type: ignore[attr-defined]
+            .values("installation_id")
+        )
+        usage = self.restricted(DailyUsage)
+        if self.request.user.is_superuser:  # type: ignore[attr-defined]
+            return usage
+        return usage.filter(installation__in=managed)
 
     def export_urls(self) -> dict[str, str]:
         query = self.filter_query()

@@ -1,0 +1,333 @@
+"""The daily usage rollup (``DailyUsage``): what reports read instead of scanning sessions.
+
+A report's totals, usage summaries, energy chart and filter lists add up the sessions it covers.
+At a million sessions that is a scan of an installation's sessions (with the price join) per
+figure; ``DailyUsage`` holds the same sums per installation, local day of the start, charger,
+driver, card and currency, for the **finished** sessions (completed, with an end: their facts no
+longer change unless the row does). A report reads:
+
+- the rollup rows its filters select, for the finished sessions, plus
+- the raw sessions that are not finished yet (few, and indexed: ``reporting_session_unfinished``),
+  with the facts of ``queries.with_facts`` (a running session costs at today's price),
+
+and adds them. A filter the rollup cannot answer (a free-text search, a range of instants that
+does not fall on the local midnights of the page's time zone) reads the raw sessions only, as
+before. The page of history rows is always a keyset read of the sessions table.
+
+**Exactness.** The rollup is written by PostgreSQL triggers only (migration 0004), in the same
+transaction as the change that moves it, whatever path made it (the bridge's StopTransaction, an
+inferred close, a sweep, a user or card deleted and the sessions' SET NULL, an edit in the admin,
+raw SQL): a session's row change removes the old row's contribution and adds the new one's, with
+the same formulas as ``with_facts``. What regroups or reprices sessions wholesale recomputes the
+affected rows under a lock that waits for session writers: a charger moved to another
+installation, an installation's time zone changed, a price period written (a later price never
+applies to a session that has ended, but the five minutes of tolerance of ``schedule_price`` and
+fixtures that write history may). ``rebuild`` recomputes it all from ``with_facts`` (the
+migration's backfill, ``manage.py rollup --rebuild``); ``differences`` compares it with
+``with_facts`` group by group (``manage.py rollup --check``, the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connections, transaction
+from django.db.models import Count, DateField, F, Func, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from chargers.choices import SessionStatus
+from chargers.models import ChargeSession
+from portal.tenancy import assert_restricted
+from reporting.models import DailyUsage
+from reporting.periods import DateRange, local_midnight
+from reporting.queries import (
+    MONEY,
+    GroupBy,
+    LocalBucket,
+    SessionFilter,
+    SummaryRow,
+    Totals,
+    Usage,
+    energy_points,
+    facts_of,
+    key_and_label,
+    sort_summary,
+    summarise,
+    totals,
+)
+
+# In the rollup: finished sessions. The rest is read raw; the partial index
+# ``reporting_session_unfinished`` has exactly this condition.
+FINISHED = Q(status=SessionStatus.COMPLETED, stopped_at__isnull=False)
+UNFINISHED = ~Q(status=SessionStatus.COMPLETED) | Q(stopped_at__isnull=True)
+
+COLUMNS = (
+    "installation_id",
+    "day",
+    "charger_id",
+    "user_id",
+    "card_id",
+    "currency",
+    "sessions",
+    "energy_wh",
+    "connected_s",
+    "charging_s",
+    "idle_s",
+    "cost",
+)
+
+
+# ---------- upkeep ----------
+
+
+def _reference_sql(using: str) -> tuple[str, tuple[Any, ...]]:
+    """The rollup's rows computed from the sessions by ``with_facts``, in ``COLUMNS`` order."""
+    rows = (
+        facts_of(ChargeSession.objects.using(using).filter(FINISHED))
+        .annotate(
+            day=LocalBucket("day", F("charger__installation__time_zone"), F("started_at")),
+            group_installation=F("charger__installation_id"),
+        )
+        .order_by()
+        .values("group_installation", "day", "charger_id", "user_id", "card_id", "currency")
+        .annotate(
+            n=Count("id"),
+            energy=Sum("energy_wh"),
+            connected=Sum("connected_s"),
+            charging=Sum("charging_seconds"),
+            idle=Sum("idle_s"),
+            money=Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
+        )
+    )
+    sql, params = rows.query.sql_with_params()
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
+        names = [column.name for column in cursor.description]
+    reference_names = (
+        *("group_installation", "day", "charger_id", "user_id", "card_id", "currency"),
+        *("n", "energy", "connected", "charging", "idle", "money"),
+    )
+    by_name = dict(zip(reference_names, COLUMNS, strict=True))
+    position = {by_name[name]: n for n, name in enumerate(names, start=1)}
+    picked = ", ".join(f"q.c{position[column]}" for column in COLUMNS)
+    aliases = ", ".join(f"c{n}" for n in range(1, len(names) + 1))
+    return f"SELECT {picked} FROM ({sql}) AS q ({aliases})", params
+
+
+def rebuild(using: str = "default") -> int:
+    """Recompute the whole rollup from the sessions (holding session writes off meanwhile);
+    the number of rows."""
+    select, params = _reference_sql(using)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("LOCK TABLE chargers_chargesession IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("DELETE FROM reporting_dailyusage")
+        cursor.execute(
+            f"INSERT INTO reporting_dailyusage ({', '.join(COLUMNS)}) {select}",
+            params,
+        )
+        return cursor.rowcount
+
+
+def differences(using: str = "default", limit: int = 20) -> list[tuple[str, tuple[Any, ...]]]:
+    """Rollup rows that ``with_facts`` over the sessions does not give (``("extra", row)``) and
+    rows it gives that the rollup lacks or holds otherwise (``("missing", row)``): empty when
+    the rollup is exact."""
+    select, params = _reference_sql(using)
+    stored = f"SELECT {', '.join(COLUMNS)} FROM reporting_dailyusage"
+    sql = (
+        f"(SELECT 'extra', * FROM ({stored} EXCEPT ALL {select}) AS a) UNION ALL "
+        f"(SELECT 'missing', * FROM ({select} EXCEPT ALL {stored}) AS b) LIMIT {int(limit)}"
+    )
+    with connections[using].cursor() as cursor:  # one statement: one snapshot
+        cursor.execute(sql, params + params)
+        return [(row[0], tuple(row[1:])) for row in cursor.fetchall()]
+
+
+# ---------- reading ----------
+
+
+class LocalDay(Func):
+    """The first day of the ISO week or month of a date column."""
+
+    template = "(date_trunc('%(unit)s', %(expressions)s))::date"
+    output_field = DateField()
+
+
+# The rollup's columns for each kind of summary key (and the time buckets as annotations).
+ROLLUP_VALUES: dict[GroupBy, tuple[str, ...]] = {
+    GroupBy.USER: ("user_id", "user__name", "user__email"),
+    GroupBy.CARD: ("card_id", "card__name", "card__id_tag"),
+    GroupBy.CHARGER: ("charger_id", "charger__name"),
+    GroupBy.DAY: ("bucket",),
+    GroupBy.WEEK: ("bucket",),
+    GroupBy.MONTH: ("bucket",),
+    GroupBy.INSTALLATION: (),
+}
+ROLLUP_BUCKETS: dict[GroupBy, Any] = {
+    GroupBy.DAY: F("day"),
+    GroupBy.WEEK: LocalDay(F("day"), unit="week"),
+    GroupBy.MONTH: LocalDay(F("day"), unit="month"),
+}
+
+ROLLUP_SUMS = {
+    "n": Coalesce(Sum("sessions"), 0),
+    "energy": Coalesce(Sum("energy_wh"), 0),
+    "connected": Coalesce(Sum("connected_s"), 0),
+    "charging": Coalesce(Sum("charging_s"), 0),
+    "idle": Coalesce(Sum("idle_s"), 0),
+    "money": Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
+}
+
+
+def _usage(row: dict[str, Any]) -> Usage:
+    return Usage(
+        sessions=int(row["n"]),
+        energy_wh=int(row["energy"]),
+        connected_s=int(row["connected"]),
+        charging_s=int(row["charging"]),
+        idle_s=int(row["idle"]),
+        cost=Decimal(row["money"]).quantize(Decimal("0.01")),
+        currency=row["currency"] or "",
+    )
+
+
+def _plus(one: Usage, other: Usage) -> Usage:
+    return Usage(
+        sessions=one.sessions + other.sessions,
+        energy_wh=one.energy_wh + other.energy_wh,
+        connected_s=one.connected_s + other.connected_s,
+        charging_s=one.charging_s + other.charging_s,
+        idle_s=one.idle_s + other.idle_s,
+        cost=one.cost + other.cost,
+        currency=one.currency,
+    )
+
+
+def _days_of(moment: datetime, zone: ZoneInfo) -> date | None:
+    """The local day that ``moment`` begins, when it is a local midnight of ``zone``."""
+    day = moment.astimezone(zone).date()
+    return day if local_midnight(day, zone) == moment else None
+
+
+@dataclass(frozen=True)
+class UsageSource:
+    """What a report sums: the sessions the user may see under the page's own narrowing
+    (``sessions``), the rollup rows under the same narrowing (``usage``; both restricted for
+    the same user), the page's filter, and the page's time zone (None: across installations).
+    ``valid`` False: the filters are invalid and the report covers nothing."""
+
+    sessions: QuerySet[ChargeSession]
+    usage: QuerySet[DailyUsage]
+    session_filter: SessionFilter
+    zone: ZoneInfo | None
+    valid: bool = True
+
+    def __post_init__(self) -> None:
+        assert_restricted(self.sessions)
+        assert_restricted(self.usage)
+
+    def selected(self) -> QuerySet[ChargeSession]:
+        if not self.valid:
+            return self.sessions.none()
+        return self.session_filter.apply(self.sessions)
+
+    def split(self) -> tuple[QuerySet[DailyUsage] | None, QuerySet[ChargeSession]]:
+        """The rollup rows of the finished sessions the filter selects and the raw sessions of
+        the rest; (None, every selected session) when the rollup cannot answer the filter."""
+        selected = self.selected()
+        rows = self._rows()
+        if rows is None:
+            return None, selected
+        return rows, selected.filter(UNFINISHED)
+
+    def _rows(self) -> QuerySet[DailyUsage] | None:
+        f = self.session_filter
+        if not self.valid:
+            return self.usage.none()
+        if f.search:
+            return None
+        rows = self.usage
+        exact = {
+            "installation_id": f.installation_id,
+            "charger_id": f.charger_id,
+            "user_id": f.user_id,
+            "card_id": f.card_id,
+        }
+        rows = rows.filter(**{key: value for key, value in exact.items() if value})
+        if f.status and f.status != SessionStatus.COMPLETED:
+            rows = rows.none()  # only finished sessions are in the rollup
+        if f.start is not None or f.end is not None:
+            if self.zone is None:
+                return None
+            if f.start is not None:
+                first = _days_of(f.start, self.zone)
+                if first is None:
+                    return None
+                rows = rows.filter(day__gte=first)
+            if f.end is not None:
+                after = _days_of(f.end, self.zone)
+                if after is None:
+                    return None
+                rows = rows.filter(day__lt=after)
+        if f.days is not None:
+            rows = rows.filter(day__gte=f.days.first, day__lte=f.days.last)
+        return rows
+
+    def totals(self) -> Totals:
+        rows, rest = self.split()
+        raw = totals(rest)
+        if rows is None:
+            return raw
+        by_currency = {usage_cost[0]: usage_cost[1] for usage_cost in raw.cost_by_currency}
+        overall = raw.all
+        for row in rows.order_by().values("currency").annotate(**ROLLUP_SUMS):
+            usage = _usage(row)
+            if not usage.sessions:
+                continue
+            overall = _plus(overall, Usage(**{**usage.__dict__, "cost": Decimal("0.00")}))
+            currency = usage.currency
+            by_currency[currency] = by_currency.get(currency, Decimal("0.00")) + usage.cost
+        overall.currency = ""
+        return Totals(all=overall, cost_by_currency=sorted(by_currency.items()))
+
+    def summarise(self, group_by: GroupBy) -> list[SummaryRow]:
+        rows, rest = self.split()
+        raw = summarise(rest, group_by)
+        if rows is None:
+            return raw
+        merged: dict[tuple[int, Any, str], SummaryRow] = {
+            (r.installation_id, r.key, r.usage.currency): r for r in raw
+        }
+        for summary in self._summary_rows(rows, group_by):
+            key = (summary.installation_id, summary.key, summary.usage.currency)
+            found = merged.get(key)
+            if found is not None:
+                summary.usage = _plus(summary.usage, found.usage)
+            merged[key] = summary
+        return sort_summary(list(merged.values()), group_by)
+
+    def _summary_rows(self, rows: QuerySet[DailyUsage], group_by: GroupBy) -> Iterator[SummaryRow]:
+        if group_by in ROLLUP_BUCKETS:
+            rows = rows.annotate(bucket=ROLLUP_BUCKETS[group_by])
+        values = (
+            rows.order_by()
+            .values("installation_id", "installation__name", *ROLLUP_VALUES[group_by], "currency")
+            .annotate(**ROLLUP_SUMS)
+        )
+        for row in values:
+            key, label = key_and_label(group_by, row)
+            yield SummaryRow(
+                installation_id=row["installation_id"],
+                installation_name=row["installation__name"],
+                key=key,
+                label=label,
+                usage=_usage(row),
+            )
+
+    def energy_series(self, days: DateRange | None) -> tuple[GroupBy, list[tuple[str, float]]]:
+        return energy_points(self.summarise, days)
