@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "balancing",
     "reporting",
     "events",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,13 @@ EVENTS_OFFLINE_GRACE_S = env_int("EVENTS_OFFLINE_GRACE_S", 120, minimum=0)
 EVENTS_CONSUMER_INTERVAL_S = env_float("EVENTS_CONSUMER_INTERVAL_S", 5.0)
 EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 90, minimum=1)
 
+# Outgoing webhooks (docs/webhooks.md): each send waits at most WEBHOOKS_TIMEOUT_S per network
+# step; due deliveries are sent every WEBHOOKS_SEND_INTERVAL_S (and at once after new events);
+# WEBHOOKS_ALLOW_LOCAL (default: ACCESS_EXTERNAL_ALLOW_HTTP) accepts http:// and local receivers.
+WEBHOOKS_TIMEOUT_S = env_float("WEBHOOKS_TIMEOUT_S", 10.0)
+WEBHOOKS_SEND_INTERVAL_S = env_float("WEBHOOKS_SEND_INTERVAL_S", 5.0)
+WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", ACCESS_EXTERNAL_ALLOW_HTTP)
+
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
     "prune-balancing-decisions": {
@@ -316,4 +324,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EVENTS_CONSUMER_INTERVAL_S,
     },
     "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
+    "send-webhooks": {
+        "task": "webhooks.tasks.send_due_deliveries",
+        "schedule": WEBHOOKS_SEND_INTERVAL_S,
+    },
 }

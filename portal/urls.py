@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("auth_access.urls")),
     path("chargers/", include("chargers.urls")),
     path("", include("reporting.urls")),
+    path("", include("webhooks.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

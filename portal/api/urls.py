@@ -23,6 +23,7 @@ from ocpp_bridge.api.views import (
     ConnectionAttemptViewSet,
 )
 from reporting.api.urls import register as register_reporting
+from webhooks.api.urls import register as register_webhooks
 
 router = DefaultRouter()
 router.register("installations", InstallationViewSet)
@@ -37,6 +38,7 @@ router.register("connection-attempts", ConnectionAttemptViewSet)
 register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
 register_reporting(router)
+register_webhooks(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -1,0 +1,413 @@
+"""Webhook workflows: endpoints (create, rotate the secret, enable), the fan-out of events into
+deliveries, sending what is due with retries, disabling after persistent failure.
+
+Sending (``send_due``, the Celery task's body) never holds a database transaction over the
+network: an endpoint is claimed with a lease (``busy_until``, set in a short transaction that
+picks endpoints with ``SELECT ... FOR UPDATE SKIP LOCKED``), its due deliveries are sent one at
+a time in event order, each result is written at once, and the lease is given back. Endpoints
+are served on threads of their own, so a receiver that hangs costs its own thread one timeout,
+never another endpoint's delivery; a failure ends that endpoint's turn (the rest wait for the
+retry). A worker that dies leaves a lease that expires: its deliveries are sent again (at
+least once, the same ``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from events.models import Event
+from events.serializers import event_json
+from installations.choices import Role
+from installations.models import Installation, Membership
+from webhooks.choices import OPEN_STATUSES, DeliveryStatus
+from webhooks.delivery import Outcome, post
+from webhooks.models import Delivery, Endpoint, new_secret
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+TEST_EVENT_TYPE = "webhook.test"
+# Nominal waits before the 2nd, 3rd, ... attempt (seconds): about a day and a half in all. Each
+# wait is drawn uniformly between 0 and its step (full jitter), so receivers coming back up are
+# not hit by every sender at once.
+RETRY_SCHEDULE_S = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600)
+# An endpoint is disabled when a delivery has spent every retry, or after this many failed
+# attempts in a row spread over at least FAILING_FOR (nothing got through for a day).
+DISABLE_AFTER_FAILURES = 20
+FAILING_FOR = timedelta(days=1)
+CLAIM_BATCH = 16  # endpoints claimed at once by one sender
+SENDER_THREADS = 8
+DRAIN_LIMIT = 50  # deliveries sent to one endpoint per claim
+WAKE_KEY = "fusebox:webhooks:wake"
+
+
+class WebhookError(ValueError):
+    """A webhook request that cannot be done; the message says why."""
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+def create_endpoint(
+    installation: Installation,
+    *,
+    url: str,
+    description: str = "",
+    event_types: Sequence[str] = (),
+    user: User | None = None,
+) -> Endpoint:
+    """A new enabled endpoint with a fresh secret (``endpoint.secret``: show it this once).
+    Raises ``ValidationError`` for a URL the SSRF guard refuses or an unknown event type."""
+    endpoint = Endpoint(
+        installation=installation,
+        url=url,
+        description=description,
+        event_types=sorted(set(event_types)),
+        created_by=user,
+    )
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def rotate_secret(endpoint: Endpoint) -> str:
+    """A new secret (the old one stops signing at once); returned to be shown this once."""
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
+def set_enabled(endpoint: Endpoint, enabled: bool, user: User | None = None) -> Endpoint:
+    """Enable (the failure count starts over; waiting deliveries go out again) or disable."""
+    endpoint.enabled = enabled
+    if enabled:
+        endpoint.disabled_reason = ""
+        endpoint.failing_since = None
+        endpoint.consecutive_failures = 0
+    else:
+        endpoint.disabled_reason = f"Disabled by {user}." if user else "Disabled."
+    endpoint.save(
+        update_fields=["enabled", "disabled_reason", "failing_since", "consecutive_failures"]
+    )
+    if enabled:
+        wake_sender_on_commit()
+    return endpoint
+
+
+# --- fan-out (the "webhooks" event consumer) -------------------------------------------------
+
+
+def message_id(event_id: int, endpoint_id: int) -> str:
+    """The ``webhook-id`` of an event's delivery to an endpoint: stable across attempts."""
+    return f"msg_{event_id}_{endpoint_id}"
+
+
+def fan_out(events: Sequence[Event]) -> int:
+    """One pending delivery per event and enabled endpoint that wants its type (in the
+    consumer's transaction: exactly once, and the unique constraint holds it)."""
+    if not events:
+        return 0
+    by_installation: dict[int, list[Endpoint]] = defaultdict(list)
+    for endpoint in Endpoint.objects.filter(
+        enabled=True, installation_id__in={e.installation_id for e in events}
+    ).only("pk", "installation_id", "event_types"):
+        by_installation[endpoint.installation_id].append(endpoint)
+    now = timezone.now()
+    rows = [
+        Delivery(
+            endpoint=endpoint,
+            event=event,
+            event_type=event.type,
+            message_id=message_id(event.pk, endpoint.pk),
+            payload=event_json(event),
+            next_attempt_at=now,
+        )
+        for event in events
+        for endpoint in by_installation.get(event.installation_id, ())
+        if endpoint.wants(event.type)
+    ]
+    if rows:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        wake_sender_on_commit()
+    return len(rows)
+
+
+def wake_sender_on_commit() -> None:
+    transaction.on_commit(_wake)
+
+
+def _wake() -> None:
+    """Ask a worker to send soon (once per second across processes); the beat sends anyway."""
+    try:
+        from portal.redis import get_redis
+        from webhooks.tasks import send_due_deliveries
+
+        if get_redis().set(WAKE_KEY, "1", nx=True, px=1000):
+            send_due_deliveries.apply_async(countdown=0.1)
+    except Exception:
+        logger.warning("Waking the webhook sender failed", exc_info=True)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def retry_delay_s(attempts: int) -> float | None:
+    """The wait after the ``attempts``-th failed attempt (full jitter), or None: give up."""
+    if attempts > len(RETRY_SCHEDULE_S):
+        return None
+    return random.uniform(0, RETRY_SCHEDULE_S[attempts - 1])
+
+
+def lease() -> timedelta:
+    """How long a claim on an endpoint holds: long enough for a turn of deliveries to a slow
+    receiver; a dead worker's claim expires after it."""
+    return timedelta(seconds=max(60.0, 3 * settings.WEBHOOKS_TIMEOUT_S))
+
+
+def _free(now: datetime) -> Q:
+    return Q(busy_until__isnull=True) | Q(busy_until__lt=now)
+
+
+def claim_endpoints(limit: int = CLAIM_BATCH, now: datetime | None = None) -> list[int]:
+    """Enabled endpoints with due deliveries that no sender holds, least recently served
+    first; each is leased to the caller. Safe on many workers at once (SKIP LOCKED)."""
+    now = now or timezone.now()
+    due = Delivery.objects.filter(
+        endpoint=OuterRef("pk"), status__in=OPEN_STATUSES, next_attempt_at__lte=now
+    )
+    with transaction.atomic():
+        ids = list(
+            Endpoint.objects.filter(_free(now), Exists(due), enabled=True)
+            .order_by(F("busy_until").asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        Endpoint.objects.filter(pk__in=ids).update(busy_until=now + lease())
+    return ids
+
+
+def send_due(limit: int = CLAIM_BATCH) -> int:
+    """Claim endpoints with due deliveries and send them, one thread per endpoint; the number
+    of attempts made."""
+    ids = claim_endpoints(limit)
+    if len(ids) <= 1:
+        return sum(drain(endpoint_id) for endpoint_id in ids)
+    with ThreadPoolExecutor(min(len(ids), SENDER_THREADS), "webhooks") as pool:
+        return sum(pool.map(_drain_on_thread, ids))
+
+
+def _drain_on_thread(endpoint_id: int) -> int:
+    close_old_connections()
+    try:
+        return drain(endpoint_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def drain(endpoint_id: int) -> int:
+    """Send an endpoint's due deliveries in event order (the caller holds its lease) until one
+    fails, none is left, ``DRAIN_LIMIT`` are sent or the lease runs short; then release it."""
+    started = timezone.now()
+    stop_at = started + lease() - timedelta(seconds=settings.WEBHOOKS_TIMEOUT_S + 5)
+    sent = 0
+    try:
+        endpoint = Endpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+        if endpoint is None:
+            return 0
+        due = list(
+            Delivery.objects.filter(
+                endpoint=endpoint, status__in=OPEN_STATUSES, next_attempt_at__lte=started
+            ).order_by("id")[:DRAIN_LIMIT]
+        )
+        for delivery in due:
+            if timezone.now() > stop_at:
+                break
+            outcome = post(endpoint.url, endpoint.secret, delivery.message_id, delivery.payload)
+            sent += 1
+            record(endpoint, delivery, outcome)
+            if not outcome.succeeded or not endpoint.enabled:
+                break
+    finally:
+        Endpoint.objects.filter(pk=endpoint_id).update(busy_until=timezone.now())
+    return sent
+
+
+def record(
+    endpoint: Endpoint, delivery: Delivery, outcome: Outcome, *, manual: bool = False
+) -> None:
+    """Write an attempt's result on the delivery and the endpoint's failure count; disable the
+    endpoint after persistent failure (automatic attempts only: a manual one never disables)."""
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.response_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.response_excerpt = outcome.excerpt
+    delivery.duration_ms = outcome.duration_ms
+    gave_up = False
+    if outcome.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.next_attempt_at = None
+    else:
+        delay = None if delivery.is_test else retry_delay_s(delivery.attempts)
+        gave_up = delay is None
+        delivery.status = DeliveryStatus.GAVE_UP if gave_up else DeliveryStatus.FAILED
+        delivery.next_attempt_at = None if gave_up else now + timedelta(seconds=delay or 0)
+    delivery.save(
+        update_fields=[
+            "attempts", "last_attempt_at", "response_code", "last_error", "response_excerpt",
+            "duration_ms", "status", "next_attempt_at", "updated_at",
+        ]
+    )  # fmt: skip
+    if outcome.succeeded:
+        if endpoint.consecutive_failures or endpoint.failing_since:
+            Endpoint.objects.filter(pk=endpoint.pk).update(
+                consecutive_failures=0, failing_since=None
+            )
+            endpoint.consecutive_failures, endpoint.failing_since = 0, None
+        return
+    if delivery.is_test:
+        return  # a test message tells the owner something; it says nothing of real traffic
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1,
+        failing_since=Coalesce(F("failing_since"), now),
+    )
+    endpoint.refresh_from_db(fields=["consecutive_failures", "failing_since", "enabled"])
+    if manual or not endpoint.enabled:
+        return
+    failing_since = endpoint.failing_since or now
+    if gave_up:
+        reason = (
+            f"Delivery {delivery.message_id} ({delivery.event_type}) failed"
+            f" {delivery.attempts} times over {_span(delivery.created_at, now)}; the last"
+            f" attempt: {outcome.error}."
+        )
+    elif (
+        endpoint.consecutive_failures >= DISABLE_AFTER_FAILURES
+        and now - failing_since >= FAILING_FOR
+    ):
+        reason = (
+            f"{endpoint.consecutive_failures} attempts in a row failed since"
+            f" {failing_since:%Y-%m-%d %H:%M} UTC; the last: {outcome.error}."
+        )
+    else:
+        return
+    disable_after_failures(endpoint, reason[:300])
+
+
+def _span(start: datetime, end: datetime) -> str:
+    hours = (end - start).total_seconds() / 3600
+    return f"{hours:.1f} hours" if hours >= 1 else f"{(end - start).total_seconds():.0f} seconds"
+
+
+def disable_after_failures(endpoint: Endpoint, reason: str) -> bool:
+    """Disable the endpoint (once) and tell the installation's owners by e-mail."""
+    disabled = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason
+    )
+    endpoint.enabled, endpoint.disabled_reason = False, reason
+    if disabled:
+        logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
+        transaction.on_commit(lambda: send_disabled_email(endpoint.pk))
+    return bool(disabled)
+
+
+def send_disabled_email(endpoint_id: int) -> int:
+    """E-mail the owners of the endpoint's installation that it was disabled, and why."""
+    endpoint = Endpoint.objects.select_related("installation").get(pk=endpoint_id)
+    recipients = list(
+        Membership.objects.filter(installation=endpoint.installation, role=Role.OWNER)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return 0
+    page = settings.SITE_URL.rstrip("/") + reverse("webhooks:list", args=[endpoint.installation_id])
+    context = {"endpoint": endpoint, "installation": endpoint.installation, "url": page}
+    return send_mail(
+        subject=f"[Fusebox] Webhook to {endpoint.url} disabled at {endpoint.installation.name}",
+        message=render_to_string("webhooks/email/disabled.txt", context),
+        from_email=None,
+        recipient_list=recipients,
+    )
+
+
+# --- manual sends: redelivery and the test message --------------------------------------------
+
+
+def attempt_now(delivery: Delivery) -> Delivery:
+    """Send ``delivery`` at once (a person asked: redeliver, test), when no sender holds its
+    endpoint; otherwise it stays due and the sender takes it in turn. Sends to a disabled
+    endpoint too (the owner checks a fixed receiver before enabling it again)."""
+    now = timezone.now()
+    endpoint = delivery.endpoint
+    claimed = Endpoint.objects.filter(_free(now), pk=endpoint.pk).update(busy_until=now + lease())
+    if not claimed:
+        wake_sender_on_commit()
+        return delivery
+    try:
+        outcome = post(endpoint.url, endpoint.secret, delivery.message_id, delivery.payload)
+        record(endpoint, delivery, outcome, manual=True)
+    finally:
+        Endpoint.objects.filter(pk=endpoint.pk).update(busy_until=timezone.now())
+    return delivery
+
+
+def redeliver(delivery: Delivery) -> Delivery:
+    """Send a delivery again with its ``webhook-id`` (at least once: the receiver dedups)."""
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+    )
+    delivery.refresh_from_db()
+    return attempt_now(delivery)
+
+
+def test_body(endpoint: Endpoint, now: datetime | None = None) -> dict[str, Any]:
+    """A synthetic event in the catalogue's JSON shape, type ``webhook.test`` (not in the
+    catalogue: it is never in the outbox, only sent by the test button)."""
+    now = (now or timezone.now()).astimezone(UTC)
+    stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "id": None,
+        "type": TEST_EVENT_TYPE,
+        "version": 1,
+        "severity": "info",
+        "timestamp": stamp,
+        "recorded_at": stamp,
+        "installation": endpoint.installation_id,
+        "charger": None,
+        "connector": 0,
+        "data": {"endpoint": endpoint.pk, "message": "A test message from Fusebox."},
+    }
+
+
+def send_test(endpoint: Endpoint) -> Delivery:
+    """Make and send a ``webhook.test`` delivery, signed like every other; tried once."""
+    delivery = Delivery.objects.create(
+        endpoint=endpoint,
+        event=None,
+        event_type=TEST_EVENT_TYPE,
+        message_id=f"msg_test_{secrets.token_hex(8)}",
+        payload=test_body(endpoint),
+        next_attempt_at=timezone.now(),
+    )
+    delivery.endpoint = endpoint
+    return attempt_now(delivery)
