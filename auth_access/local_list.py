@@ -200,6 +200,32 @@ def read_configuration(charger: Charger) -> dict[str, Any] | None:
     return answer
 
 
+def read_missing_keys(charger: Charger, keys: list[str]) -> None:
+    """Ask by name for the ``keys`` the full GetConfiguration did not list: chargers cut a full
+    dump short (at GetConfigurationMaxKeys, or a frame size), so a key left out may still exist.
+    What the charger lists then joins the stored configuration; a key it names unknown (or no
+    usable answer) stays not reported."""
+    listed = {key.casefold() for key in charger.reported_configuration()}
+    missing = [key for key in keys if key.casefold() not in listed]
+    if not missing:
+        return
+    command = _command(charger, CommandAction.GET_CONFIGURATION, {"key": missing})
+    answer = command.response
+    if command.status != CommandStatus.ACCEPTED or not isinstance(answer, dict):
+        return
+    found = [
+        entry
+        for entry in answer.get("configurationKey") or []
+        if isinstance(entry, dict)
+        and isinstance(entry.get("key"), str)
+        and entry["key"].casefold() not in listed
+    ]
+    if found:
+        entries = charger.configuration.get("configurationKey") or []
+        charger.configuration = {**charger.configuration, "configurationKey": [*entries, *found]}
+        Charger.objects.filter(pk=charger.pk).update(configuration=charger.configuration)
+
+
 def configure(charger: Charger) -> dict[str, str]:
     """Read the charger's configuration, then send the authorization settings it supports and
     does not have yet; the outcome per setting (the charger's answer to those sent)."""
@@ -207,6 +233,7 @@ def configure(charger: Charger) -> dict[str, str]:
     if read_configuration(charger) is None:  # fall back: send them all
         to_send, outcomes = wanted, {}
     else:
+        read_missing_keys(charger, [key for key, _ in wanted])
         to_send, outcomes = settings_to_change(wanted, charger.reported_configuration())
     issued = [
         (key, value, routing.issue_command(

@@ -27,10 +27,13 @@ class KeyStore(dict):
     TestCharger): GetConfiguration lists them, ChangeConfiguration of an unknown key is
     NotSupported, of a read-only one Rejected, else Accepted and kept (across connections)."""
 
-    def __init__(self, keys: dict[str, str], readonly: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, keys: dict[str, str], readonly: frozenset[str] = frozenset(), max_keys: int = 0
+    ) -> None:
         super().__init__()
         self.keys = keys
         self.readonly = readonly
+        self.max_keys = max_keys  # a full dump is cut after this many keys (0: never)
         self.charger: TestCharger | None = None
         self.list_version = 0
 
@@ -38,11 +41,16 @@ class KeyStore(dict):
         if action in self:  # an answer the test set
             return self[action]
         if action == "GetConfiguration":
+            assert self.charger is not None
+            asked = self.charger.received[-1][3].get("key")
+            names = asked if asked else list(self.keys)[: self.max_keys or None]
             listed = [
-                {"key": key, "readonly": key in self.readonly, "value": value}
-                for key, value in self.keys.items()
+                {"key": key, "readonly": key in self.readonly, "value": self.keys[key]}
+                for key in names
+                if key in self.keys
             ]
-            return {"configurationKey": listed}
+            unknown = [key for key in asked or [] if key not in self.keys]
+            return {"configurationKey": listed, **({"unknownKey": unknown} if unknown else {})}
         if action == "ChangeConfiguration":
             assert self.charger is not None
             asked = self.charger.received[-1][3]
@@ -95,14 +103,17 @@ def test_only_the_differing_settings_the_charger_supports_are_sent(
     )
     a1 = boot(chargers, world.charger_a1, store)
     assert changed(a1) == {"AuthorizationCacheEnabled": "false"}
-    # The documented order: configuration read, settings, list version, list.
+    # The documented order: configuration read (then the two keys it did not list, by name),
+    # settings, list version, list.
     assert actions(a1) == [
+        "GetConfiguration",
         "GetConfiguration",
         "ChangeConfiguration",
         "GetLocalListVersion",
         "SendLocalList",
     ]
     assert a1.received[0][3] == {}  # no keys: all of them
+    assert a1.received[1][3] == {"key": ["LocalAuthorizeOffline", "AllowOfflineTxForUnknownId"]}
 
     charger = Charger.objects.get(pk=world.charger_a1.pk)
     assert charger.configuration_read_at is not None
@@ -186,6 +197,24 @@ def test_the_charger_page_shows_what_the_charger_does_not_support(
     assert "Already set" in page
 
 
+def test_a_setting_cut_from_a_truncated_dump_is_read_by_name_and_sent(
+    world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
+) -> None:
+    """A charger that lists at most three keys in a full dump: the managed ones it left out are
+    asked for by name; those it has are compared and sent like the others."""
+    keys = {f"Vendor{i}": str(i) for i in range(3)}
+    keys.update({"LocalAuthListEnabled": "false", "AuthorizationCacheEnabled": "false"})
+    store = KeyStore(keys, max_keys=3)
+    a1 = boot(chargers, world.charger_a1, store)
+    assert changed(a1) == {"LocalAuthListEnabled": "true"}
+    charger = Charger.objects.get(pk=world.charger_a1.pk)
+    assert charger.reported_configuration()["LocalAuthListEnabled"] == ("true", False)
+    outcomes = LocalListState.objects.get(charger=charger).configuration
+    assert outcomes["LocalAuthListEnabled"] == "Accepted"
+    assert outcomes["AuthorizationCacheEnabled"] == "Unchanged"
+    assert outcomes["LocalAuthorizeOffline"] == "NotReported"  # named unknown by the charger
+
+
 def test_secret_values_of_the_configuration_are_never_stored_or_shown(
     world: World, chargers: Chargers, bridge: BridgeHandle, cards: dict[str, ChargeCard]
 ) -> None:
@@ -213,10 +242,11 @@ def test_secret_values_of_the_configuration_are_never_stored_or_shown(
     assert reported["Vendor_WifiPassword"] == (MASK, False)
     assert reported["CloudApiToken"] == (MASK, False)
     assert reported["HeartbeatInterval"] == ("300", False)
-    command = Command.objects.get(charger=charger, action=CommandAction.GET_CONFIGURATION)
-    assert "hunter2" not in str(command.response) and "0011223344556677" not in str(
-        command.response
-    )
+    reads = Command.objects.filter(charger=charger, action=CommandAction.GET_CONFIGURATION)
+    assert reads.exists()
+    for command in reads:
+        assert "hunter2" not in str(command.response)
+        assert "0011223344556677" not in str(command.response)
     assert changed(a1)["LocalAuthListEnabled"] == "true"  # managed keys compare as before
 
     # An owner setting a secret key through the console: sent as given, shown masked.
