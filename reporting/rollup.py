@@ -30,7 +30,7 @@ migration's backfill, ``manage.py rollup --rebuild``); ``differences`` compares 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -214,18 +214,35 @@ def _days_of(moment: datetime, zone: ZoneInfo) -> date | None:
     return day if local_midnight(day, zone) == moment else None
 
 
+def totals_of(rows: list[SummaryRow]) -> Totals:
+    """The totals of the sessions a summary covers: the sums of its rows, costs per currency."""
+    overall = Usage()
+    by_currency: dict[str, Decimal] = {}
+    for row in rows:
+        overall.add(row.usage)
+        if row.usage.sessions:
+            currency = row.usage.currency
+            by_currency[currency] = by_currency.get(currency, Decimal("0.00")) + row.usage.cost
+    return Totals(all=overall, cost_by_currency=sorted(by_currency.items()))
+
+
 @dataclass(frozen=True)
 class UsageSource:
     """What a report sums: the sessions the user may see under the page's own narrowing
     (``sessions``), the rollup rows under the same narrowing (``usage``; both restricted for
     the same user), the page's filter, and the page's time zone (None: across installations).
-    ``valid`` False: the filters are invalid and the report covers nothing."""
+    ``valid`` False: the filters are invalid and the report covers nothing.
+
+    Summaries are kept per ``group_by`` for the source's life (a page), and the totals are the
+    sums of any summary already made: its rows split the same sessions by key and currency, so
+    a page scans its sessions once for the summary and the totals together."""
 
     sessions: QuerySet[ChargeSession]
     usage: QuerySet[DailyUsage]
     session_filter: SessionFilter
     zone: ZoneInfo | None
     valid: bool = True
+    summaries: dict[GroupBy, list[SummaryRow]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         assert_restricted(self.sessions)
@@ -279,6 +296,8 @@ class UsageSource:
         return rows
 
     def totals(self) -> Totals:
+        for made in self.summaries.values():
+            return totals_of(made)
         rows, rest = self.split()
         raw = totals(rest)
         if rows is None:
@@ -296,6 +315,11 @@ class UsageSource:
         return Totals(all=overall, cost_by_currency=sorted(by_currency.items()))
 
     def summarise(self, group_by: GroupBy) -> list[SummaryRow]:
+        if group_by not in self.summaries:
+            self.summaries[group_by] = self._summarise(group_by)
+        return self.summaries[group_by]
+
+    def _summarise(self, group_by: GroupBy) -> list[SummaryRow]:
         rows, rest = self.split()
         raw = summarise(rest, group_by)
         if rows is None:

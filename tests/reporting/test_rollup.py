@@ -36,7 +36,7 @@ from portal.tenancy import Action
 from reporting.models import DailyUsage, PricePeriod
 from reporting.periods import DateRange
 from reporting.queries import GroupBy, SessionFilter, summarise, totals
-from reporting.rollup import UsageSource, differences, rebuild
+from reporting.rollup import UsageSource, differences, rebuild, totals_of
 from reporting.services import schedule_price
 from tests.conftest import World
 from tests.ocpp.conftest import Chargers, eventually
@@ -60,6 +60,8 @@ def assert_exact() -> None:
 def assert_same_answers(source: UsageSource) -> None:
     """Every summary and the totals through the rollup equal those over the raw sessions."""
     raw = source.selected()
+    assert not source.summaries
+    assert source.totals() == totals(raw)  # from the rollup itself
     for group_by in GroupBy:
         through = source.summarise(group_by)
         direct = summarise(raw, group_by)
@@ -67,7 +69,9 @@ def assert_same_answers(source: UsageSource) -> None:
         assert {(r.installation_id, r.key): r.label for r in through} == {
             (r.installation_id, r.key): r.label for r in direct
         }
-    assert source.totals() == totals(raw)
+    # The totals of any summary's rows (what a Usage page shows) are the same sums.
+    for group_by in GroupBy:
+        assert totals_of(source.summarise(group_by)) == totals(raw), group_by
 
 
 def sources(world: World, user: User, card: ChargeCard, first: date, span: int) -> list:
