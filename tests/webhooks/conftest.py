@@ -22,6 +22,14 @@ import pytest
 
 from auth_access import egress
 from tests.access.fake_dns import FakeDns
+from tests.web.conftest import (  # noqa: F401  (the pages' and browser tests' fixtures)
+    browser,
+    client_as,
+    live_static,
+    page,
+    phone,
+    screenshot,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
