@@ -10,7 +10,7 @@ RUN pip install --no-cache-dir -c constraints.txt . \
  && SECRET_KEY=build DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost \
     python manage.py collectstatic --noinput -v 0 \
  && useradd --system --uid 1000 fusebox \
- && mkdir -p /app/var && chown fusebox /app/var
+ && mkdir -p /app/var/media && chown fusebox /app/var /app/var/media
 
 USER fusebox
 EXPOSE 8000 9000

@@ -174,6 +174,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
+# Files the application writes (large exports): under var/ by default; web and worker must share
+# it (docker-compose.yml mounts one volume on both).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+MEDIA_URL = "media/"  # never served as is: downloads go through views that check who asks
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -282,6 +286,11 @@ BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS",
 ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)
 # Authorization records and seen cards are kept this long (days); the access sweep (list sync
 # retries, cards expiring during a session, remote starts to settle) runs this often (seconds).
+# Exports: more rows than this are written by a Celery worker (progress page, e-mail, a link kept
+# REPORT_EXPORT_RETENTION_HOURS); fewer stream at once.
+REPORT_EXPORT_SYNC_ROWS = env_int("REPORT_EXPORT_SYNC_ROWS", 20_000, minimum=0)
+REPORT_EXPORT_RETENTION_HOURS = env_int("REPORT_EXPORT_RETENTION_HOURS", 24, minimum=1)
+
 ACCESS_RECORD_RETENTION_DAYS = env_int("ACCESS_RECORD_RETENTION_DAYS", 365)
 ACCESS_SEEN_CARD_RETENTION_DAYS = env_int("ACCESS_SEEN_CARD_RETENTION_DAYS", 90)
 ACCESS_SWEEP_SECONDS = env_float("ACCESS_SWEEP_SECONDS", 60.0)
@@ -326,6 +335,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
     "send-webhooks": {
         "task": "webhooks.tasks.send_due_deliveries",
+    "expire-exports": {"task": "reporting.tasks.expire_exports", "schedule": 3600.0},
         "schedule": WEBHOOKS_SEND_INTERVAL_S,
     },
 }

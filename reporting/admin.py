@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reporting.models import PricePeriod
+from reporting.models import ExportJob, PricePeriod
 
 
 @admin.register(PricePeriod)
@@ -17,4 +17,21 @@ class PricePeriodAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Large exports: who asked for what and how it went (read only; the files expire)."""
+
+    list_display = ["id", "requested_by", "source", "format", "status", "rows_done", "created_at"]
+    list_select_related = ["requested_by"]
+    list_filter = ["status", "source", "format"]
+    search_fields = ["requested_by__email", "title"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

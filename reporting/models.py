@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.tenancy import Action, TenantModel
+from portal.tenancy import Action, TenantModel, TenantQuerySet
 
 
 class PriceHistoryError(ValidationError):
@@ -192,3 +192,75 @@ class DailyUsage(TenantModel):
     def driver_scope(cls, user: Any, action: Action) -> Q | None:
         """A driver sees the sums of their own sessions, on any installation (as sessions)."""
         return Q(user=user) if action == Action.VIEW else None
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+class ExportJob(models.Model):
+    """A large export written by a Celery worker (``reporting.jobs``): who asked, what (the export
+    source, its URL arguments and its validated filter parameters, which the worker re-applies
+    through the tenancy gate as that user), its progress, and the file, kept until ``expires_at``.
+
+    Only the user who asked sees it (``tenant_filter``): another user, even of the same
+    installation, gets a 404.
+    """
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    source = models.CharField(max_length=20, help_text="Which export (reporting.jobs.Source).")
+    format = models.CharField(max_length=4, help_text="csv or xlsx.")
+    arguments = models.JSONField(default=dict, blank=True, help_text="The URL's arguments.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="The validated filters.")
+    title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to="exports/", max_length=300, blank=True)
+    filename = models.CharField(max_length=200, blank=True, help_text="As downloaded.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker writing it."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="The file is deleted after this.")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "-created_at"], name="export_job_owner"),
+            models.Index(fields=["status", "expires_at"], name="export_job_sweep"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} ({self.source}, {self.format}): {self.status}"
+
+    @classmethod
+    def tenant_filter(cls, user: Any, action: Action) -> Q:
+        """An export belongs to the user who asked for it, whatever their role."""
+        return Q(requested_by=user)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.FAILED, ExportStatus.EXPIRED)
+
+    @property
+    def percent(self) -> int:
+        """Progress in whole percent (100 when done)."""
+        if self.status == ExportStatus.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reporting import session_views, views
+from reporting import job_views, session_views, views
 
 app_name = "reporting"
 
@@ -52,4 +52,16 @@ urlpatterns = [
     ),
     path("usage/", views.UsageAcrossView.as_view(), name="across"),
     path("usage/export/<str:fmt>/", views.UsageAcrossExportView.as_view(), name="across_export"),
+    path("my/exports/", job_views.ExportJobListView.as_view(), name="export_jobs"),
+    path("my/exports/<int:pk>/", job_views.ExportJobView.as_view(), name="export_job"),
+    path(
+        "my/exports/<int:pk>/status/",
+        job_views.ExportJobStatusView.as_view(),
+        name="export_status",
+    ),
+    path(
+        "my/exports/<int:pk>/download/",
+        job_views.ExportJobDownloadView.as_view(),
+        name="export_download",
+    ),
 ]

@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +38,7 @@ from installations.models import Membership
 from installations.views import InstallationPageMixin
 from portal.tenancy import Action
 from portal.views import TenantMixin
-from reporting import choices, services
+from reporting import choices, jobs, services
 from reporting.charts import bar_chart
 from reporting.energy import Interval
 from reporting.exports import ExportFormat, Table, write_csv, xlsx_file
@@ -185,13 +192,58 @@ class HistoryMixin(ReportMixin):
 
 
 class ExportMixin:
-    """The ``fmt`` URL argument: csv or xlsx."""
+    """The ``fmt`` URL argument (csv or xlsx), and the download: streamed at once, or, with more
+    than ``REPORT_EXPORT_SYNC_ROWS`` rows, written by a worker while the user follows the job's
+    page (``reporting.jobs``). The worker builds the same export again through ``export_for``."""
+
+    export_source: ClassVar[jobs.Source]
 
     def export_format(self) -> ExportFormat:
         try:
             return ExportFormat(self.kwargs["fmt"])  # type: ignore[attr-defined]
         except ValueError:
             raise Http404("Unknown export format.") from None
+
+    def export(self) -> jobs.Export:
+        raise NotImplementedError
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        fmt = self.export_format()
+        export = self.export()
+        if not jobs.is_large(export):
+            return export_response(export.table, fmt, export.stem)
+        job = jobs.start(
+            request.user,
+            self.export_source,
+            fmt,
+            arguments={key: value for key, value in self.kwargs.items() if key != "fmt"},  # type: ignore[attr-defined]
+            parameters=self.export_parameters(),
+            title=export.title or export.table.title,
+        )
+        return redirect("reporting:export_job", pk=job.pk)
+
+    def export_parameters(self) -> dict[str, str]:
+        """The filters of the page (valid: an invalid form selects nothing, a small export)."""
+        form_class: type[SessionFilterForm] = self.form_class  # type: ignore[attr-defined]
+        return {
+            name: value
+            for name in form_class.base_fields
+            if (value := self.request.GET.get(name))  # type: ignore[attr-defined]
+        }
+
+    @classmethod
+    def export_for(
+        cls, user: Any, arguments: dict[str, Any], parameters: dict[str, str]
+    ) -> jobs.Export:
+        """The export as ``user`` would get it from this view with these filters (the worker)."""
+        request = HttpRequest()
+        request.method = "GET"
+        request.user = user
+        request.GET = QueryDict(mutable=True)
+        request.GET.update(parameters)
+        view = cls()
+        view.setup(request, fmt=ExportFormat.CSV.value, **arguments)  # type: ignore[attr-defined]
+        return view.export()
 
 
 # ---------- one installation ----------
@@ -256,10 +308,22 @@ def price_context(installation: Any, restricted: Any) -> dict[str, Any]:
 
 class InstallationHistoryExportView(ExportMixin, InstallationReportMixin, View):
     export_url_name = "reporting:history_export"
+    export_source = jobs.Source.HISTORY
 
-    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        table = history_table(self.selected(), self.session_filter.labels, self.zone_name())
-        return export_response(table, self.export_format(), f"{self.installation.name}-history")
+    def export(self) -> jobs.Export:
+        sessions = self.selected()
+        table = history_table(sessions, self.session_filter.labels, self.zone_name())
+        export = sessions_export(table, f"{self.installation.name}-history", sessions)
+        export.title = f"{table.title}, {self.installation.name}"
+        return export
+
+
+def sessions_export(table: Table, stem: str, sessions: QuerySet[ChargeSession]) -> jobs.Export:
+    return jobs.Export(table, stem, lambda limit: jobs.count_rows(sessions, limit))
+
+
+def rows_export(table: Table, stem: str, rows: list[Any]) -> jobs.Export:
+    return jobs.Export(table, stem, lambda limit: len(rows))
 
 
 class InstallationUsageView(InstallationReportMixin, TemplateView):
@@ -378,13 +442,16 @@ def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
 
 class InstallationUsageExportView(ExportMixin, InstallationReportMixin, View):
     form_class = UsageForm
+    export_source = jobs.Source.USAGE
     export_url_name = "reporting:usage_export"
 
-    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    def export(self) -> jobs.Export:
         group_by = self.form.group()  # type: ignore[attr-defined]
         rows = summarise(self.selected(), group_by)
         table = usage_table(rows, group_by, self.session_filter.labels, self.zone_name())
-        return export_response(table, self.export_format(), f"{self.installation.name}-usage")
+        export = rows_export(table, f"{self.installation.name}-usage", rows)
+        export.title = f"{table.title}, {self.installation.name}"
+        return export
 
 
 class PriceCreateView(InstallationPageMixin, FormView):
@@ -476,9 +543,12 @@ class MyChargingView(HistoryMixin, MyChargingMixin, TemplateView):
 
 
 class MyChargingExportView(ExportMixin, MyChargingMixin, View):
-    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        table = history_table(self.selected(), self.session_filter.labels, "")
-        return export_response(table, self.export_format(), "my-charging")
+    export_source = jobs.Source.MY_CHARGING
+
+    def export(self) -> jobs.Export:
+        sessions = self.selected()
+        table = history_table(sessions, self.session_filter.labels, "")
+        return sessions_export(table, "my-charging", sessions)
 
 
 class UsageAcrossMixin(ReportMixin):
@@ -529,8 +599,10 @@ class UsageAcrossView(UsageAcrossMixin, TemplateView):
 
 
 class UsageAcrossExportView(ExportMixin, UsageAcrossMixin, View):
-    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    export_source = jobs.Source.ACROSS
+
+    def export(self) -> jobs.Export:
         group_by = self.form.group()  # type: ignore[attr-defined]
         rows = summarise(self.selected(), group_by)
         table = usage_table(rows, group_by, self.session_filter.labels, "")
-        return export_response(table, self.export_format(), "usage")
+        return rows_export(table, "usage", rows)

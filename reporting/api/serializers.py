@@ -1,4 +1,5 @@
-"""Serializers of the reporting API: price periods, usage rows and totals, a session's energy."""
+"""Serializers of the reporting API: price periods, usage rows and totals, a session's energy,
+export jobs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from rest_framework import serializers
 
 from installations.models import Installation
 from portal.api.fields import TenantPrimaryKeyRelatedField
 from reporting import services
-from reporting.models import PricePeriod, validate_currency
+from reporting.models import ExportJob, PricePeriod, validate_currency
 from reporting.queries import SummaryRow, Totals, Usage
 from reporting.signed import signed_format
 
@@ -198,3 +200,35 @@ class SignedValueSerializer(serializers.Serializer):
 
     def get_format(self, value: Any) -> str:
         return signed_format(value.signed_data)[0]
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    """A large export: its progress, and the download URL once the file is ready."""
+
+    url = serializers.SerializerMethodField(help_text="This job (poll it for progress).")
+    percent = serializers.IntegerField(read_only=True)
+    download_url = serializers.SerializerMethodField(
+        help_text="The file, when status is done (until expires_at); else null."
+    )
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id", "url", "source", "format", "title", "status", "rows_done", "rows_total",
+            "percent", "error", "created_at", "finished_at", "expires_at", "download_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, job: ExportJob) -> str:
+        return self._absolute(reverse("report-export-job-detail", args=[job.pk]))
+
+    def get_download_url(self, job: ExportJob) -> str | None:
+        from reporting.job_views import is_downloadable
+
+        if not is_downloadable(job):
+            return None
+        return self._absolute(reverse("report-export-job-download", args=[job.pk]))

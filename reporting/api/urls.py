@@ -9,6 +9,7 @@ from reporting.api import views
 ROUTES = [
     ("reports/usage", views.UsageReportViewSet, "report-usage"),
     ("reports/export", views.ExportViewSet, "report-export"),
+    ("reports/exports", views.ExportJobViewSet, "report-export-job"),
     ("reports/energy", views.EnergyReportViewSet, "report-energy"),
     ("prices", views.PricePeriodViewSet, "price-period"),
     (r"sessions/(?P<session_pk>[0-9]+)/energy", views.SessionEnergyViewSet, "session-energy"),

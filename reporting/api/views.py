@@ -8,10 +8,12 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
@@ -19,9 +21,12 @@ from rest_framework.response import Response
 
 from chargers.models import ChargeSession
 from portal.api.viewsets import TenantViewSetMixin
+from portal.tenancy import Action
+from reporting import jobs
 from reporting.api.params import EnergyParams, ExportParams, UsageParams
 from reporting.api.serializers import (
     EnergyReportSerializer,
+    ExportJobSerializer,
     PricePeriodSerializer,
     SessionEnergySerializer,
     SignedValueSerializer,
@@ -31,12 +36,13 @@ from reporting.detail import session_detail, signed_values
 from reporting.energy import Interval
 from reporting.exports import ExportFormat
 from reporting.hourly import energy_rows
+from reporting.job_views import download
 from reporting.meter import session_end
-from reporting.models import PricePeriod
+from reporting.models import ExportJob, PricePeriod
 from reporting.queries import GroupBy, summarise, totals
 from reporting.session_views import SIGNED_TYPES, signed_download
 from reporting.tables import energy_table, history_table, usage_table
-from reporting.views import export_response
+from reporting.views import export_response, rows_export, sessions_export
 
 UTC = ZoneInfo("UTC")
 API_CURVE_POINTS = 2000
@@ -84,8 +90,13 @@ class FormatIsAParameter(DefaultContentNegotiation):
 
 class ExportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     """Download sessions (``kind=sessions``) or a usage summary (``kind=usage``, ``group_by``) as
-    CSV or Excel, with the filters of the session list and usage report. Streamed; an export with
-    no rows is a valid file with its header. Text that would start a formula is neutralised."""
+    CSV or Excel, with the filters of the session list and usage report. An export with no rows is
+    a valid file with its header. Text that would start a formula is neutralised.
+
+    Up to ``REPORT_EXPORT_SYNC_ROWS`` rows (20,000 by default) the file is streamed at once
+    (200). A larger export answers 202 with the job (``Location`` and the body's ``url``): a
+    worker writes the file; ``GET`` the job for its progress and, when done, its
+    ``download_url`` (kept for a day)."""
 
     queryset = ChargeSession.objects.all()
     pagination_class = None
@@ -97,24 +108,81 @@ class ExportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, ExportFormat.XLSX.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+            (202, "application/json"): OpenApiResponse(
+                ExportJobSerializer, description="A large export: the job writing it."
+            ),
         },
     )
     def list(self, request: Request) -> Any:
         params = ExportParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        data = params.validated_data
         sessions = self.filter_queryset(self.get_queryset())
-        session_filter = params.session_filter(request.user, sessions)
-        selected = session_filter.apply(sessions)
-        zone = str(data["zone"]) if data.get("installation") else ""
-        if data["kind"] == "sessions":
-            table = history_table(selected, session_filter.labels, zone)
-        else:
-            group_by = GroupBy(data.get("group_by") or GroupBy.DAY)
-            table = usage_table(
-                summarise(selected, group_by), group_by, session_filter.labels, zone
-            )
-        return export_response(table, ExportFormat(data["format"]), data["kind"])
+        export = build_export(request.user, sessions, params)
+        fmt = ExportFormat(params.validated_data["format"])
+        if not jobs.is_large(export):
+            return export_response(export.table, fmt, export.stem)
+        job = jobs.start(
+            request.user,
+            jobs.Source.API,
+            fmt,
+            arguments={},
+            parameters={
+                key: value for key, value in request.query_params.items() if key in params.fields
+            },
+            title=export.table.title,
+        )
+        body = ExportJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+    @classmethod
+    def export_for(
+        cls, user: Any, arguments: dict[str, Any], parameters: dict[str, str]
+    ) -> jobs.Export:
+        """The export as ``user`` asked for it (the worker): validated and gated again."""
+        params = ExportParams(data=parameters)
+        params.is_valid(raise_exception=True)
+        return build_export(user, ChargeSession.objects.restrict(user, Action.VIEW), params)
+
+
+def build_export(user: Any, sessions: QuerySet[ChargeSession], params: ExportParams) -> jobs.Export:
+    """The export the parameters select among ``sessions`` (restricted to ``user``)."""
+    data = params.validated_data
+    session_filter = params.session_filter(user, sessions)
+    selected = session_filter.apply(sessions)
+    zone = str(data["zone"]) if data.get("installation") else ""
+    if data["kind"] == "sessions":
+        table = history_table(selected, session_filter.labels, zone)
+        return sessions_export(table, "sessions", selected)
+    group_by = GroupBy(data.get("group_by") or GroupBy.DAY)
+    rows = summarise(selected, group_by)
+    return rows_export(usage_table(rows, group_by, session_filter.labels, zone), "usage", rows)
+
+
+class ExportJobViewSet(
+    TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Your large exports (``reports/export/`` answered 202), newest first: status (queued,
+    running, done, failed, expired), rows done of rows total, and the ``download_url`` of the file
+    once done, kept until ``expires_at``. Only the user who asked sees an export: anyone else
+    gets a 404."""
+
+    queryset = ExportJob.objects.all()
+    serializer_class = ExportJobSerializer
+    filterset_fields = ["status"]
+    ordering_fields = ["created_at"]
+    content_negotiation_class = FormatIsAParameter
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, ExportFormat.XLSX.content_type): OpenApiResponse(OpenApiTypes.BINARY),
+            404: OpenApiResponse(description="Not yours, not ready, or expired."),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> Any:
+        """The export's file (once done, until it expires)."""
+        return download(self.get_object())
 
 
 class PricePeriodViewSet(
