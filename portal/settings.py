@@ -338,4 +338,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-exports": {"task": "reporting.tasks.expire_exports", "schedule": 3600.0},
         "schedule": WEBHOOKS_SEND_INTERVAL_S,
     },
+    "prune-webhook-deliveries": {
+        "task": "webhooks.tasks.prune_deliveries",
+        "schedule": 24 * 3600.0,
+    },
 }

@@ -25,6 +25,8 @@ from webhooks.choices import OPEN_STATUSES, DeliveryStatus
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EXCERPT_CHARS = 1024
+# The type of the test button's message: not in the catalogue, never in the outbox.
+TEST_EVENT_TYPE = "webhook.test"
 
 
 def new_secret() -> str:
@@ -137,8 +139,15 @@ class Delivery(TenantModel):
     tenancy_path = "endpoint__installation"
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No database constraint: the outbox prunes old events without touching this log (a
+    # delivery keeps its body and the event's id).
     event = models.ForeignKey(
-        "events.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "events.Event",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     event_type = models.CharField(max_length=40)
     message_id = models.CharField(max_length=64)
@@ -180,4 +189,4 @@ class Delivery(TenantModel):
 
     @property
     def is_test(self) -> bool:
-        return self.event_id is None
+        return self.event_type == TEST_EVENT_TYPE

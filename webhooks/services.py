@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +38,13 @@ from installations.choices import Role
 from installations.models import Installation, Membership
 from webhooks.choices import OPEN_STATUSES, DeliveryStatus
 from webhooks.delivery import Outcome, post
-from webhooks.models import Delivery, Endpoint, new_secret
+from webhooks.models import TEST_EVENT_TYPE, Delivery, Endpoint, new_secret
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-TEST_EVENT_TYPE = "webhook.test"
 # Nominal waits before the 2nd, 3rd, ... attempt (seconds): about a day and a half in all. Each
 # wait is drawn uniformly between 0 and its step (full jitter), so receivers coming back up are
 # not hit by every sender at once.
@@ -56,6 +56,9 @@ FAILING_FOR = timedelta(days=1)
 CLAIM_BATCH = 16  # endpoints claimed at once by one sender
 SENDER_THREADS = 8
 DRAIN_LIMIT = 50  # deliveries sent to one endpoint per claim
+POLL_S = 0.1  # how often a running sender looks for new due deliveries
+REST_AFTER_FAILURE = timedelta(seconds=5)  # an endpoint that just failed waits this long
+DELIVERY_RETENTION_DAYS = 30  # finished deliveries are kept this long in the log
 WAKE_KEY = "fusebox:webhooks:wake"
 
 
@@ -205,13 +208,34 @@ def claim_endpoints(limit: int = CLAIM_BATCH, now: datetime | None = None) -> li
 
 
 def send_due(limit: int = CLAIM_BATCH) -> int:
-    """Claim endpoints with due deliveries and send them, one thread per endpoint; the number
-    of attempts made."""
+    """One round: claim endpoints with due deliveries and send them, one thread per endpoint;
+    the number of attempts made (the tests' entry point; the worker runs ``run_sender``)."""
     ids = claim_endpoints(limit)
     if len(ids) <= 1:
         return sum(drain(endpoint_id) for endpoint_id in ids)
     with ThreadPoolExecutor(min(len(ids), SENDER_THREADS), "webhooks") as pool:
         return sum(pool.map(_drain_on_thread, ids))
+
+
+def run_sender(run_for_s: float, poll_s: float = POLL_S) -> int:
+    """Send for up to ``run_for_s`` seconds while there is work: a thread that is done with an
+    endpoint takes the next one claimed, without waiting for the others, so a receiver that
+    hangs holds its own thread only. Ends when nothing is due and nothing is under way."""
+    started = time.monotonic()
+    sent = 0
+    with ThreadPoolExecutor(SENDER_THREADS, "webhooks") as pool:
+        running: set[Future[int]] = set()
+        while True:
+            free = SENDER_THREADS - len(running)
+            claimed = []
+            if free and time.monotonic() - started < run_for_s:
+                claimed = claim_endpoints(free)
+                running |= {pool.submit(_drain_on_thread, pk) for pk in claimed}
+            if not running:
+                break
+            done, running = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
+            sent += sum(future.result() for future in done)
+    return sent
 
 
 def _drain_on_thread(endpoint_id: int) -> int:
@@ -224,10 +248,13 @@ def _drain_on_thread(endpoint_id: int) -> int:
 
 def drain(endpoint_id: int) -> int:
     """Send an endpoint's due deliveries in event order (the caller holds its lease) until one
-    fails, none is left, ``DRAIN_LIMIT`` are sent or the lease runs short; then release it."""
+    fails, none is left, ``DRAIN_LIMIT`` are sent or the lease runs short; then release it
+    (after a failure only ``REST_AFTER_FAILURE`` later: a receiver that is down is not asked
+    for every waiting delivery in a row)."""
     started = timezone.now()
     stop_at = started + lease() - timedelta(seconds=settings.WEBHOOKS_TIMEOUT_S + 5)
     sent = 0
+    rest_until = None
     try:
         endpoint = Endpoint.objects.filter(pk=endpoint_id, enabled=True).first()
         if endpoint is None:
@@ -243,10 +270,13 @@ def drain(endpoint_id: int) -> int:
             outcome = post(endpoint.url, endpoint.secret, delivery.message_id, delivery.payload)
             sent += 1
             record(endpoint, delivery, outcome)
-            if not outcome.succeeded or not endpoint.enabled:
+            if not outcome.succeeded:
+                rest_until = timezone.now() + REST_AFTER_FAILURE
+                break
+            if not endpoint.enabled:
                 break
     finally:
-        Endpoint.objects.filter(pk=endpoint_id).update(busy_until=timezone.now())
+        Endpoint.objects.filter(pk=endpoint_id).update(busy_until=rest_until or timezone.now())
     return sent
 
 
@@ -411,3 +441,13 @@ def send_test(endpoint: Endpoint) -> Delivery:
     )
     delivery.endpoint = endpoint
     return attempt_now(delivery)
+
+
+def prune_deliveries(now: datetime | None = None) -> int:
+    """Delete finished deliveries (succeeded, gave up) last touched more than
+    ``DELIVERY_RETENTION_DAYS`` ago; the ones still being tried stay. Idempotent."""
+    cutoff = (now or timezone.now()) - timedelta(days=DELIVERY_RETENTION_DAYS)
+    deleted, _ = (
+        Delivery.objects.exclude(status__in=OPEN_STATUSES).filter(updated_at__lt=cutoff).delete()
+    )
+    return deleted

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from celery import shared_task
 
 RUN_FOR_S = 50.0  # one task sends while there is work, for at most this long
@@ -15,11 +13,12 @@ def send_due_deliveries() -> int:
     on several workers at once (endpoints are claimed with a lease)."""
     from webhooks import services
 
-    started = time.monotonic()
-    sent = 0
-    while time.monotonic() - started < RUN_FOR_S:
-        done = services.send_due()
-        sent += done
-        if not done:
-            break
-    return sent
+    return services.run_sender(RUN_FOR_S)
+
+
+@shared_task(ignore_result=True)
+def prune_deliveries() -> int:
+    """Daily: finished deliveries older than the log's retention are deleted."""
+    from webhooks import services
+
+    return services.prune_deliveries()

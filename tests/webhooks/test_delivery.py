@@ -4,6 +4,7 @@ delay another endpoint; at least once (same webhook-id); disabling after persist
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from events import consumers, emit
@@ -48,6 +50,12 @@ def a_fault(world: World, charger: Any = None) -> Event:
 
 def consume() -> int:
     return consumers.run("webhooks", consumers.CONSUMERS["webhooks"])
+
+
+def retry_due_now() -> None:
+    """Time passes: the retries are due and the endpoints have rested."""
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    Endpoint.objects.update(busy_until=None)
 
 
 def test_an_event_reaches_the_receiver_signed_in_the_catalogue_shape(
@@ -132,18 +140,19 @@ def test_a_500_is_retried_with_backoff_and_the_same_webhook_id(
         DeliveryStatus.FAILED, 1, 500
     )  # fmt: skip
     assert (delivery.last_error, delivery.response_excerpt) == ("HTTP 500", "database down")
-    # The first retry is due within 5 s (full jitter), not at once: a run now sends nothing.
+    # The first retry is due within 5 s (full jitter).
     assert before <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=5)
+    Endpoint.objects.update(busy_until=None)
     Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
-    assert services.send_due() == 0
+    assert services.send_due() == 0  # not due yet
 
-    Delivery.objects.update(next_attempt_at=timezone.now())
+    retry_due_now()
     services.send_due()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 2)
     assert delivery.next_attempt_at <= timezone.now() + timedelta(minutes=5)
 
-    Delivery.objects.update(next_attempt_at=timezone.now())
+    retry_due_now()
     services.send_due()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_code) == (
@@ -193,7 +202,61 @@ def test_a_hanging_or_resetting_receiver_does_not_delay_another_endpoint(
     expected = "timeout after 1 s" if trouble == "hang" else "connection error"
     assert failed.last_error.startswith(expected)
     assert Delivery.objects.filter(endpoint=bad_endpoint, attempts=0).count() == 2
-    assert Endpoint.objects.get(pk=bad_endpoint.pk).busy_until <= timezone.now()  # released
+    # It rests a few seconds before its next turn (a receiver that is down is not asked for
+    # every waiting delivery in a row); the good one is free at once.
+    rest = Endpoint.objects.get(pk=bad_endpoint.pk).busy_until - timezone.now()
+    assert timedelta(seconds=3) < rest <= services.REST_AFTER_FAILURE
+    assert Endpoint.objects.get(pk=good_endpoint.pk).busy_until <= timezone.now()
+    assert services.claim_endpoints() == []
+
+
+def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
+    world: World, receivers: Receivers
+) -> None:
+    hanging = receivers(behave=lambda: Behaviour(delay_s=3.0))
+    good = receivers()
+    endpoint_for(hanging, world)
+    endpoint_for(good, world)
+    a_fault(world)
+    consume()
+
+    def sender() -> None:
+        try:
+            services.run_sender(run_for_s=1.5, poll_s=0.05)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    hanging.wait_for(1)
+    good.wait_for(1)
+    # While the hanging receiver holds its thread, a new event reaches the good one at once.
+    a_fault(world, world.charger_a2)
+    fanned_out = time.monotonic()
+    consume()
+    assert len(good.wait_for(2, timeout_s=1.0)) == 2
+    assert good.received[1].at - fanned_out < 0.5
+    assert len(hanging.received) == 1  # still hanging: the sender did not wait for it
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    statuses = dict(Delivery.objects.values_list("endpoint__url", "status").distinct())
+    assert statuses == {good.url: DeliveryStatus.SUCCEEDED, hanging.url: DeliveryStatus.FAILED}
+
+
+def test_finished_deliveries_leave_the_log_after_the_retention(
+    world: World, receivers: Receivers
+) -> None:
+    receiver = receivers()
+    endpoint_for(receiver, world)
+    a_fault(world)
+    a_fault(world)
+    consume()
+    old, waiting = Delivery.objects.order_by("id")
+    Delivery.objects.filter(pk=old.pk).update(status=DeliveryStatus.SUCCEEDED)
+    later = timezone.now() + timedelta(days=services.DELIVERY_RETENTION_DAYS, minutes=1)
+    assert services.prune_deliveries(now=later) == 1
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert services.prune_deliveries(now=later) == 0
 
 
 def test_redelivery_sends_the_same_webhook_id_again(world: World, receivers: Receivers) -> None:
