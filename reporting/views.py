@@ -442,8 +442,8 @@ def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
 
 class InstallationUsageExportView(ExportMixin, InstallationReportMixin, View):
     form_class = UsageForm
-    export_source = jobs.Source.USAGE
     export_url_name = "reporting:usage_export"
+    export_source = jobs.Source.USAGE
 
     def export(self) -> jobs.Export:
         group_by = self.form.group()  # type: ignore[attr-defined]
