@@ -60,6 +60,8 @@ POLL_S = 0.1  # how often a running sender looks for new due deliveries
 REST_AFTER_FAILURE = timedelta(seconds=5)  # an endpoint that just failed waits this long
 DELIVERY_RETENTION_DAYS = 30  # finished deliveries are kept this long in the log
 WAKE_KEY = "fusebox:webhooks:wake"
+SENDER_LOCK_KEY = "fusebox:webhooks:sender"
+SENDER_LOCK_S = 15  # a sender that died frees the lock after this long
 
 
 class WebhookError(ValueError):
@@ -158,12 +160,14 @@ def wake_sender_on_commit() -> None:
 
 
 def _wake() -> None:
-    """Ask a worker to send soon (once per second across processes); the beat sends anyway."""
+    """Ask a worker to send soon (once per second across processes), unless a sender runs (it
+    finds the new deliveries itself); the beat sends anyway."""
     try:
         from portal.redis import get_redis
         from webhooks.tasks import send_due_deliveries
 
-        if get_redis().set(WAKE_KEY, "1", nx=True, px=1000):
+        redis = get_redis()
+        if not redis.exists(SENDER_LOCK_KEY) and redis.set(WAKE_KEY, "1", nx=True, px=1000):
             send_due_deliveries.apply_async(countdown=0.1)
     except Exception:
         logger.warning("Waking the webhook sender failed", exc_info=True)
@@ -220,21 +224,34 @@ def send_due(limit: int = CLAIM_BATCH) -> int:
 def run_sender(run_for_s: float, poll_s: float = POLL_S) -> int:
     """Send for up to ``run_for_s`` seconds while there is work: a thread that is done with an
     endpoint takes the next one claimed, without waiting for the others, so a receiver that
-    hangs holds its own thread only. Ends when nothing is due and nothing is under way."""
+    hangs holds its own thread only. Ends when nothing is due and nothing is under way.
+
+    One sender runs at a time (a Redis lock, refreshed while it runs): it looks for new work
+    every ``poll_s``, so a wake-up or beat while it runs has nothing to add, and it must not
+    take a second worker process that the event consumers need. 0 when another one runs."""
+    from portal.redis import get_redis
+
+    redis = get_redis()
+    token = secrets.token_hex(8)
+    if not redis.set(SENDER_LOCK_KEY, token, nx=True, ex=SENDER_LOCK_S):
+        return 0
     started = time.monotonic()
     sent = 0
-    with ThreadPoolExecutor(SENDER_THREADS, "webhooks") as pool:
-        running: set[Future[int]] = set()
-        while True:
-            free = SENDER_THREADS - len(running)
-            claimed = []
-            if free and time.monotonic() - started < run_for_s:
-                claimed = claim_endpoints(free)
-                running |= {pool.submit(_drain_on_thread, pk) for pk in claimed}
-            if not running:
-                break
-            done, running = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
-            sent += sum(future.result() for future in done)
+    try:
+        with ThreadPoolExecutor(SENDER_THREADS, "webhooks") as pool:
+            running: set[Future[int]] = set()
+            while True:
+                free = SENDER_THREADS - len(running)
+                if free and time.monotonic() - started < run_for_s:
+                    redis.set(SENDER_LOCK_KEY, token, xx=True, ex=SENDER_LOCK_S)
+                    running |= {pool.submit(_drain_on_thread, pk) for pk in claim_endpoints(free)}
+                if not running:
+                    break
+                done, running = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
+                sent += sum(future.result() for future in done)
+    finally:
+        if redis.get(SENDER_LOCK_KEY) == token:
+            redis.delete(SENDER_LOCK_KEY)
     return sent
 
 

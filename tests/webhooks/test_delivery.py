@@ -18,6 +18,7 @@ from django.utils import timezone
 from events import consumers, emit
 from events.models import Event
 from events.serializers import event_json
+from portal.redis import get_redis
 from tests.conftest import World
 from tests.webhooks.conftest import Behaviour, Receiver
 from webhooks import services
@@ -237,8 +238,10 @@ def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
     assert len(good.wait_for(2, timeout_s=1.0)) == 2
     assert good.received[1].at - fanned_out < 0.5
     assert len(hanging.received) == 1  # still hanging: the sender did not wait for it
+    assert services.run_sender(run_for_s=1.0) == 0  # one sender at a time: it has the work
     thread.join(timeout=5)
     assert not thread.is_alive()
+    assert not get_redis().exists(services.SENDER_LOCK_KEY)  # released
     statuses = dict(Delivery.objects.values_list("endpoint__url", "status").distinct())
     assert statuses == {good.url: DeliveryStatus.SUCCEEDED, hanging.url: DeliveryStatus.FAILED}
 
