@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,10 +25,15 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.compat.strings import safe_string
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+from openpyxl.xml.functions import Element, SubElement
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 
 class ExportFormat(StrEnum):
@@ -205,28 +210,78 @@ def _excel_value(value: Any, kind: Kind) -> Any:
     return value
 
 
-def _data_cells(sheet: Any, row: list[Any], kinds: list[Kind]) -> list[Any]:
-    """A data row for ``sheet.append``, cheap per value: the sheet writes each row as it is
-    appended, so a value with a number format reuses its column's one styled cell (a new styled
-    cell per value was most of the cost of a large workbook), and text and whole numbers go as
-    plain values. Only text beginning with ``=`` needs a cell typed as text: openpyxl takes no
-    other text for a formula."""
-    cells = sheet.__dict__.setdefault("_fusebox_cells", {})
-    out: list[Any] = []
-    for index, (value, kind) in enumerate(zip(row, kinds, strict=True)):
-        value = _excel_value(value, kind)
-        if value is None or value.__class__ is int:
-            out.append(value)
-        elif value.__class__ is str:
-            out.append(_cell(sheet, value, Kind.TEXT) if value.startswith("=") else value)
-        else:
-            cell = cells.get(index)
-            if cell is None:
-                cell = cells[index] = _cell(sheet, value, kind)
-            else:
-                cell.value = value
-            out.append(cell)
-    return out
+def _style_id(sheet: Any, kind: Kind, bold: bool) -> str:
+    """The workbook's style for values of ``kind`` (its number format, bold or not); "" none."""
+    cell = WriteOnlyCell(sheet)
+    if kind in EXCEL_FORMATS:
+        cell.number_format = EXCEL_FORMATS[kind]
+    if bold:
+        cell.font = Font(bold=True)
+    return str(cell.style_id) if cell.has_style else ""
+
+
+def _row_element(values: list[Any], index: int, letters: list[str], styles: RowStyles) -> Any:
+    """One ``<row>`` of the sheet with its cells, as openpyxl writes them (text inline, times as
+    Excel serial numbers with a number format), built in one go: openpyxl's own writer makes a
+    cell object and two nested elements per value, most of the time of a large workbook."""
+    r = str(index)
+    row = Element("row", r=r)
+    for letter, number_style, value in zip(letters, styles.numbers, values, strict=True):
+        if value is None:
+            continue
+        if value.__class__ is str:
+            if ILLEGAL_CHARACTERS_RE.search(value):  # no XML can hold them
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            cell = SubElement(row, "c", styles.text_attrs(letter + r))
+            text = SubElement(SubElement(cell, "is"), "t")
+            text.text = value  # text, never a formula, whatever it begins with
+            if value.strip() != value:
+                text.set(XML_SPACE, "preserve")
+            continue
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)  # Excel has no zones: the wall-clock time
+        if isinstance(value, (date, timedelta)):
+            value = to_excel(value)
+        attrs = {"r": letter + r, "t": "b" if value.__class__ is bool else "n"}
+        if number_style:
+            attrs["s"] = number_style
+        SubElement(SubElement(row, "c", attrs), "v").text = (
+            str(int(value)) if value.__class__ is bool else safe_string(value)
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class RowStyles:
+    numbers: list[str]  # per column
+    text: str = ""
+
+    def text_attrs(self, ref: str) -> dict[str, str]:
+        attrs = {"r": ref, "t": "inlineStr"}
+        if self.text:
+            attrs["s"] = self.text
+        return attrs
+
+
+def _sheet_rows(sheet: Any) -> Generator[None, tuple[list[Any], RowStyles], None]:
+    """The rows of a write-only sheet, written as they come: openpyxl's own loop
+    (``WriteOnlyWorksheet._write_rows``, openpyxl 3.1) with ``_row_element`` for the cells. The
+    sheet closes it when the workbook is saved (``sheet.close()`` closes ``sheet._rows``)."""
+    sheet._get_writer()
+    xf = sheet._writer.xf.send(True)
+    with xf.element("sheetData"):
+        letters: list[str] = []
+        index = 1
+        try:
+            while True:
+                values, styles = yield
+                if len(letters) < len(values):
+                    letters = [get_column_letter(n) for n in range(1, len(values) + 1)]
+                xf.write(_row_element(values, index, letters, styles))
+                index += 1
+        except GeneratorExit:
+            pass
+    sheet._writer.xf.send(None)
 
 
 def write_xlsx(table: Table, out: IO[bytes]) -> None:
@@ -237,22 +292,24 @@ def write_xlsx(table: Table, out: IO[bytes]) -> None:
     for index, column in enumerate(table.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     sheet.freeze_panes = "A2"
-    sheet.append([_cell(sheet, column.title, Kind.TEXT, bold=True) for column in table.columns])
     kinds = [column.kind for column in table.columns]
+    bold = RowStyles(
+        [_style_id(sheet, Kind.TEXT, True)] * len(kinds), _style_id(sheet, Kind.TEXT, True)
+    )
+    plain = RowStyles([_style_id(sheet, kind, False) for kind in kinds])
+    strong = RowStyles([_style_id(sheet, kind, True) for kind in kinds], bold.text)
+    rows = _sheet_rows(sheet)
+    next(rows)
+    sheet._rows = rows  # the sheet closes it on save
+    rows.send(([column.title for column in table.columns], bold))
     count = 0
     for row in table.rows:
-        sheet.append(_data_cells(sheet, row, kinds))
+        rows.send((row, plain))
         count += 1
     last_column = get_column_letter(len(table.columns))
     sheet.auto_filter.ref = f"A1:{last_column}{count + 1}"
     if table.totals is not None:
-        totals = table.totals()
-        sheet.append(
-            [
-                _cell(sheet, _excel_value(v, k), k, bold=True)
-                for v, k in zip(totals, kinds, strict=True)
-            ]
-        )
+        rows.send((table.totals(), strong))
     filters = workbook.create_sheet("Filters")
     filters.column_dimensions["A"].width = 18
     filters.column_dimensions["B"].width = 40

@@ -20,6 +20,7 @@ from allauth.account.models import EmailAddress
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.core.files.storage import default_storage
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -284,6 +285,26 @@ class TestTheTask:
         assert job.status == ExportStatus.FAILED
         assert job.error == "This export is no longer available."
         assert not mail.outbox
+
+    def test_a_lost_database_is_retried_then_given_up(
+        self, world: World, exports: Path, monkeypatch
+    ) -> None:
+        job = ExportJob.objects.create(
+            requested_by=world.alice, source="history", format="csv",
+            arguments={"pk": world.site_a.pk}, expires_at=timezone.now() + timedelta(days=1),
+        )  # fmt: skip
+
+        def gone(job: ExportJob) -> str:
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(jobs, "_write", gone)
+        with pytest.raises(jobs.TransientError):
+            jobs.run(job.pk, final_attempt=False)
+        job.refresh_from_db()
+        assert job.status == ExportStatus.QUEUED  # back in the queue for the task's retry
+        assert jobs.run(job.pk, final_attempt=True) == ExportStatus.FAILED
+        job.refresh_from_db()
+        assert job.error == "The database was unavailable; please start the export again."
 
     def test_no_mail_to_an_unverified_address(self, world: World, exports: Path, client_as):
         history(world)
