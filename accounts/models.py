@@ -7,6 +7,9 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.db.models import Q
+
+from portal.tenancy import Action, TenantQuerySet
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -65,7 +68,7 @@ class User(AbstractUser):
         self._revoke_tokens = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Also deletes the user's API token when the password was set, reset or changed
+        """Also deletes the user's API tokens when the password was set, reset or changed
         (``set_password`` keeps the new one in ``_password`` until saved; Django's own rehash
         at login clears it first, so an upgraded hash keeps the token)."""
         self.email = self.email.lower()
@@ -74,7 +77,44 @@ class User(AbstractUser):
         )
         super().save(*args, **kwargs)
         if revoke:
-            from rest_framework.authtoken.models import Token
-
-            Token.objects.filter(user=self).delete()
+            ApiToken.objects.filter(user=self).delete()
             self._revoke_tokens = False
+
+
+class ApiToken(models.Model):
+    """A named API key of a user (``Authorization: Token <key>``), for one integration each.
+
+    Only a hash of the key is stored (the key is shown once, when it is made); ``prefix`` names it
+    in lists. A token may expire, may be read-only, and may be limited to some installations: the
+    tenancy gate (``portal.tenancy``) then serves only those, whatever the user's roles elsewhere.
+    Revoking deletes it; changing the password revokes every token of the user.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=False)
+    installations = models.ManyToManyField(
+        "installations.Installation",
+        blank=True,
+        related_name="+",
+        help_text="Only these installations (none chosen: every one the user may reach).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Through the tenancy gate like everything served to a user: a user's own tokens, whatever
+    # the installation (``restrict`` still narrows a read-only token to reading).
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def tenant_filter(cls, user: Any, action: Action) -> Q:
+        return Q(user=user)

@@ -2,11 +2,13 @@
 
 A token is as strong as the web login, never a way around it: the password, then a verified
 e-mail address when ``ACCOUNT_EMAIL_VERIFICATION`` is mandatory, then the authenticator code (or a
-recovery code) when the account has two-factor authentication on. Failed attempts are counted per
+recovery code) when the account has two-factor authentication on. Each success makes a new named
+token (``accounts.api_tokens``; ``name``, expiry, read-only and installations as asked). Failed
+attempts are counted per
 account (in the Redis cache, whatever address they come from): after
 ``API_TOKEN_LOCKOUT_ATTEMPTS`` failures within ``API_TOKEN_LOCKOUT_S`` the account gets no token
 for ``API_TOKEN_LOCKOUT_S``, even with the right password. A password change (set, reset or
-change, in any way) deletes the user's token (``User.save``).
+change, in any way) deletes the user's tokens (``User.save``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
+from datetime import datetime
 
 from allauth.account.utils import has_verified_email
 from allauth.mfa.base.forms import BaseAuthenticateForm
@@ -22,7 +26,12 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.http import HttpRequest
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+
+from accounts import api_tokens
+from accounts.models import ApiToken
+from installations.models import Installation
+from portal.tenancy import Action
 
 WRONG_CREDENTIALS = "Unable to log in with these credentials."
 UNVERIFIED = (
@@ -56,8 +65,18 @@ class AccountLocked(Exception):
         self.retry_after_s = retry_after_s
 
 
-def issue_token(request: HttpRequest, username: str, password: str, code: str = "") -> Token:
-    """The account's token if the credentials are good (created on first use)."""
+def issue_token(
+    request: HttpRequest,
+    username: str,
+    password: str,
+    code: str = "",
+    *,
+    name: str = "",
+    expires_at: datetime | None = None,
+    read_only: bool = False,
+    installation_ids: Sequence[int] = (),
+) -> tuple[ApiToken, str]:
+    """A new token and its key if the credentials are good."""
     email = username.strip().lower()
     _refuse_if_locked(email)
     user = authenticate(request=request, username=email, password=password)
@@ -77,8 +96,19 @@ def issue_token(request: HttpRequest, username: str, password: str, code: str = 
             raise TokenRefused(WRONG_CODE, field="code")
         form.authenticator.record_usage()
     cache.delete(_failures_key(email))
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+    installations = list(
+        Installation.objects.restrict(user, Action.VIEW).filter(pk__in=installation_ids)
+    )
+    if len(installations) != len(set(installation_ids)):
+        # Another tenant's installation is as unknown as one that does not exist.
+        raise TokenRefused("No such installation.", field="installations")
+    return api_tokens.create_token(
+        user,
+        name or f"API token of {timezone.now():%Y-%m-%d %H:%M} UTC",
+        expires_at=expires_at,
+        read_only=read_only,
+        installations=installations,
+    )
 
 
 def _failures_key(email: str) -> str:

@@ -152,6 +152,7 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXIES
 # long (also the window the failures are counted in).
 API_TOKEN_LOCKOUT_ATTEMPTS = env_int("API_TOKEN_LOCKOUT_ATTEMPTS", 5, minimum=1)
 API_TOKEN_LOCKOUT_S = env_int("API_TOKEN_LOCKOUT_S", 900, minimum=1)
+API_TOKENS_PER_USER = 50  # named tokens a user may hold at once (accounts.api_tokens)
 
 # E-mail: SMTP when EMAIL_HOST is set, otherwise printed on the console (the demo).
 EMAIL_HOST = env_str("EMAIL_HOST", "")
@@ -197,10 +198,13 @@ SECURE_PROXY_SSL_HEADER = (
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.authentication.TokenMayWrite",
+    ],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -328,6 +332,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
     "expire-reservations": {"task": "auth_access.tasks.expire_reservations", "schedule": 30.0},
     "apply-due-prices": {"task": "reporting.tasks.apply_due_prices", "schedule": 60.0},
+    "expire-exports": {"task": "reporting.tasks.expire_exports", "schedule": 3600.0},
     "run-event-consumers": {
         "task": "events.tasks.run_consumers",
         "schedule": EVENTS_CONSUMER_INTERVAL_S,
@@ -335,7 +340,6 @@ CELERY_BEAT_SCHEDULE = {
     "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
     "send-webhooks": {
         "task": "webhooks.tasks.send_due_deliveries",
-    "expire-exports": {"task": "reporting.tasks.expire_exports", "schedule": 3600.0},
         "schedule": WEBHOOKS_SEND_INTERVAL_S,
     },
     "prune-webhook-deliveries": {

@@ -7,7 +7,9 @@ the web views' base mixin call it, and refuse to serve a queryset that was not r
 Rules (``installations.choices.ROLE_ACTIONS``): an owner or installer may do everything on the
 installations they are a member of; a driver may view their installation and the chargers they may
 charge on, and their own data; staff may do everything. Models say how they reach their
-installation (``tenancy_path``) and may refine the rule for drivers (``driver_scope``).
+installation (``tenancy_path``) and may refine the rule for drivers (``driver_scope``). A request
+made with a limited API token (read-only, some installations) is limited here too
+(``user.token_scope``, see ``accounts.api_tokens``).
 """
 
 from __future__ import annotations
@@ -55,8 +57,22 @@ class TenantQuerySet(models.QuerySet):
             scoped = self.all()
         else:
             scoped = self.filter(self.model.tenant_filter(user, action))
+        scope = getattr(user, "token_scope", None)  # an API token's limits (accounts.api_tokens)
+        if scope is not None:
+            scoped = scoped._within_token(scope, action)
         scoped._restricted_for = (user.pk, action)
         return scoped
+
+    def _within_token(self, scope: Any, action: Action) -> Self:
+        """What a request authenticated by a limited API token may reach: nothing to change
+        with a read-only token, only its installations with one limited to some."""
+        if scope.read_only and action != Action.VIEW:
+            return self.none()
+        lookup = getattr(self.model, "installation_lookup", None)
+        if scope.installation_ids is None or lookup is None:
+            return self
+        id_lookup = lookup("id") if self.model.tenancy_path else "id"
+        return self.filter(**{f"{id_lookup}__in": scope.installation_ids})
 
     @property
     def is_restricted(self) -> bool:

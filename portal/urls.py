@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
 from installations import member_views
 from installations import views as installation_views
 
@@ -16,6 +17,12 @@ urlpatterns = [
     path("", include("reporting.urls")),
     path("", include("webhooks.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
+    path("accounts/api-tokens/", account_views.ApiTokensView.as_view(), name="api_tokens"),
+    path(
+        "accounts/api-tokens/<int:pk>/revoke/",
+        account_views.RevokeApiTokenView.as_view(),
+        name="api_token_revoke",
+    ),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.api_tokens import hash_key
+from accounts.models import ApiToken, User
 from auth_access.models import ChargerPermission
 from chargers.models import Charger
 from chargers.services import register_charger
@@ -128,6 +128,9 @@ def api() -> APIClient:
 def api_as(user: User) -> APIClient:
     """An API client authenticated with the user's token, as a third-party integration would be."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = f"fbx_test_{user.pk}_{user.email}"
+    ApiToken.objects.get_or_create(
+        key_hash=hash_key(key), defaults={"user": user, "name": "tests", "prefix": key[:12]}
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client

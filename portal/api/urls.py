@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api.views import MeView, ObtainTokenView
+from accounts.api.views import ApiTokenViewSet, MeView, ObtainTokenView
 from auth_access.api.urls import register as register_access
 from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
 from chargers.api.views import ChargerViewSet
@@ -38,6 +38,7 @@ router.register("connection-attempts", ConnectionAttemptViewSet)
 register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
 register_reporting(router)
+router.register("auth/tokens", ApiTokenViewSet, basename="api-tokens")
 register_webhooks(router)
 
 urlpatterns = [

@@ -14,10 +14,10 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.test import Client, override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import tokens
+from accounts.models import ApiToken
 from tests.conftest import PASSWORD, World
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ class TestTwoFactor:
         assert response.status_code == 400
         error = response.json()["error"]
         assert error["fields"] == {"code": [tokens.CODE_REQUIRED]}
-        assert not Token.objects.filter(user=world.alice).exists()
+        assert not ApiToken.objects.filter(user=world.alice).exists()
 
     def test_the_authenticator_code_earns_the_token_once(
         self, world: World, api: APIClient
@@ -91,7 +91,7 @@ class TestEmailVerification:
         response = _ask(api, "dora@example.com")
         assert response.status_code == 400
         assert response.json()["error"]["message"] == tokens.UNVERIFIED
-        assert not Token.objects.filter(user=world.dora).exists()
+        assert not ApiToken.objects.filter(user=world.dora).exists()
 
     def test_an_account_without_any_address_record_gets_none_either(
         self, world: World, api: APIClient
