@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0002_incident_incidentcharger_and_more'),
+        ('events', '0001_initial'),
         ('webhooks', '0001_initial'),
     ]
 
