@@ -173,3 +173,13 @@ class TestPageExports:
         lines = text.decode("utf-8-sig").strip().splitlines()
         assert len(lines) == 1 + 2 + 1
         assert "Depot north" in lines[1] and "Harbour car park" in lines[2]
+
+
+def test_xlsx_drops_characters_no_xml_can_hold() -> None:
+    """A control character in a name (no XML file may contain it) is dropped, not a failed
+    export."""
+    out = io.BytesIO()
+    write_xlsx(_table([["Bad\x01name", None, Decimal("1"), Decimal("2")]]), out)
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["Test"]
+    assert sheet["A2"].value == "Badname" and sheet["A2"].data_type == "s"
+    assert sheet["B2"].value is None and sheet["C2"].value == 1
