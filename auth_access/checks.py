@@ -34,6 +34,8 @@ from auth_access.choices import (
 )
 from auth_access.decisions import AccessFacts, Decision, Situation, decide, situations
 from auth_access.models import AuthorizationRecord, SeenCard
+from events import services as events
+from events.choices import EventType
 from installations.choices import AuthorizationMode
 
 # Triggers the external authorizer is asked for (a StopTransaction's idTag only informs).
@@ -284,6 +286,10 @@ def record_many(
                 column.append(value)
         statements.append(_insert_records_sql())
         params += [timezone.now(), *columns]
+        if refused := _refused_events(outcomes):  # authorization.refused, same transaction
+            statements.append(refused[0])
+            params += refused[1]
+            events.wake_on_commit()
     if not statements:
         return
     sql = "; ".join(statements)
@@ -298,6 +304,28 @@ def record_many(
         except Exception:
             cursor.execute("ROLLBACK")  # a failed statement leaves our transaction open
             raise
+
+
+def _refused_events(outcomes: Sequence[Outcome]) -> tuple[str, list[Any]] | None:
+    """The INSERT of an ``authorization.refused`` event per decision that was not Accepted
+    (docs/events.md: the card's last four characters only)."""
+    return events.insert_statement(
+        [
+            events.Draft(
+                EventType.AUTHORIZATION_REFUSED,
+                charger_id=o.check.charger_id,
+                installation_id=o.check.installation_id,
+                connector_id=o.check.connector_id or 0,
+                payload={
+                    "status": str(o.decision.status),
+                    "trigger": str(o.check.trigger),
+                    "id_tag_suffix": o.check.id_tag[-4:],
+                },
+            )
+            for o in outcomes
+            if not o.decision.accepted
+        ]
+    )
 
 
 Write = Callable[..., Awaitable[Any]]

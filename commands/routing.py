@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from commands.choices import CommandSource, CommandStatus
 from commands.models import Command
+from commands.outcomes import emit_unsuccessful
 from portal.redis import get_redis
 
 if TYPE_CHECKING:
@@ -64,9 +65,13 @@ def issue_command(
     )
     node = node_of(charger.ocpp_identity)
     if node is None:
-        Command.objects.filter(pk=command.pk).update(
-            status=CommandStatus.FAILED, error="Charger is offline.", completed_at=timezone.now()
-        )
+        with transaction.atomic():  # the outcome and its event (command.failed) together
+            Command.objects.filter(pk=command.pk).update(
+                status=CommandStatus.FAILED,
+                error="Charger is offline.",
+                completed_at=timezone.now(),
+            )
+            emit_unsuccessful([command.pk])
         command.refresh_from_db()
         return command
     queue = NODE_QUEUE_KEY.format(node=node)
@@ -100,14 +105,19 @@ def expire_commands(now: datetime | None = None) -> int:
     for command_id, created_at, timeout_s in open_commands.values_list(
         "id", "created_at", "timeout_s"
     ):
-        if created_at + timedelta(seconds=timeout_s) <= now:
-            expired += Command.objects.filter(
+        if created_at + timedelta(seconds=timeout_s) > now:
+            continue
+        with transaction.atomic():  # the outcome and its event (command.timed_out) together
+            timed_out = Command.objects.filter(
                 pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
             ).update(
                 status=CommandStatus.TIMED_OUT,
                 completed_at=now,
                 error="No answer from the charger in time.",
             )
+            if timed_out:
+                emit_unsuccessful([command_id])
+        expired += timed_out
     return expired
 
 

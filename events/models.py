@@ -1,4 +1,5 @@
-"""The event outbox (``Event``), the consumers' cursors (``ConsumerCursor``).
+"""The event outbox (``Event``), the consumers' cursors (``ConsumerCursor``), and the first
+consumer's record: incidents (``Incident``, ``IncidentCharger``).
 
 An ``Event`` is written in the same transaction as the change it tells of (``events.emit``), so
 it exists exactly when the change does. Consumers (incidents, and later e-mail alerts, webhooks,
@@ -8,13 +9,16 @@ the live stream) read it in commit order through their own durable cursor
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
 from chargers.models import Charger, ChargeSession
-from events.choices import EventType, Severity
+from events.choices import EventType, IncidentKind, Severity
 from installations.models import Installation
 from portal.tenancy import Action, TenantModel
 
@@ -66,6 +70,13 @@ class Event(TenantModel):
             models.Index(fields=["installation", "-occurred_at"], name="outbox_installation_time"),
             models.Index(fields=["charger", "-occurred_at"], name="outbox_charger_time"),
             BrinIndex(fields=["recorded_at"], name="outbox_recorded_brin"),
+            # A connect asks whether the charger's last offline/online event says offline
+            # (events.health): a small index, not every connect and disconnect of its history.
+            models.Index(
+                fields=["charger", "-occurred_at", "-id"],
+                condition=Q(type__in=["charger.offline", "charger.online"]),
+                name="outbox_presence_episodes",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,3 +99,73 @@ class ConsumerCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at ({self.xid}, {self.event_id})"
+
+
+class Incident(TenantModel):
+    """An offline or fault episode, from its first event to the recovery of every charger in it
+    (``events.incidents``, the outbox's first consumer). Chargers of one installation that go
+    offline (or fault) within ``EVENTS_INCIDENT_WINDOW_S`` of its start join it: a site whose
+    internet is down is one incident listing its chargers. Drivers see no incidents."""
+
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="incidents"
+    )
+    kind = models.CharField(max_length=8, choices=IncidentKind.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    summary = models.CharField(max_length=200)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["installation", "-started_at"], name="incident_installation_time"),
+            models.Index(
+                fields=["installation", "kind"],
+                condition=Q(ended_at__isnull=True),
+                name="incident_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.installation}: {self.summary}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def duration(self) -> timedelta | None:
+        """From start to recovery; None while open."""
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+class IncidentCharger(TenantModel):
+    """One charger (or one connector, for a fault) in an incident, with its own episode."""
+
+    tenancy_path = "incident__installation"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="members")
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="incidents")
+    connector_id = models.PositiveSmallIntegerField(default=0, help_text="0: the charger itself.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True, help_text="e.g. the fault's errorCode")
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            # One open episode per charger, connector and kind (the kind is the incident's).
+            models.UniqueConstraint(
+                fields=["incident", "charger", "connector_id"],
+                condition=Q(ended_at__isnull=True),
+                name="incident_member_open_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger} in {self.incident_id}"

@@ -151,8 +151,11 @@ def _rows(drafts: list[Draft]) -> list[Event]:
 def wake_on_commit() -> None:
     """After the commit (at once outside a transaction), ask a worker to run the consumers
     soon: at most every ``WAKE_EVERY_S`` per process and once per second across processes, so
-    a burst of events costs one run; a failure is only logged (the beat runs them anyway)."""
-    transaction.on_commit(_wake)
+    a burst of events costs one run; a failure is only logged (the beat runs them anyway).
+    Under manual transaction management (autocommit off, no atomic block) there is no commit
+    hook: the beat's next run reads them."""
+    if connection.in_atomic_block or connection.get_autocommit():
+        transaction.on_commit(_wake)
 
 
 def _wake() -> None:

@@ -19,3 +19,11 @@ def prune() -> int:
     from events import consumers
 
     return consumers.prune()
+
+
+@shared_task(ignore_result=True)
+def detect_offline() -> int:
+    """Chargers disconnected longer than EVENTS_OFFLINE_GRACE_S get their charger.offline."""
+    from events import health
+
+    return health.emit_offline_after_grace()

@@ -191,8 +191,9 @@ class BridgeChargePoint(ChargerConnection):
             info=info or "",
             vendor_id=vendor_id or "",
             vendor_error_code=vendor_error_code or "",
+            previous=self.connectors.get(connector_id),
         )
-        previous = self.connectors.get(connector_id)
+        previous = report.previous
         self.connectors[connector_id] = report.state()
         if previous == report.state() and error_code == "NoError":
             return  # a repeat (chargers repeat their statuses after a reconnect): nothing new

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from chargers.choices import EventKind, SessionStatus, StopReason
 from chargers.models import Charger, ChargerEvent
 from commands.routing import PRESENCE_KEY
+from events.health import presence_drafts
+from events.services import emit_many
 from ocpp_bridge import persistence
 from portal.redis import get_redis
 
@@ -31,19 +34,24 @@ def mark_vanished_chargers_offline() -> int:
     now = timezone.now()
     # Conditional update: a charger that reconnected meanwhile (presence back) is left alone by
     # the node that holds it; running the sweep twice changes nothing the second time.
-    changed = list(
-        Charger.objects.filter(id__in=vanished, is_online=True).values_list("id", flat=True)
-    )
-    Charger.objects.filter(id__in=changed).update(is_online=False)
-    ChargerEvent.objects.bulk_create(
-        ChargerEvent(
-            charger_id=charger_id,
-            kind=EventKind.DISCONNECTED,
-            timestamp=now,
-            summary="Connection lost (no bridge node)",
+    summary = "Connection lost (no bridge node)"
+    with transaction.atomic():  # the flag and its events together
+        changed = list(
+            Charger.objects.filter(id__in=vanished, is_online=True)
+            .select_for_update()
+            .values_list("id", flat=True)
         )
-        for charger_id in changed
-    )
+        Charger.objects.filter(id__in=changed).update(is_online=False)
+        ChargerEvent.objects.bulk_create(
+            ChargerEvent(
+                charger_id=charger_id,
+                kind=EventKind.DISCONNECTED,
+                timestamp=now,
+                summary=summary,
+            )
+            for charger_id in changed
+        )
+        emit_many(presence_drafts([(charger_id, False, now, summary) for charger_id in changed]))
     return len(changed)
 
 

@@ -305,6 +305,9 @@ ACCESS_SWEEP_SECONDS = env_float("ACCESS_SWEEP_SECONDS", 60.0)
 EVENTS_OFFLINE_GRACE_S = env_int("EVENTS_OFFLINE_GRACE_S", 120, minimum=0)
 EVENTS_CONSUMER_INTERVAL_S = env_float("EVENTS_CONSUMER_INTERVAL_S", 5.0)
 EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 90, minimum=1)
+# Chargers of one installation that go offline (or fault) within this many seconds of an open
+# incident's start join it: one incident, not one per charger, when a site's internet is down.
+EVENTS_INCIDENT_WINDOW_S = env_int("EVENTS_INCIDENT_WINDOW_S", 300, minimum=0)
 
 # Outgoing webhooks (docs/webhooks.md): each send waits at most WEBHOOKS_TIMEOUT_S per network
 # step; due deliveries are sent every WEBHOOKS_SEND_INTERVAL_S (and at once after new events);
@@ -338,6 +341,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EVENTS_CONSUMER_INTERVAL_S,
     },
     "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
+    "detect-offline-events": {"task": "events.tasks.detect_offline", "schedule": 15.0},
     "send-webhooks": {
         "task": "webhooks.tasks.send_due_deliveries",
         "schedule": WEBHOOKS_SEND_INTERVAL_S,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("ocpp_bridge.urls")),
     path("", include("auth_access.urls")),
     path("chargers/", include("chargers.urls")),
+    path("", include("events.urls")),
     path("", include("reporting.urls")),
     path("", include("webhooks.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),

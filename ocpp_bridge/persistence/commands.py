@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from auth_access import reservations
 from commands.choices import CommandStatus
 from commands.models import Command
+from commands.outcomes import OUTCOME_EVENTS, emit_unsuccessful
 from commands.secrets import mask_configuration
 from ocpp_bridge.persistence.records import (
     CommandToSend,
@@ -39,15 +40,19 @@ def finish_command(
     command_id: int, status: CommandStatus, response: Any = None, error: str = ""
 ) -> None:
     """Record the outcome, unless the command already ended (e.g. expired by the sweep). The
-    secret values of a configuration answer are never stored (``commands.secrets``)."""
+    secret values of a configuration answer are never stored (``commands.secrets``). One that
+    did not succeed is an event too (``commands.outcomes``), in the same transaction."""
     close_old_connections()
-    finished = Command.objects.filter(
-        pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
-    ).update(
-        status=status,
-        response=mask_configuration(response),
-        error=error[:300],
-        completed_at=timezone.now(),
-    )
+    with transaction.atomic():
+        finished = Command.objects.filter(
+            pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
+        ).update(
+            status=status,
+            response=mask_configuration(response),
+            error=error[:300],
+            completed_at=timezone.now(),
+        )
+        if finished and status in OUTCOME_EVENTS:
+            emit_unsuccessful([command_id])
     if finished:  # a ReserveNow's answer makes its reservation active or rejected
         reservations.record_answer(command_id)

@@ -15,6 +15,8 @@ from django.utils import timezone
 from balancing.triggers import chargers_changed
 from chargers.choices import EventKind, SessionStatus
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector
+from events.health import presence_drafts
+from events.services import emit_many
 from ocpp_bridge.choices import AttemptReason
 from ocpp_bridge.models import ConnectionAttempt
 from ocpp_bridge.persistence.records import (
@@ -140,3 +142,7 @@ def _write_online_changes(changes: Sequence[OnlineChange], seen: dict[int, datet
             f" FROM (VALUES {values}) AS v(id, online, seen) WHERE c.id = v.id",
             params,
         )
+    if changes:
+        # After the online flags (events.health: an offline sweep holding these chargers has
+        # committed by now, so a connect finds the offline episode it ends).
+        emit_many(presence_drafts([(c.charger_id, c.online, c.at, c.summary) for c in changes]))

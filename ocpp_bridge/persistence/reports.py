@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, IntegerField, Q, Value
 from django.db.models.functions import Cast, Extract, Greatest
 
 from balancing.triggers import charger_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector
+from events.choices import EventType
+from events.services import Draft, emit_many
 from ocpp_bridge.persistence.records import (
     MAX_CONNECTOR_ID,
     ReportedState,
@@ -21,6 +23,12 @@ from ocpp_bridge.persistence.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Raw events that are also domain events (docs/events.md), with their status.
+_STATUS_EVENTS = {
+    EventKind.FIRMWARE: EventType.FIRMWARE_STATUS,
+    EventKind.DIAGNOSTICS: EventType.DIAGNOSTICS_STATUS,
+}
 
 
 def record_event(
@@ -32,14 +40,20 @@ def record_event(
     connector_id: int = 0,
 ) -> None:
     close_old_connections()
-    ChargerEvent.objects.create(
-        charger_id=charger_id,
-        connector_id=connector_id,
-        kind=kind,
-        timestamp=timestamp,
-        summary=clipped(summary),
-        data=data,
-    )
+    with transaction.atomic():
+        ChargerEvent.objects.create(
+            charger_id=charger_id,
+            connector_id=connector_id,
+            kind=kind,
+            timestamp=timestamp,
+            summary=clipped(summary),
+            data=data,
+        )
+        if kind in _STATUS_EVENTS:
+            status = {"status": str(data.get("status", ""))[:50]}
+            emit_many(
+                [Draft(_STATUS_EVENTS[kind], charger_id, occurred_at=timestamp, payload=status)]
+            )
 
 
 def record_boot(charger_id: int, boot_info: dict[str, Any], now: datetime) -> None:
@@ -49,27 +63,30 @@ def record_boot(charger_id: int, boot_info: dict[str, Any], now: datetime) -> No
     model = boot_info.get("chargePointModel", "")
     serial = boot_info.get("chargePointSerialNumber") or boot_info.get("chargeBoxSerialNumber")
     firmware = boot_info.get("firmwareVersion", "")
-    Charger.objects.filter(pk=charger_id).update(
-        vendor=vendor[:50],
-        model=model[:50],
-        serial_number=(serial or "")[:50],
-        firmware_version=firmware[:50],
-        boot_info=boot_info,
-        last_boot_at=now,
-        last_seen_at=now,
-        is_online=True,
-        # A rebooted charger may have lost its charging profiles: balancing sends them again.
-        failsafe_sent_a=None,
-        limit_sent_at=None,
-    )
-    summary = f"Booted: {vendor} {model}" + (f", firmware {firmware}" if firmware else "")
-    ChargerEvent.objects.create(
-        charger_id=charger_id,
-        kind=EventKind.BOOT,
-        timestamp=now,
-        summary=clipped(summary),
-        data=boot_info,
-    )
+    with transaction.atomic():  # the charger's row, its raw event and the domain event together
+        Charger.objects.filter(pk=charger_id).update(
+            vendor=vendor[:50],
+            model=model[:50],
+            serial_number=(serial or "")[:50],
+            firmware_version=firmware[:50],
+            boot_info=boot_info,
+            last_boot_at=now,
+            last_seen_at=now,
+            is_online=True,
+            # A rebooted charger may have lost its charging profiles: balancing sends them again.
+            failsafe_sent_a=None,
+            limit_sent_at=None,
+        )
+        summary = f"Booted: {vendor} {model}" + (f", firmware {firmware}" if firmware else "")
+        ChargerEvent.objects.create(
+            charger_id=charger_id,
+            kind=EventKind.BOOT,
+            timestamp=now,
+            summary=clipped(summary),
+            data=boot_info,
+        )
+        booted = {"vendor": vendor[:50], "model": model[:50], "firmware_version": firmware[:50]}
+        emit_many([Draft(EventType.CHARGER_BOOTED, charger_id, occurred_at=now, payload=booted)])
     charger_changed(charger_id, "charger booted")
 
 
@@ -84,6 +101,7 @@ class StatusReport:
     info: str = ""
     vendor_id: str = ""
     vendor_error_code: str = ""
+    previous: ReportedState | None = None  # what the connector reported before, if known
 
     def state(self) -> ReportedState:
         error_code = "" if self.error_code == "NoError" else self.error_code
@@ -93,8 +111,50 @@ class StatusReport:
 def record_status(charger_id: int, report: StatusReport, changed: bool, in_session: bool) -> None:
     """Connector status (if newer than what we have), charging time of the session in progress
     (``in_session``: the connection knows one), status and fault events. A few conditional
-    statements, no locks: a charger's messages are stored one after the other."""
+    statements, no locks: a charger's messages are stored one after the other. A new fault or
+    a recovery is a domain event too (``connector.faulted`` / ``connector.recovered``), written
+    in one transaction with the rest."""
     close_old_connections()
+    drafts = _fault_drafts(charger_id, report)
+    if not drafts:
+        _record_status(charger_id, report, changed, in_session)
+        return
+    with transaction.atomic():
+        _record_status(charger_id, report, changed, in_session)
+        emit_many(drafts)
+
+
+def _is_fault(state: ReportedState) -> bool:
+    return state.status == ConnectorStatus.FAULTED or bool(state.error_code)
+
+
+def _fault_drafts(charger_id: int, report: StatusReport) -> list[Draft]:
+    """A fault that is new (none before, or another errorCode) or one that cleared."""
+    state, before = report.state(), report.previous
+    was_fault = before is not None and _is_fault(before)
+    at = {"connector_id": report.connector_id, "occurred_at": report.timestamp}
+    if _is_fault(state):
+        same = (state.error_code, state.vendor_error_code)
+        if was_fault and before and (before.error_code, before.vendor_error_code) == same:
+            return []  # the same fault again (another status or info text: not a new fault)
+        fault = {
+            "status": report.status,
+            "error_code": report.error_code,
+            "vendor_error_code": report.vendor_error_code[:50],
+            "vendor_id": report.vendor_id[:255],
+            "info": report.info[:50],
+        }
+        return [Draft(EventType.CONNECTOR_FAULTED, charger_id, payload=fault, **at)]
+    if was_fault:
+        return [
+            Draft(
+                EventType.CONNECTOR_RECOVERED, charger_id, payload={"status": report.status}, **at
+            )
+        ]
+    return []
+
+
+def _record_status(charger_id: int, report: StatusReport, changed: bool, in_session: bool) -> None:
     where = f"Connector {report.connector_id}" if report.connector_id else "Charger"
     events = []
     if changed:

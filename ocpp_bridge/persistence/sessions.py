@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, close_old_connections, transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from auth_access import checks, reservations
@@ -15,6 +16,8 @@ from auth_access.choices import AuthorizationTrigger
 from balancing.triggers import charger_changed
 from chargers.choices import ConnectorStatus, EventKind, SessionStatus, StopReason
 from chargers.models import ChargerEvent, ChargeSession, Connector, MeterValue
+from events.choices import EventType
+from events.services import Draft, emit_many
 from ocpp_bridge.persistence.meters import adopt_signed_values
 from ocpp_bridge.persistence.records import (
     StartOutcome,
@@ -24,6 +27,33 @@ from ocpp_bridge.persistence.records import (
 from ocpp_bridge.persistence.reports import seconds_since_charging
 
 logger = logging.getLogger(__name__)
+
+
+def _stopped(
+    charger_id: int,
+    connector_id: int,
+    session_id: int,
+    stopped_at: datetime,
+    energy_wh: int,
+    reason: str,
+    driver_id: int | None,
+    inferred: bool,
+) -> Draft:
+    """The ``session.stopped`` event of a session (docs/events.md)."""
+    return Draft(
+        EventType.SESSION_STOPPED,
+        charger_id,
+        connector_id=connector_id,
+        occurred_at=stopped_at,
+        session_id=session_id,
+        payload={
+            "session_id": session_id,
+            "energy_wh": energy_wh,
+            "stop_reason": reason,
+            "inferred": inferred,
+            "driver_id": driver_id,
+        },
+    )
 
 
 def start_transaction(
@@ -53,12 +83,14 @@ def start_transaction(
     try:
         with transaction.atomic():
             # A session the charger never stopped on this connector ended when this one began.
-            ChargeSession.objects.filter(
+            left_open = ChargeSession.objects.filter(
                 charger_id=charger_id,
                 connector=connector,
                 status=SessionStatus.ACTIVE,
                 started_at__lte=started_at,
-            ).update(
+            )
+            ended = list(left_open.values_list("pk", "meter_start_wh", "energy_wh", "user_id"))
+            left_open.update(
                 status=SessionStatus.COMPLETED,
                 stopped_at=started_at,
                 stop_reason=StopReason.OTHER,
@@ -79,6 +111,36 @@ def start_transaction(
                 charging_since=started_at if connector.status == ConnectorStatus.CHARGING else None,
             )
             adopt_signed_values(session)
+            emit_many(
+                [
+                    *(
+                        _stopped(
+                            charger_id,
+                            connector_id,
+                            pk,
+                            started_at,
+                            energy,
+                            StopReason.OTHER,
+                            user,
+                            True,
+                        )
+                        for pk, _, energy, user in ended
+                    ),
+                    Draft(
+                        EventType.SESSION_STARTED,
+                        charger_id,
+                        connector_id=connector_id,
+                        occurred_at=started_at,
+                        session_id=session.pk,
+                        payload={
+                            "session_id": session.pk,
+                            "meter_start_wh": meter_start_wh,
+                            "driver_id": decision.user_id,
+                            "authorized": decision.accepted,
+                        },
+                    ),
+                ]
+            )
     except IntegrityError:  # the same StartTransaction, retried concurrently
         return StartOutcome(
             ChargeSession.objects.filter(**key).values_list("id", flat=True).get(),
@@ -109,10 +171,12 @@ def stop_transaction(
     if id_tag:
         decision = checks.begin(charger_id, id_tag, AuthorizationTrigger.STOP).decision
     session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
-    found = session.values_list("connector__connector_id", "status", "stop_inferred").first()
+    found = session.values_list(
+        "connector__connector_id", "status", "stop_inferred", "meter_start_wh", "user_id"
+    ).first()
     if found is None:
         return StopOutcome(found=False, connector_id=None, decision=decision)
-    connector_id, status, inferred = found
+    connector_id, status, inferred, meter_start_wh, user_id = found
     stop = {
         "stopped_at": stopped_at,
         "meter_stop_wh": meter_stop_wh,
@@ -121,13 +185,12 @@ def stop_transaction(
         "stop_id_tag": id_tag or "",
         "stop_inferred": False,
     }
-    if status == SessionStatus.ACTIVE and session.filter(status=SessionStatus.ACTIVE).update(
-        status=SessionStatus.COMPLETED,
-        charging_seconds=F("charging_seconds")
-        + Coalesce(seconds_since_charging(stopped_at), Value(0)),
-        charging_since=None,
-        **stop,
-    ):
+    energy_wh = max(0, meter_stop_wh - meter_start_wh)
+    stopped = _stopped(
+        charger_id, connector_id, transaction_id, stopped_at, energy_wh, stop["stop_reason"],
+        user_id, False,
+    )  # fmt: skip
+    if status == SessionStatus.ACTIVE and _complete(session, stop, stopped):
         return StopOutcome(found=True, connector_id=connector_id, decision=decision)
     # (Closed meanwhile by the offline sweep: then it is inferred, below.)
     if not inferred and status != SessionStatus.ACTIVE:
@@ -140,6 +203,26 @@ def stop_transaction(
         charger_changed(charger_id, "late StopTransaction")
         return StopOutcome(found=True, connector_id=connector_id, decision=decision)
     return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
+
+
+def _complete(
+    session: QuerySet[ChargeSession],
+    stop: dict[str, Any],
+    stopped: Draft,
+) -> bool:
+    """Complete an active session with the charger's values and write its ``session.stopped``
+    (``stopped``), in one transaction; False if it was no longer active."""
+    with transaction.atomic():
+        if not session.filter(status=SessionStatus.ACTIVE).update(
+            status=SessionStatus.COMPLETED,
+            charging_seconds=F("charging_seconds")
+            + Coalesce(seconds_since_charging(stop["stopped_at"]), Value(0)),
+            charging_since=None,
+            **stop,
+        ):
+            return False
+        emit_many([stopped])
+    return True
 
 
 def close_inferred(
@@ -160,61 +243,70 @@ def close_inferred(
     Conditional updates (still active): running it twice, or beside a StopTransaction, closes a
     session once. The closed sessions' ids."""
     close_old_connections()
-    sessions = ChargeSession.objects.filter(
-        charger_id=charger_id, status=SessionStatus.ACTIVE, started_at__lte=evidence_at
-    )
-    if connector_id is not None:
-        sessions = sessions.filter(connector__connector_id=connector_id)
-    closed = []
-    for pk, connector, started_at, meter_start, energy in sessions.values_list(
-        "pk", "connector__connector_id", "started_at", "meter_start_wh", "energy_wh"
-    ):
-        stored = (
-            MeterValue.objects.filter(
-                charger_id=charger_id,
-                connector_id=connector,
-                measurand="Energy.Active.Import.Register",
-                phase="",
-                location__in=("", "Outlet"),
-                timestamp__gte=started_at,
-                timestamp__lte=evidence_at,
-            )
-            .order_by("-timestamp")
-            .values_list("timestamp", "value", "unit")
-            .first()
-        )  # rows the buffer still holds are in ``registers``
-        last: tuple[datetime, float] | None = None
-        if stored is not None:
-            at, value, unit = stored
-            last = (at, value * 1000 if unit == "kWh" else value)
-        held = (registers or {}).get(connector)
-        if held is not None and started_at <= held[0] <= evidence_at:
-            last = max(last, held, key=lambda found: found[0]) if last else held
-        if last is not None:
-            stopped_at, meter_stop = last[0], round(last[1])
-        else:
-            stopped_at = max(started_at, last_seen_at) if last_seen_at else evidence_at
-            meter_stop = meter_start + energy
-        if ChargeSession.objects.filter(pk=pk, status=SessionStatus.ACTIVE).update(
-            status=SessionStatus.COMPLETED,
-            stopped_at=stopped_at,
-            meter_stop_wh=meter_stop,
-            energy_wh=max(0, meter_stop - meter_start),
-            stop_reason=reason,
-            stop_inferred=True,
-            charging_seconds=F("charging_seconds")
-            + Coalesce(seconds_since_charging(stopped_at), Value(0)),
-            charging_since=None,
-        ):
-            closed.append(pk)
-    if closed:
-        ChargerEvent.objects.create(
-            charger_id=charger_id,
-            kind=EventKind.STATUS,
-            timestamp=evidence_at,
-            summary=clipped(
-                f"Session {', '.join(map(str, closed))} closed without StopTransaction ({reason})"
-            ),
+    with transaction.atomic():  # the closes and their events together
+        sessions = ChargeSession.objects.filter(
+            charger_id=charger_id, status=SessionStatus.ACTIVE, started_at__lte=evidence_at
         )
-        charger_changed(charger_id, f"sessions closed ({reason})")
+        if connector_id is not None:
+            sessions = sessions.filter(connector__connector_id=connector_id)
+        closed = []
+        stopped: list[Draft] = []
+        for pk, connector, started_at, meter_start, energy, user_id in sessions.values_list(
+            "pk", "connector__connector_id", "started_at", "meter_start_wh", "energy_wh", "user_id"
+        ):
+            stored = (
+                MeterValue.objects.filter(
+                    charger_id=charger_id,
+                    connector_id=connector,
+                    measurand="Energy.Active.Import.Register",
+                    phase="",
+                    location__in=("", "Outlet"),
+                    timestamp__gte=started_at,
+                    timestamp__lte=evidence_at,
+                )
+                .order_by("-timestamp")
+                .values_list("timestamp", "value", "unit")
+                .first()
+            )  # rows the buffer still holds are in ``registers``
+            last: tuple[datetime, float] | None = None
+            if stored is not None:
+                at, value, unit = stored
+                last = (at, value * 1000 if unit == "kWh" else value)
+            held = (registers or {}).get(connector)
+            if held is not None and started_at <= held[0] <= evidence_at:
+                last = max(last, held, key=lambda found: found[0]) if last else held
+            if last is not None:
+                stopped_at, meter_stop = last[0], round(last[1])
+            else:
+                stopped_at = max(started_at, last_seen_at) if last_seen_at else evidence_at
+                meter_stop = meter_start + energy
+            if ChargeSession.objects.filter(pk=pk, status=SessionStatus.ACTIVE).update(
+                status=SessionStatus.COMPLETED,
+                stopped_at=stopped_at,
+                meter_stop_wh=meter_stop,
+                energy_wh=max(0, meter_stop - meter_start),
+                stop_reason=reason,
+                stop_inferred=True,
+                charging_seconds=F("charging_seconds")
+                + Coalesce(seconds_since_charging(stopped_at), Value(0)),
+                charging_since=None,
+            ):
+                closed.append(pk)
+                energy_wh = max(0, meter_stop - meter_start)
+                stopped.append(
+                    _stopped(
+                        charger_id, connector, pk, stopped_at, energy_wh, reason, user_id, True
+                    )
+                )
+        if closed:
+            emit_many(stopped)
+            ChargerEvent.objects.create(
+                charger_id=charger_id,
+                kind=EventKind.STATUS,
+                timestamp=evidence_at,
+                summary=clipped(
+                    f"Session {', '.join(map(str, closed))} closed without StopTransaction ({reason})"
+                ),
+            )
+            charger_changed(charger_id, f"sessions closed ({reason})")
     return closed

@@ -8,6 +8,7 @@ from accounts.api.views import ApiTokenViewSet, MeView, ObtainTokenView
 from auth_access.api.urls import register as register_access
 from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
 from chargers.api.views import ChargerViewSet
+from events.api.urls import register as register_events
 from installations.api.views import (
     AnswerInvitationView,
     CircuitViewSet,
@@ -38,6 +39,7 @@ router.register("connection-attempts", ConnectionAttemptViewSet)
 register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
 register_reporting(router)
+register_events(router)
 router.register("auth/tokens", ApiTokenViewSet, basename="api-tokens")
 register_webhooks(router)
 

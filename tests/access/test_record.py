@@ -47,7 +47,9 @@ class TestOutsideATransaction:
         facts, write = sent  # two round trips: the facts; the seen card and the record together
         assert facts.lstrip().startswith("SELECT")
         assert write.startswith("BEGIN; SET LOCAL synchronous_commit TO off; INSERT INTO")
-        assert write.count("INSERT INTO") == 2 and write.endswith("; COMMIT")
+        # The seen card, the record and its authorization.refused event (docs/events.md).
+        assert write.count("INSERT INTO") == 3 and write.endswith("; COMMIT")
+        assert '"events_event"' in write
         assert SeenCard.objects.get().id_tag == "STRANGER-1"
         assert AuthorizationRecord.objects.get().reason == "unknown card"
         assert connection.connection.info.transaction_status == TransactionStatus.IDLE

@@ -1,0 +1,11 @@
+"""The events resources, registered on the API router by ``portal/api/urls.py``."""
+
+from __future__ import annotations
+
+from rest_framework.routers import BaseRouter
+
+from events.api import views
+
+
+def register(router: BaseRouter) -> None:
+    router.register("incidents", views.IncidentViewSet)

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from events import views
+
+app_name = "events"
+
+urlpatterns = [
+    path(
+        "installations/<int:pk>/incidents/",
+        views.InstallationIncidentsView.as_view(),
+        name="installation_incidents",
+    ),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        views.AcknowledgeIncidentView.as_view(),
+        name="acknowledge",
+    ),
+]
