@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 
 from chargers.models import ChargeSession
@@ -40,7 +41,7 @@ def for_filters(
     if usage is not None:
         assert_restricted(usage)
     source = Keys(sessions, usage)
-    query = f"{sessions.query}|{usage.query if usage is not None else ''}"
+    query = f"{_text(sessions)}|{_text(usage) if usage is not None else ''}"
     key = hashlib.sha256(f"{installations}|{drivers}|{query}".encode()).hexdigest()
     cache_key = f"reporting:choices:{key}"
     found = cache.get(cache_key)
@@ -53,6 +54,14 @@ def for_filters(
         }
         cache.set(cache_key, found, CACHE_SECONDS)
     return found
+
+
+def _text(rows: QuerySet[Any]) -> str:
+    """The SQL of ``rows`` (a cache key); one that selects nothing has none."""
+    try:
+        return str(rows.query)
+    except EmptyResultSet:
+        return "nothing"
 
 
 # A key of a session as the rollup names it.

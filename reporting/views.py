@@ -420,10 +420,9 @@ class InstallationEnergyExportView(ExportMixin, InstallationReportMixin, View):
 
 def usage_context(view: ReportMixin, across: bool) -> dict[str, Any]:
     group_by = view.form.group()  # type: ignore[attr-defined]
-    rows = view.usage_source.summarise(group_by)
     zone = view.today_zone
     days = view.form.days(zone) if view.form.is_bound and view.form.is_valid() else None
-    series_by, points = view.usage_source.energy_series(days)
+    rows, (series_by, points) = view.usage_source.summary_and_series(group_by, days)
     title = f"Energy per {'day' if series_by == GroupBy.DAY else 'month'} (kWh)"
     return {
         "form": view.form,
@@ -569,15 +568,17 @@ class UsageAcrossMixin(ReportMixin):
         return sessions.filter(charger__installation__in=managed)
 
     def base_usage(self) -> QuerySet[DailyUsage]:
-        managed = (
-            self.restricted(Membership)
-            .filter(user=self.request.user, role__in=[Role.OWNER, Role.INSTALLER])  # type: ignore[attr-defined]
-            .values("installation_id")
-        )
         usage = self.restricted(DailyUsage)
         if self.request.user.is_superuser:  # type: ignore[attr-defined]
             return usage
-        return usage.filter(installation__in=managed)
+        # The ids themselves, not a subquery: with the subquery PostgreSQL expected ten times
+        # the rows and walked the rollup by index, installation by installation.
+        managed = (
+            self.restricted(Membership)
+            .filter(user=self.request.user, role__in=[Role.OWNER, Role.INSTALLER])  # type: ignore[attr-defined]
+            .values_list("installation_id", flat=True)
+        )
+        return usage.filter(installation__in=list(managed))
 
     def export_urls(self) -> dict[str, str]:
         query = self.filter_query()
