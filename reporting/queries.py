@@ -287,8 +287,11 @@ def keyset_page(
     if cursor:
         key, pk = decode_cursor(cursor, sort)
         beyond = "lt" if descending else "gt"
+        # The first condition repeats the OR's bound so that PostgreSQL starts the index range
+        # at the cursor (an OR alone is a filter: a page half-way down read half the index).
         ordered = ordered.filter(
-            Q(**{f"{field_name}__{beyond}": key}) | Q(**{field_name: key, f"pk__{beyond}": pk})
+            Q(**{f"{field_name}__{beyond}e": key}),
+            Q(**{f"{field_name}__{beyond}": key}) | Q(**{field_name: key, f"pk__{beyond}": pk}),
         )
     signed = SignedMeterValue.objects.filter(session=OuterRef("pk"))
     rows = list(
