@@ -118,8 +118,6 @@ def start(
     title: str,
 ) -> ExportJob:
     """Record the job and hand it to a worker once the transaction commits."""
-    from reporting.tasks import write_export
-
     now = timezone.now()
     job = ExportJob.objects.create(
         requested_by=user,
@@ -131,8 +129,20 @@ def start(
         created_at=now,
         expires_at=now + retention(),
     )
-    transaction.on_commit(lambda: write_export.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(job.pk))
     return job
+
+
+def enqueue(job_id: int) -> None:
+    """Hand the job to a worker; a broker that cannot take it fails the job with a message (the
+    user sees it on the job's page) rather than the request."""
+    from reporting.tasks import write_export
+
+    try:
+        write_export.delay(job_id)
+    except Exception:  # kombu's errors vary with the transport
+        logger.exception("export %s could not be queued", job_id)
+        fail(job_id, "The export could not be started. Please try again in a moment.")
 
 
 # ---------- the worker ----------

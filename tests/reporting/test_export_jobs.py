@@ -306,6 +306,29 @@ class TestTheTask:
         job.refresh_from_db()
         assert job.error == "The database was unavailable; please start the export again."
 
+    def test_a_broker_that_refuses_the_job_fails_it_with_a_message(
+        self,
+        world: World,
+        exports: Path,
+        client_as,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+    ) -> None:
+        history(world)
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise ConnectionRefusedError("broker down")
+
+        monkeypatch.setattr(tasks.write_export, "delay", refuse)
+        client = client_as(world.alice)
+        url = reverse("reporting:history_export", args=[world.site_a.pk, "csv"])
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.get(url)
+        assert response.status_code == 302  # the user lands on the job's page, not on a 500
+        job = the_job()
+        assert job.status == ExportStatus.FAILED
+        assert b"could not be started" in client.get(response["Location"]).content
+
     def test_no_mail_to_an_unverified_address(self, world: World, exports: Path, client_as):
         history(world)
         EmailAddress.objects.filter(user=world.dora).update(verified=False)
