@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "reporting",
     "events",
     "webhooks",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -245,6 +247,8 @@ SPECTACULAR_SETTINGS = {
         "ChargerAuthorizationModeEnum": "chargers.choices.ChargerAuthorizationMode",
         "AuthorizationTriggerEnum": "auth_access.choices.AuthorizationTrigger",
         "BalancingTriggerEnum": "balancing.models.BalancingTrigger",
+        "AuditActionEnum": "audit.models.AuditAction",
+        "CommandActionEnum": "commands.choices.CommandAction",
     },
 }
 

@@ -23,6 +23,7 @@ OUR_APPS = {
     "balancing",
     "reporting",
     "events",
+    "audit",
 }
 
 

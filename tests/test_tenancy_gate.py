@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import User
+from audit.models import AuditEntry
 from auth_access.models import (
     AuthorizationRecord,
     ChargeCard,
@@ -95,6 +96,10 @@ def _populate_everything(world: World) -> None:
         Reservation.objects.create(
             charger=charger, connector_id=1, user=user, id_tag="FBR", created_at=now,
             expires_at=now + timedelta(minutes=5),
+        )  # fmt: skip
+        AuditEntry.objects.create(
+            installation=charger.installation, actor=user, via="web", action="changed",
+            object_type="Circuit", object_id="1", object_repr="Row",
         )  # fmt: skip
 
 
