@@ -77,35 +77,51 @@ def emit(
 def emit_many(drafts: Iterable[Draft]) -> list[Event]:
     """Write the events in one INSERT in the caller's transaction; drafts of chargers that no
     longer exist are dropped (with a log line). Raises ``UnknownEventType`` on a type or payload
-    field outside the catalogue."""
+    field outside the catalogue. The events come back with their id, ``recorded_at`` and
+    ``xid`` (in the order of the drafts, as ``bulk_create`` also relies on)."""
     rows = _rows(list(drafts))
     if not rows:
         return []
-    written = Event.objects.bulk_create(rows)
+    sql, params = _insert(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " RETURNING id, recorded_at, xid", params)
+        for row, (pk, recorded_at, xid) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk, row.recorded_at, row.xid = pk, recorded_at, xid
+            row._state.adding = False
     wake_on_commit()
-    return written
+    return rows
 
 
 def insert_statement(drafts: Sequence[Draft]) -> tuple[str, list[Any]] | None:
     """The INSERT of ``emit_many`` as SQL and parameters, for a caller that sends several
     statements in one round trip; it must call ``wake_on_commit()``. None: nothing to write."""
     rows = _rows(list(drafts))
-    if not rows:
-        return None
-    columns = [
-        "type", "installation_id", "charger_id", "connector_id", "session_id",
-        "occurred_at", "severity", "payload", "version",
-    ]  # fmt: skip
+    return _insert(rows) if rows else None
+
+
+# One array per column: nine parameters whatever the batch's size (a VALUES row per event
+# would make Django and psycopg prepare and bind nine values per event).
+_COLUMNS = {
+    "type": "text", "installation_id": "bigint", "charger_id": "bigint", "connector_id": "int",
+    "session_id": "bigint", "occurred_at": "timestamptz", "severity": "text",
+    "payload": "jsonb", "version": "int",
+}  # fmt: skip
+
+
+def _insert(rows: list[Event]) -> tuple[str, list[Any]]:
     table = connection.ops.quote_name(Event._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"] * len(rows))
-    params: list[Any] = []
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _COLUMNS.values())
+    columns: list[list[Any]] = [[] for _ in _COLUMNS]
     for row in rows:
-        params += [
+        values = (
             row.type, row.installation_id, row.charger_id, row.connector_id, row.session_id,
             row.occurred_at, row.severity, json.dumps(row.payload, cls=DjangoJSONEncoder),
             row.version,
-        ]  # fmt: skip
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", params
+        )  # fmt: skip
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    sql = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays})"
+    return sql, columns
 
 
 def _rows(drafts: list[Draft]) -> list[Event]:

@@ -211,6 +211,12 @@ def main(argv: list[str] | None = None) -> None:
         for (_, event_id), arrived in receiver.arrivals.items()
         if event_id in committed
     ]
+    first_commit = min(committed.values())
+    slow: dict[int, int] = {}  # second of the run -> deliveries that took over 2 s
+    for (_, event_id), arrived in receiver.arrivals.items():
+        if event_id in committed and arrived - committed[event_id] > 2.0:
+            second = int(committed[event_id] - first_commit)
+            slow[second] = slow.get(second, 0) + 1
     fanned_out = [
         created.timestamp() - committed[event_id]
         for event_id, created in Delivery.objects.filter(
@@ -232,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         # the consumer's share: from the event's commit to its delivery row (the fan-out)
         "fan_out_p50_s": round(statistics.median(fanned_out), 3) if fanned_out else None,
         "fan_out_p95_s": round(percentile(fanned_out, 0.95), 3) if fanned_out else None,
+        "over_2s_by_second": slow,
     }
     print(json.dumps(figures, indent=2))
     if args.output:
