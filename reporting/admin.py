@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reporting.models import ExportJob, PricePeriod
+from reporting.models import DailyUsage, ExportJob, PricePeriod
 
 
 @admin.register(PricePeriod)
@@ -34,4 +34,23 @@ class ExportJobAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(admin.ModelAdmin):
+    """The daily usage rollup, read only: only the database's triggers write it
+    (``manage.py rollup --check`` compares it with the sessions)."""
+
+    list_display = ["installation", "day", "charger", "user", "card", "sessions", "energy_wh"]
+    list_select_related = ["installation", "charger", "user", "card"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

@@ -66,6 +66,11 @@ def _populate_everything(world: World) -> None:
             charger=charger, connector=charger.connectors.first(), id_tag=f"T{charger.pk}", user=user,
             started_at=now, meter_start_wh=0,
         )  # fmt: skip
+        ChargeSession.objects.create(  # finished: a row of the daily usage rollup
+            charger=charger, connector=charger.connectors.first(), id_tag=f"F{charger.pk}",
+            user=user, status="completed", started_at=now - timedelta(hours=2),
+            stopped_at=now - timedelta(hours=1), meter_start_wh=0, energy_wh=1000,
+        )  # fmt: skip
         ChargerEvent.objects.create(charger=charger, kind="boot", timestamp=now, summary="boot")
         SignedMeterValue.objects.create(
             charger=charger, session=charger.sessions.first(), connector_id=1, timestamp=now,
