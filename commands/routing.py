@@ -97,19 +97,31 @@ def wait_for_command(command: Command, timeout_s: float) -> Command:
         pubsub.close()
 
 
+# A node that took a command answers it within its timeout from then (the call's deadline,
+# ``presence``); this much more covers writing that answer before the sweep gives up on it.
+SENT_GRACE_S = 10
+
+
 def expire_commands(now: datetime | None = None) -> int:
-    """Mark pending/sent commands older than their timeout as timed out (safe to run twice)."""
+    """Mark open commands past their timeout as timed out (safe to run twice): a pending one
+    counted from its creation, one a node took (sent) from then, as the node counts it, plus
+    ``SENT_GRACE_S``; so a command held while its charger boots, or queued a while, is not
+    declared lost while the charger may be answering it."""
     now = now or timezone.now()
     expired = 0
     open_commands = Command.objects.filter(status__in=[CommandStatus.PENDING, CommandStatus.SENT])
-    for command_id, created_at, timeout_s in open_commands.values_list(
-        "id", "created_at", "timeout_s"
+    for command_id, status, created_at, sent_at, timeout_s in open_commands.values_list(
+        "id", "status", "created_at", "sent_at", "timeout_s"
     ):
-        if created_at + timedelta(seconds=timeout_s) > now:
+        taken = status == CommandStatus.SENT and sent_at is not None
+        start, grace_s = (sent_at, SENT_GRACE_S) if taken else (created_at, 0)
+        if start + timedelta(seconds=timeout_s + grace_s) > now:
             continue
         with transaction.atomic():  # the outcome and its event (command.timed_out) together
             timed_out = Command.objects.filter(
-                pk=command_id, status__in=[CommandStatus.PENDING, CommandStatus.SENT]
+                # As read: a pending command a node took meanwhile is judged again next time.
+                pk=command_id,
+                status=status,
             ).update(
                 status=CommandStatus.TIMED_OUT,
                 completed_at=now,

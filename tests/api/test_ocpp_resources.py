@@ -121,6 +121,29 @@ class TestCommands:
         command.refresh_from_db()
         assert command.status == CommandStatus.TIMED_OUT
 
+    def test_a_taken_command_times_out_counted_from_when_the_node_took_it(
+        self, world: World
+    ) -> None:
+        """The node counts a command's timeout from when it took it (a command may wait in its
+        queue, or be held while the charger boots); the sweep must not declare it lost before
+        the node would, while the charger may be answering it."""
+        _present(world.charger_a1)
+        now = timezone.now()
+        queued_long = routing.issue_command(world.charger_a1, "ReserveNow", {}, timeout_s=30)
+        Command.objects.filter(pk=queued_long.pk).update(
+            created_at=now - timedelta(seconds=100),
+            status=CommandStatus.SENT,
+            sent_at=now - timedelta(seconds=20),
+        )
+        never_taken = routing.issue_command(world.charger_a1, "ClearCache", {}, timeout_s=30)
+        Command.objects.filter(pk=never_taken.pk).update(created_at=now - timedelta(seconds=31))
+        assert routing.expire_commands(now=now) == 1  # the pending one, from its creation
+        assert Command.objects.get(pk=queued_long.pk).status == CommandStatus.SENT
+        grace = timedelta(seconds=routing.SENT_GRACE_S)
+        assert routing.expire_commands(now=now + timedelta(seconds=9) + grace) == 0
+        assert routing.expire_commands(now=now + timedelta(seconds=11) + grace) == 1
+        assert Command.objects.get(pk=queued_long.pk).status == CommandStatus.TIMED_OUT
+
 
 class TestSessions:
     def _session(self, charger: Charger, user: object, energy_wh: int) -> ChargeSession:
