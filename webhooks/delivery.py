@@ -62,8 +62,44 @@ def sanitise(raw: bytes) -> str:
     return text[:EXCERPT_CHARS]
 
 
-def post(url: str, secret: str, message_id: str, payload: dict[str, Any]) -> Outcome:
-    """Send one signed delivery; never raises (a failure is an ``Outcome`` with ``error``)."""
+class Connections:
+    """The open connection of one sender thread, reused (HTTP keep-alive) while it sends to the
+    same checked destination: no new TCP and TLS handshake per delivery."""
+
+    def __init__(self) -> None:
+        self._destination: egress.Destination | None = None
+        self._connection: http.client.HTTPConnection | None = None
+
+    def get(self, destination: egress.Destination) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to ``destination``, and whether it was used before."""
+        if self._connection is not None and destination == self._destination:
+            return self._connection, True
+        self.close()
+        pinned = _PinnedHTTPS if destination.scheme == "https" else _PinnedHTTP
+        self._connection = pinned(destination, settings.WEBHOOKS_TIMEOUT_S)
+        self._destination = destination
+        return self._connection, False
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._destination = None
+
+
+# A kept-alive connection the receiver closed meanwhile fails before any answer: sent again on a
+# new connection (once; at least once allows it).
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+def post(
+    url: str,
+    secret: str,
+    message_id: str,
+    payload: dict[str, Any],
+    connections: Connections | None = None,
+) -> Outcome:
+    """Send one signed delivery; never raises (a failure is an ``Outcome`` with ``error``).
+    ``connections``: the caller's, kept open for the next delivery; else one for this send."""
     started = time.perf_counter()
 
     def done(code: int | None, error: str = "", excerpt: str = "") -> Outcome:
@@ -76,18 +112,32 @@ def post(url: str, secret: str, message_id: str, payload: dict[str, Any]) -> Out
         return done(None, f"refused URL: {_for_webhooks(str(error))}")
     body = body_of(payload)
     headers = headers_for(secret, message_id, int(time.time()), body)
-    pinned = _PinnedHTTPS if destination.scheme == "https" else _PinnedHTTP
-    connection = pinned(destination, settings.WEBHOOKS_TIMEOUT_S)
+    own = connections is None
+    connections = connections or Connections()
     try:
-        connection.request("POST", destination.target, body=body, headers=headers)
-        response = connection.getresponse()
-        excerpt = sanitise(response.read(EXCERPT_CHARS + 1))
-        code = response.status
+        for _ in range(2):
+            connection, reused = connections.get(destination)
+            try:
+                connection.request("POST", destination.target, body=body, headers=headers)
+                response = connection.getresponse()
+            except _STALE:
+                connections.close()
+                if not reused:
+                    raise
+                continue
+            excerpt = sanitise(response.read(EXCERPT_CHARS + 1))
+            if not response.isclosed():  # more body than we read: the connection cannot go on
+                connections.close()
+            code = response.status
+            break
     except TimeoutError:
+        connections.close()
         return done(None, f"timeout after {settings.WEBHOOKS_TIMEOUT_S:g} s")
     except (OSError, ValueError, http.client.HTTPException) as error:
         # refused, reset, TLS failure, a bad status line
+        connections.close()
         return done(None, f"connection error: {error or type(error).__name__}")
     finally:
-        connection.close()
+        if own:
+            connections.close()
     return done(code, "" if 200 <= code < 300 else f"HTTP {code}", excerpt)

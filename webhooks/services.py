@@ -37,7 +37,7 @@ from events.serializers import event_json
 from installations.choices import Role
 from installations.models import Installation, Membership
 from webhooks.choices import OPEN_STATUSES, DeliveryStatus
-from webhooks.delivery import Outcome, post
+from webhooks.delivery import Connections, Outcome, post
 from webhooks.models import TEST_EVENT_TYPE, Delivery, Endpoint, new_secret
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ FAILING_FOR = timedelta(days=1)
 CLAIM_BATCH = 16  # endpoints claimed at once by one sender
 SENDER_THREADS = 8
 DRAIN_LIMIT = 50  # deliveries sent to one endpoint per claim
+WRITE_BATCH = 10  # successful deliveries written in one UPDATE
 POLL_S = 0.1  # how often a running sender looks for new due deliveries
+LINGER_S = 3.0  # a sender with nothing to do waits this long for more before it ends
 REST_AFTER_FAILURE = timedelta(seconds=5)  # an endpoint that just failed waits this long
 DELIVERY_RETENTION_DAYS = 30  # finished deliveries are kept this long in the log
 WAKE_KEY = "fusebox:webhooks:wake"
@@ -193,6 +195,15 @@ def _free(now: datetime) -> Q:
     return Q(busy_until__isnull=True) | Q(busy_until__lt=now)
 
 
+def work_waiting(now: datetime | None = None) -> bool:
+    """Whether an endpoint that no sender holds has a due delivery."""
+    now = now or timezone.now()
+    due = Delivery.objects.filter(
+        endpoint=OuterRef("pk"), status__in=OPEN_STATUSES, next_attempt_at__lte=now
+    )
+    return Endpoint.objects.filter(_free(now), Exists(due), enabled=True).exists()
+
+
 def claim_endpoints(limit: int = CLAIM_BATCH, now: datetime | None = None) -> list[int]:
     """Enabled endpoints with due deliveries that no sender holds, least recently served
     first; each is leased to the caller. Safe on many workers at once (SKIP LOCKED)."""
@@ -221,32 +232,42 @@ def send_due(limit: int = CLAIM_BATCH) -> int:
         return sum(pool.map(_drain_on_thread, ids))
 
 
-def run_sender(run_for_s: float, poll_s: float = POLL_S) -> int:
+def run_sender(run_for_s: float, poll_s: float = POLL_S, linger_s: float = LINGER_S) -> int | None:
     """Send for up to ``run_for_s`` seconds while there is work: a thread that is done with an
     endpoint takes the next one claimed, without waiting for the others, so a receiver that
-    hangs holds its own thread only. Ends when nothing is due and nothing is under way.
+    hangs holds its own thread only. Ends when nothing was due for ``linger_s`` (events
+    come in bursts; starting a new task costs more than waiting a moment) and nothing is under
+    way.
 
     One sender runs at a time (a Redis lock, refreshed while it runs): it looks for new work
     every ``poll_s``, so a wake-up or beat while it runs has nothing to add, and it must not
-    take a second worker process that the event consumers need. 0 when another one runs."""
+    take a second worker process that the event consumers need. None when another one runs."""
     from portal.redis import get_redis
 
     redis = get_redis()
     token = secrets.token_hex(8)
     if not redis.set(SENDER_LOCK_KEY, token, nx=True, ex=SENDER_LOCK_S):
-        return 0
+        return None
     started = time.monotonic()
     sent = 0
     try:
         with ThreadPoolExecutor(SENDER_THREADS, "webhooks") as pool:
             running: set[Future[int]] = set()
+            last_work = time.monotonic()
             while True:
+                now = time.monotonic()
                 free = SENDER_THREADS - len(running)
-                if free and time.monotonic() - started < run_for_s:
+                if free and now - started < run_for_s:
                     redis.set(SENDER_LOCK_KEY, token, xx=True, ex=SENDER_LOCK_S)
-                    running |= {pool.submit(_drain_on_thread, pk) for pk in claim_endpoints(free)}
+                    claimed = claim_endpoints(free)
+                    running |= {pool.submit(_drain_on_thread, pk) for pk in claimed}
+                    if claimed:
+                        last_work = now
                 if not running:
-                    break
+                    if now - last_work >= linger_s or now - started >= run_for_s:
+                        break
+                    time.sleep(poll_s)
+                    continue
                 done, running = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
                 sent += sum(future.result() for future in done)
     finally:
@@ -267,11 +288,14 @@ def drain(endpoint_id: int) -> int:
     """Send an endpoint's due deliveries in event order (the caller holds its lease) until one
     fails, none is left, ``DRAIN_LIMIT`` are sent or the lease runs short; then release it
     (after a failure only ``REST_AFTER_FAILURE`` later: a receiver that is down is not asked
-    for every waiting delivery in a row)."""
+    for every waiting delivery in a row). One kept-alive connection; successes are written
+    in batches (a worker that dies before writing them sends them again: at least once)."""
     started = timezone.now()
     stop_at = started + lease() - timedelta(seconds=settings.WEBHOOKS_TIMEOUT_S + 5)
     sent = 0
     rest_until = None
+    succeeded: list[Delivery] = []
+    connections = Connections()
     try:
         endpoint = Endpoint.objects.filter(pk=endpoint_id, enabled=True).first()
         if endpoint is None:
@@ -284,17 +308,66 @@ def drain(endpoint_id: int) -> int:
         for delivery in due:
             if timezone.now() > stop_at:
                 break
-            outcome = post(endpoint.url, endpoint.secret, delivery.message_id, delivery.payload)
+            outcome = post(
+                endpoint.url, endpoint.secret, delivery.message_id, delivery.payload, connections
+            )
             sent += 1
+            if outcome.succeeded:
+                _apply(delivery, outcome)
+                succeeded.append(delivery)
+                if len(succeeded) >= WRITE_BATCH:
+                    _write_successes(endpoint, succeeded)
+                continue
+            _write_successes(endpoint, succeeded)
             record(endpoint, delivery, outcome)
-            if not outcome.succeeded:
-                rest_until = timezone.now() + REST_AFTER_FAILURE
-                break
-            if not endpoint.enabled:
-                break
+            rest_until = timezone.now() + REST_AFTER_FAILURE
+            break
     finally:
+        connections.close()
+        if succeeded:
+            _write_successes(endpoint, succeeded)
         Endpoint.objects.filter(pk=endpoint_id).update(busy_until=rest_until or timezone.now())
     return sent
+
+
+RESULT_FIELDS = [
+    "attempts", "last_attempt_at", "response_code", "last_error", "response_excerpt",
+    "duration_ms", "status", "next_attempt_at", "updated_at",
+]  # fmt: skip
+
+
+def _apply(delivery: Delivery, outcome: Outcome) -> bool:
+    """Put an attempt's result on ``delivery`` (in memory); True when it gave up."""
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_attempt_at = delivery.updated_at = now
+    delivery.response_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.response_excerpt = outcome.excerpt
+    delivery.duration_ms = outcome.duration_ms
+    if outcome.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.next_attempt_at = None
+        return False
+    delay = None if delivery.is_test else retry_delay_s(delivery.attempts)
+    delivery.status = DeliveryStatus.GAVE_UP if delay is None else DeliveryStatus.FAILED
+    delivery.next_attempt_at = None if delay is None else now + timedelta(seconds=delay)
+    return delay is None
+
+
+def _write_successes(endpoint: Endpoint, deliveries: list[Delivery]) -> None:
+    """One UPDATE for the successful deliveries so far; the endpoint's failures start over."""
+    if not deliveries:
+        return
+    Delivery.objects.bulk_update(deliveries, RESULT_FIELDS)
+    deliveries.clear()
+    _succeeded_once(endpoint)
+
+
+def _succeeded_once(endpoint: Endpoint) -> None:
+    if endpoint.consecutive_failures or endpoint.failing_since:
+        Endpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0, failing_since=None)
+        endpoint.consecutive_failures, endpoint.failing_since = 0, None
 
 
 def record(
@@ -302,37 +375,14 @@ def record(
 ) -> None:
     """Write an attempt's result on the delivery and the endpoint's failure count; disable the
     endpoint after persistent failure (automatic attempts only: a manual one never disables)."""
-    now = timezone.now()
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.response_code = outcome.status_code
-    delivery.last_error = outcome.error
-    delivery.response_excerpt = outcome.excerpt
-    delivery.duration_ms = outcome.duration_ms
-    gave_up = False
+    gave_up = _apply(delivery, outcome)
+    delivery.save(update_fields=RESULT_FIELDS)
     if outcome.succeeded:
-        delivery.status = DeliveryStatus.SUCCEEDED
-        delivery.next_attempt_at = None
-    else:
-        delay = None if delivery.is_test else retry_delay_s(delivery.attempts)
-        gave_up = delay is None
-        delivery.status = DeliveryStatus.GAVE_UP if gave_up else DeliveryStatus.FAILED
-        delivery.next_attempt_at = None if gave_up else now + timedelta(seconds=delay or 0)
-    delivery.save(
-        update_fields=[
-            "attempts", "last_attempt_at", "response_code", "last_error", "response_excerpt",
-            "duration_ms", "status", "next_attempt_at", "updated_at",
-        ]
-    )  # fmt: skip
-    if outcome.succeeded:
-        if endpoint.consecutive_failures or endpoint.failing_since:
-            Endpoint.objects.filter(pk=endpoint.pk).update(
-                consecutive_failures=0, failing_since=None
-            )
-            endpoint.consecutive_failures, endpoint.failing_since = 0, None
+        _succeeded_once(endpoint)
         return
     if delivery.is_test:
         return  # a test message tells the owner something; it says nothing of real traffic
+    now = timezone.now()
     Endpoint.objects.filter(pk=endpoint.pk).update(
         consecutive_failures=F("consecutive_failures") + 1,
         failing_since=Coalesce(F("failing_since"), now),

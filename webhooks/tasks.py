@@ -13,7 +13,10 @@ def send_due_deliveries() -> int:
     on several workers at once (endpoints are claimed with a lease)."""
     from webhooks import services
 
-    return services.run_sender(RUN_FOR_S)
+    sent = services.run_sender(RUN_FOR_S)
+    if sent is not None and services.work_waiting():
+        send_due_deliveries.delay()  # its time was up with work left: the next one goes on
+    return sent or 0
 
 
 @shared_task(ignore_result=True)

@@ -56,6 +56,7 @@ class Received:
     event: dict[str, Any] | None
     refusal: str
     at: float  # time.monotonic() on arrival
+    port: int  # the sender's port: one per connection
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Receiver:
 
     secret: str = ""
     behave: Callable[[], Behaviour] = field(default=lambda: Behaviour())
+    keep_alive: bool = False  # HTTP/1.1 persistent connections (else one per request)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -104,6 +106,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
@@ -115,7 +119,14 @@ class Receiver:
                 except InvalidWebhook as error:
                     event, refusal = None, str(error)
                 receiver.received.append(
-                    Received(dict(self.headers.items()), body, event, refusal, arrived)
+                    Received(
+                        dict(self.headers.items()),
+                        body,
+                        event,
+                        refusal,
+                        arrived,
+                        self.client_address[1],
+                    )
                 )
                 behaviour = receiver.behave() if event is not None else Behaviour(401)
                 time.sleep(behaviour.delay_s)

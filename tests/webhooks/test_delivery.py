@@ -89,6 +89,20 @@ def test_an_event_reaches_the_receiver_signed_in_the_catalogue_shape(
     assert services.send_due() == 0  # nothing left
 
 
+def test_deliveries_to_a_receiver_share_one_kept_alive_connection(
+    world: World, receivers: Receivers
+) -> None:
+    receiver = receivers(keep_alive=True)
+    endpoint_for(receiver, world)
+    for _ in range(5):
+        a_fault(world)
+    consume()
+    assert services.send_due() == 5
+    assert len(receiver.events) == 5
+    assert len({got.port for got in receiver.received}) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+
+
 def test_a_tampered_or_wrongly_keyed_delivery_fails_the_documented_check(
     world: World, receivers: Receivers
 ) -> None:
@@ -238,7 +252,7 @@ def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
     assert len(good.wait_for(2, timeout_s=1.0)) == 2
     assert good.received[1].at - fanned_out < 0.5
     assert len(hanging.received) == 1  # still hanging: the sender did not wait for it
-    assert services.run_sender(run_for_s=1.0) == 0  # one sender at a time: it has the work
+    assert services.run_sender(run_for_s=1.0) is None  # one sender at a time: it has the work
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert not get_redis().exists(services.SENDER_LOCK_KEY)  # released
@@ -378,3 +392,24 @@ def test_a_url_that_turns_private_is_refused_at_send_time(
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith("refused URL: hooks.example.com resolves to 127.0.0.1")
     assert receiver.received == []
+
+
+def test_a_sender_whose_time_is_up_hands_over_to_the_next(
+    world: World, receivers: Receivers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webhooks import tasks
+
+    receiver = receivers()
+    endpoint_for(receiver, world)
+    a_fault(world)
+    consume()
+    handed_over: list[bool] = []
+    monkeypatch.setattr(tasks, "RUN_FOR_S", 0.0)
+    monkeypatch.setattr(tasks.send_due_deliveries, "delay", lambda: handed_over.append(True))
+    assert tasks.send_due_deliveries() == 0
+    assert handed_over == [True] and services.work_waiting()
+
+    services.send_due()
+    assert not services.work_waiting()
+    assert tasks.send_due_deliveries() == 0
+    assert handed_over == [True]  # nothing left: no next one
