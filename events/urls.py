@@ -15,4 +15,9 @@ urlpatterns = [
         views.AcknowledgeIncidentView.as_view(),
         name="acknowledge",
     ),
+    path(
+        "chargers/<int:pk>/timeline/",
+        views.ChargerTimelineView.as_view(),
+        name="charger_timeline",
+    ),
 ]

@@ -1,4 +1,5 @@
-"""Incident pages: the incidents of an installation (a tab), and acknowledging one.
+"""Incident pages: the incidents of an installation (a tab), and acknowledging one; and a
+charger's timeline (``events.timeline``).
 
 Owners and installers only (``Action.OPERATE``): drivers have no incidents. The charger page
 shows the charger's own incidents through ``{% incidents_panel charger %}``
@@ -13,19 +14,22 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
-from django.views.generic import ListView
+from django.views.generic import DetailView, ListView
 
-from events import incidents
+from chargers.models import Charger, ChargerEvent, ChargeSession
+from events import incidents, timeline
 from events.choices import IncidentKind
 from events.forms import AcknowledgeForm
 from events.models import Incident, IncidentCharger
-from installations.views import InstallationPageMixin
+from events.timeline import SHOW_LABELS, Show
+from installations.views import InstallationObjectMixin, InstallationPageMixin
 from portal.tenancy import Action
 from portal.views import TenantMixin
 
 PAGE_SIZE = 50
+SHOWN_VALUES = frozenset(show.value for show in Show)
 
 
 def with_members(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
@@ -88,3 +92,40 @@ class AcknowledgeIncidentView(TenantMixin, View):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
             return target
         return reverse("events:installation_incidents", args=[incident.installation_id])
+
+
+class ChargerTimelineView(InstallationObjectMixin, DetailView):
+    """Everything about one charger in one list, newest first: connections with their reason,
+    boots, statuses, faults, commands and answers, sessions; ``?show=`` filters (repeatable),
+    ``?before=`` the keyset cursor. Owners and installers."""
+
+    model = Charger
+    required_action = Action.OPERATE
+    template_name = "events/timeline.html"
+    tab = "chargers"
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.distinct().select_related("installation")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        asked = {value for value in self.request.GET.getlist("show") if value in SHOWN_VALUES}
+        shown = {Show(value) for value in asked} or set(Show)
+        sources = timeline.Sources(
+            log=self.restricted(ChargerEvent),
+            # The Command model through the charger's relation: events sits below the command
+            # path, which emits command events (tests/test_codebase.py: no import of commands).
+            commands=self.restricted(self.object.commands.model),
+            sessions=self.restricted(ChargeSession),
+        )
+        cursor = timeline.Cursor.parse(self.request.GET.get("before", ""))
+        entries, next_cursor = timeline.page(self.object, shown, sources, cursor)
+        query = [("show", value) for value in sorted(asked)]
+        context.update(
+            entries=entries,
+            shown=shown,
+            filters=[(show.value, label, show in shown) for show, label in SHOW_LABELS.items()],
+            next_url=f"?{urlencode([*query, ('before', next_cursor)])}" if next_cursor else "",
+            first_url=f"?{urlencode(query)}" if cursor else "",
+        )
+        return context

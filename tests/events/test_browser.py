@@ -4,6 +4,7 @@ shows it. Screenshots for a human: test-artifacts/events-*.png (gitignored)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -62,3 +63,11 @@ def test_an_owner_acknowledges_a_site_outage_on_a_phone(
     expect(section.locator("[data-incident]")).to_contain_text("2 chargers offline")
     assert_fits(phone)
     screenshot(phone, "events-11-mobile-charger-incidents")
+
+    phone.get_by_role("link", name="Timeline").click()
+    expect(phone.get_by_role("heading", name="Timeline of A1")).to_be_visible()
+    phone.get_by_label("Commands").uncheck()
+    phone.get_by_role("button", name="Filter").click()
+    expect(phone).to_have_url(re.compile(r"show=connections"))
+    assert_fits(phone)
+    screenshot(phone, "events-12-mobile-timeline")
