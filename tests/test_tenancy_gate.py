@@ -24,6 +24,7 @@ from balancing.models import BalancingDecision
 from chargers.models import ChargerEvent, ChargeSession
 from chargers.models.session import SignedMeterValue
 from commands.models import Command
+from events.models import Event, Incident, IncidentCharger
 from installations.models import Invitation, Membership
 from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
@@ -102,6 +103,14 @@ def _populate_everything(world: World) -> None:
             charger=charger, connector_id=1, user=user, id_tag="FBR", created_at=now,
             expires_at=now + timedelta(minutes=5),
         )  # fmt: skip
+        Event.objects.create(
+            installation=charger.installation, charger=charger, type="session.started",
+            session=charger.sessions.first(), occurred_at=now, severity="info",
+        )  # fmt: skip
+        incident = Incident.objects.create(
+            installation=charger.installation, kind="offline", started_at=now, summary="x"
+        )
+        IncidentCharger.objects.create(incident=incident, charger=charger, started_at=now)
         AuditEntry.objects.create(
             installation=charger.installation, actor=user, via="web", action="changed",
             object_type="Circuit", object_id="1", object_repr="Row",
