@@ -43,10 +43,15 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[list[Event]], None]
 CONSUMERS: dict[str, Handler] = {}
 BATCH_SIZE = 500
+BUSY_RETRY_S = 0.5  # a run that found a consumer busy asks for another run this much later
 MAX_BATCHES_PER_RUN = 20  # a run ends after this many full batches; the next run goes on
 
 # Below this transaction id every transaction has ended (committed or rolled back).
 FINISHED_BELOW = RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", [])
+
+
+class Busy(list[Event]):
+    """The empty batch of a consumer another worker is reading (``batch``)."""
 
 
 def consumer(name: str) -> Callable[[Handler], Handler]:
@@ -69,7 +74,7 @@ def batch(name: str, limit: int = BATCH_SIZE) -> Iterator[list[Event]]:
             cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [f"events:{name}"])
             (locked,) = cursor.fetchone()
         if not locked:
-            yield []
+            yield Busy()
             return
         position = ConsumerCursor.objects.filter(name=name).values_list("xid", "event_id").first()
         xid, event_id = position or (0, 0)
@@ -86,11 +91,14 @@ def batch(name: str, limit: int = BATCH_SIZE) -> Iterator[list[Event]]:
             )
 
 
-def run(name: str, handler: Handler, max_batches: int = MAX_BATCHES_PER_RUN) -> int:
-    """Feed ``handler`` until caught up (or ``max_batches``); the number of events."""
+def run(name: str, handler: Handler, max_batches: int = MAX_BATCHES_PER_RUN) -> int | None:
+    """Feed ``handler`` until caught up (or ``max_batches``); the number of events, or None
+    when another worker is running this consumer."""
     done = 0
     for _ in range(max_batches):
         with batch(name) as events:
+            if isinstance(events, Busy):
+                return None
             if events:
                 handler(events)
         done += len(events)
@@ -100,13 +108,22 @@ def run(name: str, handler: Handler, max_batches: int = MAX_BATCHES_PER_RUN) -> 
 
 
 def run_all() -> int:
-    """Run every registered consumer; one failing is logged and does not stop the others."""
-    done = 0
+    """Run every registered consumer; one failing is logged and does not stop the others. A
+    consumer another worker is running may have missed a commit that woke this run while that
+    worker's last batch was read: another run is asked for ``BUSY_RETRY_S`` later."""
+    done, busy = 0, False
     for name, handler in CONSUMERS.items():
         try:
-            done += run(name, handler)
+            count = run(name, handler)
         except Exception:
             logger.exception("Event consumer %s failed; it will see the batch again", name)
+            continue
+        busy = busy or count is None
+        done += count or 0
+    if busy:
+        from events.tasks import run_consumers
+
+        run_consumers.apply_async(countdown=BUSY_RETRY_S)
     return done
 
 

@@ -30,10 +30,11 @@ from events.models import Event
 logger = logging.getLogger(__name__)
 
 WAKE_KEY = "fusebox:events:wake"
-WAKE_EVERY_S = 0.5  # at most this often per process (the beat runs consumers anyway)
+TRAILING_KEY = "fusebox:events:wake-trailing"
+WAKE_WINDOW_S = 0.5  # at most two consumer runs per window are asked for, across processes
 
 _installation_of: dict[int, int] = {}
-_last_wake = 0.0
+_covered_until = 0.0  # a trailing run this process asked for starts after this (monotonic)
 
 
 @dataclass(frozen=True)
@@ -166,25 +167,34 @@ def _rows(drafts: list[Draft]) -> list[Event]:
 
 def wake_on_commit() -> None:
     """After the commit (at once outside a transaction), ask a worker to run the consumers
-    soon: at most every ``WAKE_EVERY_S`` per process and once per second across processes, so
-    a burst of events costs one run; a failure is only logged (the beat runs them anyway).
-    Under manual transaction management (autocommit off, no atomic block) there is no commit
-    hook: the beat's next run reads them."""
+    soon (``_wake``); a failure is only logged (the beat runs them anyway). Under manual
+    transaction management (autocommit off, no atomic block) there is no commit hook: the
+    beat's next run reads them."""
     if connection.in_atomic_block or connection.get_autocommit():
         transaction.on_commit(_wake)
 
 
 def _wake() -> None:
-    global _last_wake
+    """Debounced across processes with a leading and a trailing run per ``WAKE_WINDOW_S``: the
+    first commit of a window runs the consumers at once; later ones in the window share one run
+    at its end, which starts after them and so reads them (none waits for the beat). A process
+    that knows a trailing run is coming skips Redis until it starts."""
+    global _covered_until
     now = time.monotonic()
-    if now - _last_wake < WAKE_EVERY_S:
+    if now < _covered_until:
         return
-    _last_wake = now
     try:
         from events.tasks import run_consumers
         from portal.redis import get_redis
 
-        if get_redis().set(WAKE_KEY, "1", nx=True, px=1000):
-            run_consumers.apply_async(countdown=0.2)
+        redis = get_redis()
+        window_ms = round(WAKE_WINDOW_S * 1000)
+        if redis.set(WAKE_KEY, "1", nx=True, px=window_ms):
+            run_consumers.apply_async()
+        elif redis.set(TRAILING_KEY, "1", nx=True, px=window_ms):
+            run_consumers.apply_async(countdown=WAKE_WINDOW_S)
+            _covered_until = now + WAKE_WINDOW_S
+        else:  # another process scheduled the trailing run: it starts when its key expires
+            _covered_until = now + max(0, redis.pttl(TRAILING_KEY)) / 1000
     except Exception:
         logger.warning("Waking the event consumers failed", exc_info=True)
