@@ -30,6 +30,7 @@ from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
 from tests.conftest import World
+from webhooks.models import Delivery, Endpoint
 
 TENANT_MODELS = [m for m in apps.get_models() if issubclass(m, TenantModel)]
 
@@ -111,6 +112,12 @@ def _populate_everything(world: World) -> None:
             installation=charger.installation, kind="offline", started_at=now, summary="x"
         )
         IncidentCharger.objects.create(incident=incident, charger=charger, started_at=now)
+        endpoint = Endpoint.objects.create(
+            installation=charger.installation, url=f"https://hooks{charger.pk}.example.com/"
+        )
+        Delivery.objects.create(
+            endpoint=endpoint, event_type="webhook.test", message_id="msg_test", payload={}
+        )
         AuditEntry.objects.create(
             installation=charger.installation, actor=user, via="web", action="changed",
             object_type="Circuit", object_id="1", object_repr="Row",
