@@ -11,10 +11,10 @@ RUN_FOR_S = 50.0  # one task sends while there is work, for at most this long
 def send_due_deliveries() -> int:
     """Send what is due (beat every WEBHOOKS_SEND_INTERVAL_S, and woken after a fan-out); safe
     on several workers at once (endpoints are claimed with a lease)."""
-    from webhooks import services
+    from webhooks import sender
 
-    sent = services.run_sender(RUN_FOR_S)
-    if sent is not None and services.work_waiting():
+    sent = sender.run_sender(RUN_FOR_S)
+    if sent is not None and sender.work_waiting():
         send_due_deliveries.delay()  # its time was up with work left: the next one goes on
     return sent or 0
 

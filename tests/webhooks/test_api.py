@@ -15,7 +15,7 @@ from installations.choices import Role
 from installations.models import Membership
 from tests.conftest import World, api_as
 from tests.webhooks.conftest import Behaviour, Receiver, verify
-from webhooks import services
+from webhooks import sender, services
 from webhooks.choices import DeliveryStatus
 from webhooks.models import Delivery, Endpoint
 
@@ -239,7 +239,7 @@ def test_a_pending_delivery_to_an_endpoint_under_way_waits_for_the_sender(
     receiver = receivers()
     endpoint = services.create_endpoint(world.site_a, url=receiver.url)
     Endpoint.objects.filter(pk=endpoint.pk).update(
-        busy_until=timezone.now() + services.lease()
+        busy_until=timezone.now() + sender.lease()
     )  # another worker is sending to it
     delivery = services.send_test(endpoint)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)

@@ -21,7 +21,7 @@ from events.serializers import event_json
 from portal.redis import get_redis
 from tests.conftest import World
 from tests.webhooks.conftest import Behaviour, Receiver
-from webhooks import services
+from webhooks import sender, services
 from webhooks.choices import DeliveryStatus
 from webhooks.models import Delivery, Endpoint
 
@@ -72,7 +72,7 @@ def test_an_event_reaches_the_receiver_signed_in_the_catalogue_shape(
         DeliveryStatus.PENDING, event.pk, "connector.faulted"
     )  # fmt: skip
 
-    assert services.send_due() == 1
+    assert sender.send_due() == 1
     [got] = receiver.received
     assert got.refusal == ""  # the docs' verify() accepted the signature and timestamp
     assert got.event == event_json(event)
@@ -86,7 +86,7 @@ def test_an_event_reaches_the_receiver_signed_in_the_catalogue_shape(
     )  # fmt: skip
     assert delivery.response_excerpt == '{"ok": true}'
     assert delivery.duration_ms is not None
-    assert services.send_due() == 0  # nothing left
+    assert sender.send_due() == 0  # nothing left
 
 
 def test_deliveries_to_a_receiver_share_one_kept_alive_connection(
@@ -97,7 +97,7 @@ def test_deliveries_to_a_receiver_share_one_kept_alive_connection(
     for _ in range(5):
         a_fault(world)
     consume()
-    assert services.send_due() == 5
+    assert sender.send_due() == 5
     assert len(receiver.events) == 5
     assert len({got.port for got in receiver.received}) == 1
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
@@ -113,7 +113,7 @@ def test_a_tampered_or_wrongly_keyed_delivery_fails_the_documented_check(
     )  # fmt: skip  (another endpoint's secret)
     a_fault(world)
     consume()
-    services.send_due()
+    sender.send_due()
     [got] = receiver.received
     assert (got.event, got.refusal) == (None, "no valid signature")
     delivery = Delivery.objects.get()
@@ -149,7 +149,7 @@ def test_a_500_is_retried_with_backoff_and_the_same_webhook_id(
     consume()
 
     before = timezone.now()
-    services.send_due()
+    sender.send_due()
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.response_code) == (
         DeliveryStatus.FAILED, 1, 500
@@ -159,16 +159,16 @@ def test_a_500_is_retried_with_backoff_and_the_same_webhook_id(
     assert before <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=5)
     Endpoint.objects.update(busy_until=None)
     Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
-    assert services.send_due() == 0  # not due yet
+    assert sender.send_due() == 0  # not due yet
 
     retry_due_now()
-    services.send_due()
+    sender.send_due()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 2)
     assert delivery.next_attempt_at <= timezone.now() + timedelta(minutes=5)
 
     retry_due_now()
-    services.send_due()
+    sender.send_due()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_code) == (
         DeliveryStatus.SUCCEEDED, 3, 204
@@ -178,12 +178,12 @@ def test_a_500_is_retried_with_backoff_and_the_same_webhook_id(
 
 
 def test_the_backoff_schedule_has_full_jitter_and_an_end() -> None:
-    for attempts, step in enumerate(services.RETRY_SCHEDULE_S, start=1):
-        waits = [services.retry_delay_s(attempts) for _ in range(200)]
+    for attempts, step in enumerate(sender.RETRY_SCHEDULE_S, start=1):
+        waits = [sender.retry_delay_s(attempts) for _ in range(200)]
         assert all(0 <= w <= step for w in waits)  # type: ignore[operator]
         assert max(waits) > step / 2 > min(waits)  # type: ignore[type-var,operator]
-    assert services.retry_delay_s(len(services.RETRY_SCHEDULE_S) + 1) is None
-    assert sum(services.RETRY_SCHEDULE_S) / 3600 == pytest.approx(31.6, abs=0.1)
+    assert sender.retry_delay_s(len(sender.RETRY_SCHEDULE_S) + 1) is None
+    assert sum(sender.RETRY_SCHEDULE_S) / 3600 == pytest.approx(31.6, abs=0.1)
 
 
 @pytest.mark.parametrize("trouble", ["hang", "reset"])
@@ -201,7 +201,7 @@ def test_a_hanging_or_resetting_receiver_does_not_delay_another_endpoint(
     consume()
 
     started = time.monotonic()
-    services.send_due()
+    sender.send_due()
     elapsed = time.monotonic() - started
     assert len(good.received) == 3
     assert good.received[-1].at - started < 0.8  # while the other one hung (timeout 1 s)
@@ -220,9 +220,9 @@ def test_a_hanging_or_resetting_receiver_does_not_delay_another_endpoint(
     # It rests a few seconds before its next turn (a receiver that is down is not asked for
     # every waiting delivery in a row); the good one is free at once.
     rest = Endpoint.objects.get(pk=bad_endpoint.pk).busy_until - timezone.now()
-    assert timedelta(seconds=3) < rest <= services.REST_AFTER_FAILURE
+    assert timedelta(seconds=3) < rest <= sender.REST_AFTER_FAILURE
     assert Endpoint.objects.get(pk=good_endpoint.pk).busy_until <= timezone.now()
-    assert services.claim_endpoints() == []
+    assert sender.claim_endpoints() == []
 
 
 def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
@@ -235,13 +235,13 @@ def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
     a_fault(world)
     consume()
 
-    def sender() -> None:
+    def send() -> None:
         try:
-            services.run_sender(run_for_s=1.5, poll_s=0.05)
+            sender.run_sender(run_for_s=1.5, poll_s=0.05)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=sender)
+    thread = threading.Thread(target=send)
     thread.start()
     hanging.wait_for(1)
     good.wait_for(1)
@@ -252,10 +252,10 @@ def test_the_sender_serves_new_deliveries_while_a_receiver_hangs(
     assert len(good.wait_for(2, timeout_s=1.0)) == 2
     assert good.received[1].at - fanned_out < 0.5
     assert len(hanging.received) == 1  # still hanging: the sender did not wait for it
-    assert services.run_sender(run_for_s=1.0) is None  # one sender at a time: it has the work
+    assert sender.run_sender(run_for_s=1.0) is None  # one sender at a time: it has the work
     thread.join(timeout=5)
     assert not thread.is_alive()
-    assert not get_redis().exists(services.SENDER_LOCK_KEY)  # released
+    assert not get_redis().exists(sender.SENDER_LOCK_KEY)  # released
     statuses = dict(Delivery.objects.values_list("endpoint__url", "status").distinct())
     assert statuses == {good.url: DeliveryStatus.SUCCEEDED, hanging.url: DeliveryStatus.FAILED}
 
@@ -281,7 +281,7 @@ def test_redelivery_sends_the_same_webhook_id_again(world: World, receivers: Rec
     endpoint_for(receiver, world)
     a_fault(world)
     consume()
-    services.send_due()
+    sender.send_due()
     delivery = Delivery.objects.get()
 
     services.redeliver(delivery)
@@ -299,10 +299,10 @@ def test_a_delivery_that_spends_every_retry_disables_the_endpoint_and_tells_the_
     endpoint = endpoint_for(receiver, world)
     a_fault(world)
     consume()
-    last_retry = len(services.RETRY_SCHEDULE_S)
+    last_retry = len(sender.RETRY_SCHEDULE_S)
     Delivery.objects.update(attempts=last_retry, status=DeliveryStatus.FAILED)
 
-    services.send_due()
+    sender.send_due()
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.GAVE_UP, last_retry + 1)
     assert delivery.next_attempt_at is None
@@ -320,7 +320,7 @@ def test_a_delivery_that_spends_every_retry_disables_the_endpoint_and_tells_the_
     a_fault(world)
     consume()
     assert Delivery.objects.count() == 1
-    assert services.send_due() == 0
+    assert sender.send_due() == 0
     # Enabled again: the count of failures starts over.
     services.set_enabled(endpoint, True)
     endpoint.refresh_from_db()
@@ -333,15 +333,15 @@ def test_failing_for_a_day_disables_the_endpoint(world: World, receivers: Receiv
     receiver = receivers(behave=lambda: Behaviour(500))
     endpoint = endpoint_for(receiver, world)
     Endpoint.objects.filter(pk=endpoint.pk).update(
-        consecutive_failures=services.DISABLE_AFTER_FAILURES - 1,
+        consecutive_failures=sender.DISABLE_AFTER_FAILURES - 1,
         failing_since=timezone.now() - timedelta(hours=25),
     )
     a_fault(world)
     consume()
-    services.send_due()
+    sender.send_due()
     endpoint.refresh_from_db()
     assert not endpoint.enabled
-    assert f"{services.DISABLE_AFTER_FAILURES} attempts in a row failed" in endpoint.disabled_reason
+    assert f"{sender.DISABLE_AFTER_FAILURES} attempts in a row failed" in endpoint.disabled_reason
     assert len(mail.outbox) == 1
 
 
@@ -349,12 +349,12 @@ def test_a_success_resets_the_failure_count(world: World, receivers: Receivers) 
     receiver = receivers()
     endpoint = endpoint_for(receiver, world)
     Endpoint.objects.filter(pk=endpoint.pk).update(
-        consecutive_failures=services.DISABLE_AFTER_FAILURES + 5,
+        consecutive_failures=sender.DISABLE_AFTER_FAILURES + 5,
         failing_since=timezone.now() - timedelta(hours=20),
     )
     a_fault(world)
     consume()
-    services.send_due()
+    sender.send_due()
     endpoint.refresh_from_db()
     assert (endpoint.enabled, endpoint.consecutive_failures, endpoint.failing_since) == (
         True, 0, None
@@ -387,7 +387,7 @@ def test_a_url_that_turns_private_is_refused_at_send_time(
     fake_dns.names["hooks.example.com"] = ["127.0.0.1"]  # DNS rebinding after the check
     a_fault(world)
     consume()
-    services.send_due()
+    sender.send_due()
     delivery = Delivery.objects.get(endpoint=endpoint)
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith("refused URL: hooks.example.com resolves to 127.0.0.1")
@@ -407,9 +407,9 @@ def test_a_sender_whose_time_is_up_hands_over_to_the_next(
     monkeypatch.setattr(tasks, "RUN_FOR_S", 0.0)
     monkeypatch.setattr(tasks.send_due_deliveries, "delay", lambda: handed_over.append(True))
     assert tasks.send_due_deliveries() == 0
-    assert handed_over == [True] and services.work_waiting()
+    assert handed_over == [True] and sender.work_waiting()
 
-    services.send_due()
-    assert not services.work_waiting()
+    sender.send_due()
+    assert not sender.work_waiting()
     assert tasks.send_due_deliveries() == 0
     assert handed_over == [True]  # nothing left: no next one
