@@ -61,7 +61,7 @@ class EndpointViewSet(TenantModelViewSet):
         parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values)],
         responses={200: DeliverySerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], url_path="deliveries")
+    @action(detail=True, methods=["get"], url_path="deliveries", filter_backends=[])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         """The delivery log, newest first; ``?status=`` pending, failed, succeeded, gave_up."""
         endpoint = self.get_object()
