@@ -106,7 +106,7 @@ def send_due(limit: int = CLAIM_BATCH) -> int:
     the number of attempts made (the tests' entry point; the worker runs ``run_sender``)."""
     ids = claim_endpoints(limit)
     if len(ids) <= 1:
-        return sum(drain(endpoint_id) for endpoint_id in ids)
+        return sum(_drain_safely(endpoint_id) for endpoint_id in ids)
     with ThreadPoolExecutor(min(len(ids), SENDER_THREADS), "webhooks") as pool:
         return sum(pool.map(_drain_on_thread, ids))
 
@@ -158,9 +158,19 @@ def run_sender(run_for_s: float, poll_s: float = POLL_S, linger_s: float = LINGE
 def _drain_on_thread(endpoint_id: int) -> int:
     close_old_connections()
     try:
-        return drain(endpoint_id)
+        return _drain_safely(endpoint_id)
     finally:
         connection.close()  # this thread's own connection
+
+
+def _drain_safely(endpoint_id: int) -> int:
+    """``drain``; an error (e.g. the endpoint deleted meanwhile) is logged and ends only this
+    endpoint's turn, never the sender (its lease expires; the deliveries are tried again)."""
+    try:
+        return drain(endpoint_id)
+    except Exception:
+        logger.exception("Sending to webhook endpoint %s failed", endpoint_id)
+        return 0
 
 
 def drain(endpoint_id: int) -> int:

@@ -413,3 +413,28 @@ def test_a_sender_whose_time_is_up_hands_over_to_the_next(
     assert not sender.work_waiting()
     assert tasks.send_due_deliveries() == 0
     assert handed_over == [True]  # nothing left: no next one
+
+
+def test_an_endpoint_deleted_while_it_is_served_ends_only_its_own_turn(
+    world: World, receivers: Receivers, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    gone_receiver, other_receiver = receivers(behave=lambda: Behaviour(500)), receivers()
+    gone = endpoint_for(gone_receiver, world)
+    other = endpoint_for(other_receiver, world)
+    a_fault(world)
+    consume()
+    real_post = sender.post
+
+    def post_then_delete(url: str, *args: Any, **kwargs: Any) -> Any:
+        outcome = real_post(url, *args, **kwargs)
+        if url == gone.url:
+            Endpoint.objects.filter(pk=gone.pk).delete()  # its owner deletes it meanwhile
+        return outcome
+
+    monkeypatch.setattr(sender, "post", post_then_delete)
+    with caplog.at_level("ERROR", logger="webhooks.sender"):
+        sender.send_due()  # recording the failure finds no row: logged, not raised
+    assert f"Sending to webhook endpoint {gone.pk} failed" in caplog.text
+    assert not Endpoint.objects.filter(pk=gone.pk).exists()
+    assert len(gone_receiver.received) == 1 and len(other_receiver.events) == 1
+    assert Delivery.objects.get(endpoint=other).status == DeliveryStatus.SUCCEEDED
