@@ -312,8 +312,22 @@ def disable_after_failures(endpoint: Endpoint, reason: str) -> bool:
     endpoint.enabled, endpoint.disabled_reason = False, reason
     if disabled:
         logger.warning("Webhook endpoint %s disabled: %s", endpoint.pk, reason)
-        transaction.on_commit(lambda: send_disabled_email(endpoint.pk))
+        transaction.on_commit(lambda: tell_owners(endpoint.pk))
     return bool(disabled)
+
+
+def tell_owners(endpoint_id: int) -> None:
+    """The e-mail now; when the mail server fails, a Celery task tries again (with backoff),
+    so the owners are not left uninformed by a mail server that is down for a while."""
+    try:
+        send_disabled_email(endpoint_id)
+    except Exception:
+        logger.warning(
+            "E-mail about disabled webhook %s failed; retried", endpoint_id, exc_info=True
+        )
+        from webhooks.tasks import email_owners_disabled
+
+        email_owners_disabled.apply_async((endpoint_id,), countdown=60)
 
 
 def send_disabled_email(endpoint_id: int) -> int:

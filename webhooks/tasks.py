@@ -25,3 +25,20 @@ def prune_deliveries() -> int:
     from webhooks import services
 
     return services.prune_deliveries()
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=12,
+)
+def email_owners_disabled(endpoint_id: int) -> int:
+    """The e-mail that an endpoint was disabled, when the first try failed (mail server down)."""
+    from webhooks import sender
+    from webhooks.models import Endpoint
+
+    if not Endpoint.objects.filter(pk=endpoint_id).exists():
+        return 0  # deleted meanwhile: nothing left to tell
+    return sender.send_disabled_email(endpoint_id)

@@ -438,3 +438,29 @@ def test_an_endpoint_deleted_while_it_is_served_ends_only_its_own_turn(
     assert not Endpoint.objects.filter(pk=gone.pk).exists()
     assert len(gone_receiver.received) == 1 and len(other_receiver.events) == 1
     assert Delivery.objects.get(endpoint=other).status == DeliveryStatus.SUCCEEDED
+
+
+def test_the_disabled_e_mail_is_retried_when_the_mail_server_fails(
+    world: World, receivers: Receivers, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from webhooks import tasks
+
+    receiver = receivers(behave=lambda: Behaviour(500))
+    endpoint = endpoint_for(receiver, world)
+    a_fault(world)
+    consume()
+    Delivery.objects.update(attempts=len(sender.RETRY_SCHEDULE_S), status=DeliveryStatus.FAILED)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        tasks.email_owners_disabled, "apply_async", lambda args, countdown: queued.append(args)
+    )
+    sender.send_due()
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled  # disabled all the same
+    assert queued == [(endpoint.pk,)]  # and the e-mail is tried again later
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert tasks.email_owners_disabled(endpoint.pk) == 1  # the retry, once mail works
+    assert mail.outbox[0].to == ["alice@example.com"]
