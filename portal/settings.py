@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "events",
     "webhooks",
     "audit",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +170,7 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Fusebox <noreply@fusebox.local>")
+EMAIL_TIMEOUT = 30  # seconds per SMTP step: a hanging mail server never holds a worker for long
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -320,6 +324,15 @@ WEBHOOKS_TIMEOUT_S = env_float("WEBHOOKS_TIMEOUT_S", 10.0)
 WEBHOOKS_SEND_INTERVAL_S = env_float("WEBHOOKS_SEND_INTERVAL_S", 5.0)
 WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", ACCESS_EXTERNAL_ALLOW_HTTP)
 
+# E-mail alerts (docs/alerts.md): offline thresholds are checked and due e-mails sent every
+# ALERTS_CHECK_INTERVAL_S; past ALERTS_RATE_LIMIT_PER_HOUR immediate alerts in an hour, a
+# recipient's next alerts wait for the daily digest, sent at ALERTS_DIGEST_HOUR (UTC, 0-23).
+ALERTS_CHECK_INTERVAL_S = env_float("ALERTS_CHECK_INTERVAL_S", 15.0)
+ALERTS_RATE_LIMIT_PER_HOUR = env_int("ALERTS_RATE_LIMIT_PER_HOUR", 10, minimum=1)
+ALERTS_DIGEST_HOUR = env_int("ALERTS_DIGEST_HOUR", 7, minimum=0)
+if ALERTS_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"ALERTS_DIGEST_HOUR must be 0-23, not {ALERTS_DIGEST_HOUR}")
+
 CELERY_BEAT_SCHEDULE = {
     "balancing-sweep": {"task": "balancing.tasks.sweep", "schedule": BALANCING_SWEEP_SECONDS},
     "prune-balancing-decisions": {
@@ -353,5 +366,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {
         "task": "webhooks.tasks.prune_deliveries",
         "schedule": 24 * 3600.0,
+    },
+    "check-alerts": {"task": "alerts.tasks.check_and_send", "schedule": ALERTS_CHECK_INTERVAL_S},
+    "send-alert-digests": {
+        "task": "alerts.tasks.send_digests",
+        "schedule": crontab(hour=ALERTS_DIGEST_HOUR, minute=0),
     },
 }

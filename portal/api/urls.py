@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import ApiTokenViewSet, MeView, ObtainTokenView
+from alerts.api.urls import register as register_alerts
 from audit.api.views import AuditEntryViewSet
 from auth_access.api.urls import register as register_access
 from balancing.api.views import BalancingDecisionViewSet, InstallationLoadViewSet
@@ -43,6 +44,7 @@ register_reporting(router)
 register_events(router)
 router.register("auth/tokens", ApiTokenViewSet, basename="api-tokens")
 router.register("audit-log", AuditEntryViewSet)
+register_alerts(router)
 register_webhooks(router)
 
 urlpatterns = [

@@ -1,0 +1,27 @@
+"""Where alerts sit: above events, installations, accounts and chargers; nothing but the URL
+maps and the settings import them."""
+
+from __future__ import annotations
+
+from tests.webhooks.test_hygiene import PROJECT, imports_of, ours
+
+ALLOWED = {"alerts", "events", "installations", "accounts", "chargers", "portal"}
+
+
+def test_alerts_import_only_what_they_may() -> None:
+    wrong = {
+        str(source): sorted(name for name in imports_of(source) if name.split(".")[0] in bad)
+        for source in ours("alerts")
+        if (bad := {n.split(".")[0] for n in imports_of(source)} & (PROJECT - ALLOWED))
+    }
+    assert wrong == {}
+
+
+def test_nothing_but_the_url_maps_imports_alerts() -> None:
+    importers = {
+        str(source)
+        for package in PROJECT | {"audit"}
+        for source in ours(package)
+        if any(name.split(".")[0] == "alerts" for name in imports_of(source))
+    }
+    assert {i.split("/main/")[-1] for i in importers} <= {"portal/urls.py", "portal/api/urls.py"}
