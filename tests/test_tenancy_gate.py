@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import User
+from alerts.models import Subscription
 from audit.models import AuditEntry
 from auth_access.models import (
     AuthorizationRecord,
@@ -112,6 +113,7 @@ def _populate_everything(world: World) -> None:
             installation=charger.installation, kind="offline", started_at=now, summary="x"
         )
         IncidentCharger.objects.create(incident=incident, charger=charger, started_at=now)
+        Subscription.objects.create(user=user, installation=charger.installation)
         endpoint = Endpoint.objects.create(
             installation=charger.installation, url=f"https://hooks{charger.pk}.example.com/"
         )
