@@ -58,7 +58,6 @@ from reporting.queries import (
     GroupBy,
     SessionFilter,
     keyset_page,
-    summarise,
     with_facts,
 )
 from reporting.rollup import UsageSource
@@ -446,7 +445,7 @@ class InstallationUsageExportView(ExportMixin, InstallationReportMixin, View):
 
     def export(self) -> jobs.Export:
         group_by = self.form.group()  # type: ignore[attr-defined]
-        rows = summarise(self.selected(), group_by)
+        rows = self.usage_source.summarise(group_by)
         table = usage_table(rows, group_by, self.session_filter.labels, self.zone_name())
         export = rows_export(table, f"{self.installation.name}-usage", rows)
         export.title = f"{table.title}, {self.installation.name}"
@@ -604,6 +603,6 @@ class UsageAcrossExportView(ExportMixin, UsageAcrossMixin, View):
 
     def export(self) -> jobs.Export:
         group_by = self.form.group()  # type: ignore[attr-defined]
-        rows = summarise(self.selected(), group_by)
+        rows = self.usage_source.summarise(group_by)
         table = usage_table(rows, group_by, self.session_filter.labels, "")
         return rows_export(table, "usage", rows)
