@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 RETRY_SCHEDULE_S = (30, 120, 600, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 8 * 3600)
 LEASE = timedelta(minutes=2)
 CLAIM_BATCH = 50
+RUN_FOR_S = 50.0  # one run sends for at most this long; the next run goes on
 
 
 def claim(now: datetime, limit: int = CLAIM_BATCH) -> list[AlertMail]:
@@ -68,12 +70,24 @@ def message(mail: AlertMail) -> EmailMultiAlternatives:
     return email
 
 
-def send_due(now: datetime | None = None) -> int:
-    """Send what is due; the number sent. Safe on several workers at once."""
-    now = now or timezone.now()
-    mails = claim(now)
+def send_due(now: datetime | None = None, budget_s: float = RUN_FOR_S) -> int:
+    """Send what is due, a claim at a time, until nothing is due, a claim fails entirely (the
+    server is down: the rest waits for its retry) or ``budget_s`` has passed; the number sent.
+    Safe on several workers at once."""
+    started = time.monotonic()
+    sent = 0
+    while True:
+        sent_now, claimed = _send_claim(now or timezone.now())
+        sent += sent_now
+        if claimed < CLAIM_BATCH or sent_now == 0 or time.monotonic() - started > budget_s:
+            return sent
+
+
+def _send_claim(now: datetime) -> tuple[int, int]:
+    """One claim sent over one connection: (sent, claimed)."""
+    mails = claim(now, CLAIM_BATCH)
     if not mails:
-        return 0
+        return 0, 0
     sent = 0
     connection = get_connection(fail_silently=False)
     try:
@@ -81,7 +95,7 @@ def send_due(now: datetime | None = None) -> int:
     except Exception as error:  # the server is down: every claimed e-mail waits for a retry
         for mail in mails:
             _failed(mail, error, now)
-        return 0
+        return 0, len(mails)
     try:
         for mail in mails:
             try:
@@ -101,7 +115,7 @@ def send_due(now: datetime | None = None) -> int:
             connection.close()
         except Exception:  # a server that went away mid-way: the outcomes are written
             logger.warning("Closing the SMTP connection failed", exc_info=True)
-    return sent
+    return sent, len(mails)
 
 
 def _failed(mail: AlertMail, error: Exception, now: datetime) -> None:

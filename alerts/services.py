@@ -55,19 +55,16 @@ class Subscriber:
     muted: set[int]
 
 
-def subscribers(installation_id: int) -> list[Subscriber]:
-    """Every active member of the installation with what they asked for."""
-    saved = {
-        sub.user_id: sub
-        for sub in Subscription.objects.filter(installation_id=installation_id).prefetch_related(
-            "muted_chargers"
-        )
-    }
+def subscribers(installation_id: int, user_id: int | None = None) -> list[Subscriber]:
+    """Every active member of the installation (or only ``user_id``) with what they asked for."""
+    saved_subs = Subscription.objects.filter(installation_id=installation_id)
+    memberships = Membership.objects.filter(installation_id=installation_id, user__is_active=True)
+    if user_id is not None:
+        saved_subs = saved_subs.filter(user_id=user_id)
+        memberships = memberships.filter(user_id=user_id)
+    saved = {sub.user_id: sub for sub in saved_subs.prefetch_related("muted_chargers")}
     found = []
-    memberships = Membership.objects.filter(
-        installation_id=installation_id, user__is_active=True
-    ).select_related("user", "installation")
-    for membership in memberships:
+    for membership in memberships.select_related("user", "installation"):
         sub = saved.get(membership.user_id)
         if sub is None:
             found.append(Subscriber(membership, Subscription.for_membership(membership), set()))
@@ -172,9 +169,7 @@ def session_alert(event: Event, now: datetime | None = None) -> bool:
         return False
     unexpected = bool(payload.get("inferred")) or payload.get("stop_reason") not in EXPECTED_STOPS
     kind = AlertKind.SESSION_STOPPED_UNEXPECTEDLY if unexpected else AlertKind.SESSION_FINISHED
-    person = next(
-        (p for p in subscribers(event.installation_id) if p.membership.user_id == driver_id), None
-    )
+    person = next(iter(subscribers(event.installation_id, driver_id)), None)
     if person is None or not person.subscription.wants(kind) or event.charger_id in person.muted:
         return False  # not (or no longer) a member: never told of this installation
     key = f"session:{payload['session_id']}:{kind}:user:{driver_id}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from alerts import outbox
 from alerts.choices import MailStatus
 from alerts.models import AlertMail
-from tests.alerts.conftest import SmtpServer, ago, offline, run
+from tests.alerts.conftest import SmtpServer, ago, fault, offline, run
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,3 +96,15 @@ def test_an_email_is_given_up_after_every_retry_and_says_why(
         at += timedelta(days=1)
     assert set(AlertMail.objects.values_list("status", flat=True)) == {MailStatus.FAILED}
     assert all(m.last_error for m in AlertMail.objects.all())
+
+
+def test_one_run_sends_everything_due_a_claim_at_a_time(
+    world: World, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "CLAIM_BATCH", 1)
+    smtp.start()
+    offline(world.charger_a1.pk, ago(20))
+    fault(world.charger_a2.pk, 1, ago(1))
+    run()
+    assert outbox.send_due() == 4
+    assert len(smtp.inbox.messages) == 4
