@@ -34,13 +34,15 @@ from django.utils import timezone
 
 from alerts import unsubscribe
 from alerts.choices import AlertKind, DeliveryMode, MailStatus
-from alerts.models import AlertMail, Subscription
+from alerts.models import MAX_OFFLINE_THRESHOLD_MIN, AlertMail, Subscription
 from chargers.choices import StopReason
 from events.choices import IncidentKind
 from events.models import Event, Incident, IncidentCharger
 from installations.models import Installation, Membership
 
 RECOVERY_LOOKBACK = timedelta(days=1)  # incidents ended this recently may still owe a recovery
+BEAT_OPEN_WINDOW = timedelta(minutes=MAX_OFFLINE_THRESHOLD_MIN) + timedelta(hours=1)
+BEAT_ENDED_WINDOW = timedelta(minutes=10)
 # A session that ended for one of these reasons (and was not closed by inference) finished
 # normally; anything else stopped unexpectedly.
 EXPECTED_STOPS = {StopReason.LOCAL, StopReason.REMOTE, StopReason.EV_DISCONNECTED}
@@ -101,13 +103,21 @@ def evaluate_incidents(
     installation_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> int:
     """Write what open and recently ended incidents owe their subscribers; the number of
-    e-mails written. Idempotent."""
+    e-mails written. Idempotent. With ``installation_ids`` (the consumer): those
+    installations' open incidents and those ended within ``RECOVERY_LOOKBACK``. Without (the
+    beat, every few seconds, for thresholds that pass without an event): open incidents that
+    started within ``BEAT_OPEN_WINDOW`` (every threshold has passed in older ones: a charger
+    dead for weeks costs nothing) and those ended within ``BEAT_ENDED_WINDOW`` (a recovery the
+    consumer read before the incidents consumer had applied it)."""
     now = now or timezone.now()
-    incidents = Incident.objects.filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gte=now - RECOVERY_LOOKBACK)
-    ).select_related("installation")
     if installation_ids is not None:
-        incidents = incidents.filter(installation_id__in=list(installation_ids))
+        scope = Q(ended_at__isnull=True) | Q(ended_at__gte=now - RECOVERY_LOOKBACK)
+        scope &= Q(installation_id__in=list(installation_ids))
+    else:
+        scope = Q(ended_at__isnull=True, started_at__gte=now - BEAT_OPEN_WINDOW) | Q(
+            ended_at__gte=now - BEAT_ENDED_WINDOW
+        )
+    incidents = Incident.objects.filter(scope).select_related("installation")
     written = 0
     by_installation: dict[int, list[Subscriber]] = {}
     for incident in incidents.order_by("started_at", "id"):

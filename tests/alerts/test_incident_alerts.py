@@ -260,3 +260,17 @@ def test_digest_subscribers_get_one_email_a_day(world: World) -> None:
     (digest,) = mail.outbox
     assert digest.to == ["alice@example.com"] and "2 alerts" in digest.subject
     assert "A1 offline" in digest.body and "back online" in digest.body
+
+
+def test_the_beat_leaves_incidents_open_for_days_alone_and_the_consumer_does_not(
+    world: World,
+) -> None:
+    from events.models import Incident, IncidentCharger
+
+    started = ago(3 * 24 * 60)
+    incident = Incident.objects.create(
+        installation=world.site_a, kind="offline", started_at=started, summary="A1 offline"
+    )
+    IncidentCharger.objects.create(incident=incident, charger=world.charger_a1, started_at=started)
+    assert services.evaluate_incidents() == 0  # every threshold passed long ago
+    assert services.evaluate_incidents([world.site_a.pk]) == 2  # something happened there
