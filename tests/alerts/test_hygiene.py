@@ -3,6 +3,8 @@ maps and the settings import them."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.webhooks.test_hygiene import PROJECT, imports_of, ours
 
 ALLOWED = {"alerts", "events", "installations", "accounts", "chargers", "portal"}
@@ -25,3 +27,10 @@ def test_nothing_but_the_url_maps_imports_alerts() -> None:
         if any(name.split(".")[0] == "alerts" for name in imports_of(source))
     }
     assert {i.split("/main/")[-1] for i in importers} <= {"portal/urls.py", "portal/api/urls.py"}
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_subscriptions_and_the_outbox(admin_client) -> None:  # type: ignore[no-untyped-def]
+    for model in ["subscription", "alertmail"]:
+        assert admin_client.get(f"/admin/alerts/{model}/").status_code == 200
+    assert admin_client.get("/admin/alerts/alertmail/add/").status_code == 403

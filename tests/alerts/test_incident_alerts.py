@@ -274,3 +274,14 @@ def test_the_beat_leaves_incidents_open_for_days_alone_and_the_consumer_does_not
     IncidentCharger.objects.create(incident=incident, charger=world.charger_a1, started_at=started)
     assert services.evaluate_incidents() == 0  # every threshold passed long ago
     assert services.evaluate_incidents([world.site_a.pk]) == 2  # something happened there
+
+
+def test_a_member_who_left_hears_nothing_more(world: World) -> None:
+    from installations.models import Membership
+
+    subscription(world.ingrid, world.site_a)  # a saved subscription outlives the membership
+    Membership.objects.filter(user=world.ingrid, installation=world.site_a).delete()
+    offline(world.charger_a1.pk, ago(20))
+    run()
+    outbox.send_due()
+    assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
