@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from alerts.models import Subscription
@@ -49,21 +50,22 @@ def url_for(user_id: int, installation_id: int | None) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def installations_of(request: Unsubscribe) -> list[Installation]:
-    """The installations the request covers that the user is (still) a member of."""
+def _memberships(request: Unsubscribe) -> QuerySet[Membership]:
+    """The user's memberships the request covers (installations they are still a member of)."""
     memberships = Membership.objects.filter(user_id=request.user_id)
     if request.installation_id is not None:
         memberships = memberships.filter(installation_id=request.installation_id)
-    return [m.installation for m in memberships.select_related("installation")]
+    return memberships.select_related("installation")
+
+
+def installations_of(request: Unsubscribe) -> list[Installation]:
+    return [membership.installation for membership in _memberships(request)]
 
 
 def apply(request: Unsubscribe) -> int:
     """Turn the covered subscriptions off; the number of installations. Idempotent."""
     done = 0
-    memberships = Membership.objects.filter(user_id=request.user_id)
-    if request.installation_id is not None:
-        memberships = memberships.filter(installation_id=request.installation_id)
-    for membership in memberships:
+    for membership in _memberships(request):
         subscription = Subscription.objects.filter(
             user_id=request.user_id, installation_id=membership.installation_id
         ).first() or Subscription.for_membership(membership)

@@ -53,11 +53,10 @@ class AlertSettingsView(LoginRequiredMixin, View):
         return self._page(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        pk = request.POST.get("subscription", "")  # not a number: not found, like another's
         subscription = get_object_or_404(
             Subscription.objects.restrict(request.user, Action.ADMINISTER),
-            pk=request.POST.get("subscription")
-            if str(request.POST.get("subscription", "")).isdigit()
-            else None,
+            pk=int(pk) if pk.isdigit() else 0,
         )
         form = _form(request, subscription, request.POST)
         if not form.is_valid():
@@ -73,11 +72,8 @@ class UnsubscribeView(View):
 
     template_name = "alerts/unsubscribe.html"
 
-    def _request(self, token: str) -> unsubscribe.Unsubscribe | None:
-        return unsubscribe.read_token(token)
-
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        wanted = self._request(token)
+        wanted = unsubscribe.read_token(token)
         if wanted is None:
             return render(request, self.template_name, {"invalid": True}, status=400)
         context = {
@@ -87,7 +83,7 @@ class UnsubscribeView(View):
         return render(request, self.template_name, context)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
-        wanted = self._request(token)
+        wanted = unsubscribe.read_token(token)
         if wanted is None:
             return render(request, self.template_name, {"invalid": True}, status=400)
         installations = unsubscribe.installations_of(wanted)
