@@ -119,3 +119,17 @@ def test_the_resource_is_in_the_openapi_schema(world: World) -> None:
     schema = api_as(world.alice).get("/api/v1/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     assert "/api/v1/alert-subscriptions/{id}/" in schema.content.decode()
+
+
+def test_a_token_limited_to_one_installation_reaches_only_that_subscription(
+    world: World,
+) -> None:
+    from accounts.api_tokens import create_token
+
+    _, key = create_token(world.ingrid, "office only", installations=[world.site_c])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    listed = client.get(URL).json()["results"]
+    assert [s["installation"] for s in listed] == [world.site_c.pk]
+    harbour = Subscription.objects.get(user=world.ingrid, installation=world.site_a)
+    assert client.get(f"{URL}{harbour.pk}/").status_code == 404
