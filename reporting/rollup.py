@@ -29,12 +29,13 @@ migration's backfill, ``manage.py rollup --rebuild``); ``differences`` compares 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import Count, DateField, F, Func, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
@@ -216,6 +217,27 @@ def _aggregate(query: QuerySet[Any]) -> list[dict[str, Any]]:
         return list(query)
 
 
+def _aggregate_sql(sql: str, params: Any, using: str) -> list[tuple[Any, ...]]:
+    """``_aggregate`` for SQL the ORM cannot say (``GROUPING SETS``)."""
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{AGGREGATE_WORK_MEM}'")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _merged(rows: list[SummaryRow], more: list[SummaryRow], group_by: GroupBy) -> list[SummaryRow]:
+    """``rows`` with ``more`` added (the same installation, key and currency: one row)."""
+    merged: dict[tuple[int, Any, str], SummaryRow] = {}
+    for row in [*rows, *more]:
+        slot = (row.installation_id, row.key, row.usage.currency)
+        found = merged.get(slot)
+        if found is None:
+            merged[slot] = replace(row)
+        else:
+            found.usage = _plus(found.usage, row.usage)
+    return sort_summary(list(merged.values()), group_by)
+
+
 def chart_group(days: DateRange | None) -> GroupBy:
     """The energy chart's bars: per day for two months or less, else per month."""
     span = (days.last - days.first).days if days else None
@@ -257,10 +279,11 @@ def _labels(group_by: GroupBy, keys: set[Any]) -> dict[Any, dict[str, Any]]:
 
 def _rollup_summaries(
     rows: QuerySet[DailyUsage], group_by: GroupBy, chart: GroupBy | None
-) -> dict[GroupBy, list[SummaryRow]]:
-    """Sums of the rollup rows per installation, ``group_by`` key and currency (and per
-    ``chart`` bucket, folded into a second summary), in one aggregate over the ids only; the
-    labels are read afterwards by primary key (grouping by joined names sorted every row)."""
+) -> tuple[list[SummaryRow], list[SummaryRow]]:
+    """Sums of the rollup rows per installation, ``group_by`` key and currency, and per
+    ``chart`` bucket and currency over all the installations (the energy chart), in one
+    aggregate over the ids only (``GROUPING SETS``); the labels are read afterwards by primary
+    key (grouping by joined names sorted every row). The chart's rows have installation 0."""
     from installations.models import Installation
 
     key = ROLLUP_KEYS[group_by]
@@ -270,66 +293,66 @@ def _rollup_summaries(
         rows = rows.annotate(chart=ROLLUP_BUCKETS[chart])
     columns = ["installation_id", *([key] if key else []), *(["chart"] if chart else [])]
     grouped = rows.order_by().values(*columns, "currency").annotate(**ROLLUP_SUMS)
-    sums = _aggregate(grouped.values_list(*columns, "currency", *ROLLUP_SUMS))
-    names = dict(
-        Installation._base_manager.filter(pk__in={row[0] for row in sums}).values_list("pk", "name")
-    )
-    labels = _labels(group_by, {row[1] for row in sums} if key else set())
-    # Folded as plain lists (tens of thousands of groups across a thousand installations).
-    acc: dict[GroupBy, dict[tuple[int, Any, str], list[Any]]] = {group_by: {}}
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # a filter that selects no row of the rollup
+        return [], []
+    using = rows.db
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
+        names = [column.name for column in cursor.description]
+    at = {name: f"q.c{n}" for n, name in enumerate(names, start=1)}
+    aliases = ", ".join(f"c{n}" for n in range(1, len(names) + 1))
+    sums = ", ".join(f"SUM({at[name]})" for name in ROLLUP_SUMS)
+    summary_key = ", ".join([at["installation_id"], *([at[key]] if key else []), at["currency"]])
     if chart is not None:
-        acc[chart] = {}
-    width = len(columns)
-    for row in sums:
-        installation_id, currency, values = row[0], row[width] or "", row[width + 1 :]
-        keys = {group_by: row[1] if key else installation_id}
-        if chart is not None:
-            keys[chart] = row[width - 1]
-        for g, k in keys.items():
-            slot = (installation_id, k, currency)
-            found = acc[g].get(slot)
-            if found is None:
-                acc[g][slot] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    found[i] += value
+        flag = f"GROUPING({at['installation_id']})"  # 1: a row of the chart
+        group = f"GROUPING SETS (({summary_key}), ({at['chart']}, {at['currency']}))"
+    else:
+        flag, group = "0", summary_key
+    outer = (
+        f"SELECT {flag}, {at['installation_id']}, {at[key] if key else 'NULL'}, "
+        f"{at['chart'] if chart else 'NULL'}, {at['currency']}, {sums} "
+        f"FROM ({sql}) AS q ({aliases}) GROUP BY {group}"
+    )
+    found = _aggregate_sql(outer, params, using)
+    names_by_pk = dict(
+        Installation._base_manager.filter(
+            pk__in={row[1] for row in found if not row[0]}
+        ).values_list("pk", "name")
+    )
+    labels = _labels(group_by, {row[2] for row in found if not row[0]} if key else set())
     cent = Decimal("0.01")
-    folded = {
-        g: {
-            slot: Usage(
-                sessions=int(n), energy_wh=int(energy), connected_s=int(connected),
-                charging_s=int(charging), idle_s=int(idle),
-                cost=Decimal(money).quantize(cent), currency=slot[2],
-            )
-            for slot, (n, energy, connected, charging, idle, money) in by_slot.items()
-        }
-        for g, by_slot in acc.items()
-    }  # fmt: skip
-    result = {}
-    for g, sums_by_key in folded.items():
-        made = []
-        for (installation_id, k, _currency), usage in sums_by_key.items():
-            fields: dict[str, Any] = {"installation_id": installation_id}
-            fields["installation__name"] = names.get(installation_id, "")
-            column = ROLLUP_KEYS[g]
-            if column:
-                fields[column] = k
-            if g == group_by:
-                fields.update(labels.get(k, {}))
-            for name in LABELS.get(g, ("", "", ()))[2]:
-                fields.setdefault(f"{LABELS[g][1]}__{name}", "")
-            key_value, label = key_and_label(g, fields)
-            made.append(
-                SummaryRow(
-                    installation_id=installation_id,
-                    installation_name=fields["installation__name"],
-                    key=key_value,
-                    label=label,
-                    usage=usage,
-                )
-            )
-        result[g] = made
-    return result
+    summary: list[SummaryRow] = []
+    series: list[SummaryRow] = []
+    for in_chart, installation_id, key_value, bucket, currency, *values in found:
+        n, energy, connected, charging, idle, money = values
+        usage = Usage(
+            sessions=int(n), energy_wh=int(energy), connected_s=int(connected),
+            charging_s=int(charging), idle_s=int(idle),
+            cost=Decimal(money).quantize(cent), currency=currency or "",
+        )  # fmt: skip
+        g = chart if in_chart else group_by
+        fields: dict[str, Any] = {"installation_id": 0 if in_chart else installation_id}
+        fields["installation__name"] = "" if in_chart else names_by_pk.get(installation_id, "")
+        column = ROLLUP_KEYS[g]  # type: ignore[index]
+        if column:
+            fields[column] = bucket if in_chart else key_value
+        if not in_chart:
+            fields.update(labels.get(key_value, {}))
+        if g in LABELS:
+            for name in LABELS[g][2]:  # type: ignore[index]
+                fields.setdefault(f"{LABELS[g][1]}__{name}", "")  # type: ignore[index]
+        k, label = key_and_label(g, fields)  # type: ignore[arg-type]
+        made = SummaryRow(
+            installation_id=fields["installation_id"],
+            installation_name=fields["installation__name"],
+            key=k,
+            label=label,
+            usage=usage,
+        )
+        (series if in_chart else summary).append(made)
+    return summary, series
 
 
 def totals_of(rows: list[SummaryRow]) -> Totals:
@@ -438,38 +461,33 @@ class UsageSource:
         return self.summaries[group_by]
 
     def _summarise(self, group_by: GroupBy) -> list[SummaryRow]:
-        return self._summaries(group_by, None)[group_by]
+        return self._summary_and_chart(group_by, None)[0]
 
-    def _summaries(
+    def _summary_and_chart(
         self, group_by: GroupBy, chart: GroupBy | None
-    ) -> dict[GroupBy, list[SummaryRow]]:
-        """The summary per ``group_by`` and, from the same scan of the rollup, per ``chart``
-        (the energy chart's days or months)."""
-        wanted = [group_by] if chart in (None, group_by) else [group_by, chart]
+    ) -> tuple[list[SummaryRow], list[SummaryRow]]:
+        """The summary per ``group_by`` and, from the same scan of the rollup, the energy per
+        ``chart`` bucket and currency over all the installations (installation 0)."""
         rows, rest = self.split()
         if rows is None:
-            return {g: summarise(rest, g) for g in wanted}
-        found = _rollup_summaries(rows, group_by, chart if chart != group_by else None)
-        result = {}
-        for g in wanted:
-            merged = {(r.installation_id, r.key, r.usage.currency): r for r in found[g]}
-            for extra in summarise(rest, g):  # the sessions not finished yet
-                key = (extra.installation_id, extra.key, extra.usage.currency)
-                if key in merged:
-                    merged[key].usage = _plus(merged[key].usage, extra.usage)
-                else:
-                    merged[key] = extra
-            result[g] = sort_summary(list(merged.values()), g)
-        return result
+            return summarise(rest, group_by), summarise(rest, chart) if chart else []
+        summary, series = _rollup_summaries(rows, group_by, chart)
+        merged = _merged(summary, summarise(rest, group_by), group_by)  # + those not finished
+        if chart is None:
+            return merged, []
+        raw_series = [replace(r, installation_id=0) for r in summarise(rest, chart)]
+        return merged, _merged(series, raw_series, chart)
 
     def summary_and_series(
         self, group_by: GroupBy, days: DateRange | None
     ) -> tuple[list[SummaryRow], tuple[GroupBy, list[tuple[str, float]]]]:
         """A Usage page's summary and energy chart (``energy_series``) from one scan."""
         chart = chart_group(days)
-        if group_by not in self.summaries:
-            self.summaries.update(self._summaries(group_by, chart))
-        return self.summarise(group_by), self.energy_series(days)
+        if group_by == chart or group_by in self.summaries:
+            return self.summarise(group_by), self.energy_series(days)
+        summary, series = self._summary_and_chart(group_by, chart)
+        self.summaries[group_by] = summary
+        return summary, energy_points(lambda _group_by: series, days)
 
     def energy_series(self, days: DateRange | None) -> tuple[GroupBy, list[tuple[str, float]]]:
         return energy_points(self.summarise, days)
