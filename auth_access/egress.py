@@ -18,15 +18,17 @@ addresses and any port are allowed too.
 
 The check runs twice: when the URL is saved (``AccessPolicy.clean()``, hence the API and the
 form), and at every call (``resolve()`` in ``auth_access.external.call``), because DNS answers
-change. The call then connects to the very addresses it checked (``external`` pins them), so a
+change. The call then connects to the very addresses it checked (``pinned_connection``), so a
 name that resolves to a public address for the check and to 127.0.0.1 a moment later (DNS
 rebinding) gets nowhere; TLS still verifies the certificate against the URL's host name.
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -91,7 +93,14 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def check_form(url: str, *, allow_local: bool) -> tuple[str, str, int, str]:
+# Who the guard speaks of in its messages: what the URL is for, and who gets called there.
+AUTHORIZER = ("The external authorizer", "authorizers")
+WEBHOOK = ("A webhook URL", "webhook receivers")
+
+
+def check_form(
+    url: str, *, allow_local: bool, purpose: tuple[str, str] = AUTHORIZER
+) -> tuple[str, str, int, str]:
     """Scheme, host, port and target of ``url``, or UnsafeDestination (no DNS lookup)."""
     try:
         parts = urlsplit(url)
@@ -100,7 +109,7 @@ def check_form(url: str, *, allow_local: bool) -> tuple[str, str, int, str]:
         raise UnsafeDestination("This is not a valid URL.") from None
     scheme = parts.scheme.lower()
     if scheme != "https" and not (scheme == "http" and allow_local):
-        raise UnsafeDestination("The external authorizer must be an https:// URL.")
+        raise UnsafeDestination(f"{purpose[0]} must be an https:// URL.")
     host = parts.hostname
     if not host:
         raise UnsafeDestination("The URL needs a host name.")
@@ -117,9 +126,9 @@ def check_form(url: str, *, allow_local: bool) -> tuple[str, str, int, str]:
     return scheme, host, port, target
 
 
-def resolve(url: str, *, allow_local: bool) -> Destination:
+def resolve(url: str, *, allow_local: bool, purpose: tuple[str, str] = AUTHORIZER) -> Destination:
     """Check ``url`` and every address its host resolves to now; UnsafeDestination otherwise."""
-    scheme, host, port, target = check_form(url, allow_local=allow_local)
+    scheme, host, port, target = check_form(url, allow_local=allow_local, purpose=purpose)
     try:
         addresses = lookup(host, port)
     except (OSError, UnicodeError):
@@ -132,6 +141,53 @@ def resolve(url: str, *, allow_local: bool) -> Destination:
             if problem:
                 named = f"{host} is" if host == address else f"{host} resolves to {address},"
                 raise UnsafeDestination(
-                    f"{named} {problem}: Fusebox only calls authorizers on the public internet."
+                    f"{named} {problem}: Fusebox only calls {purpose[1]} on the public internet."
                 )
     return Destination(scheme, host, port, target, tuple(addresses))
+
+
+def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked ``addresses`` that answers (never a new
+    DNS lookup: what was checked is what is called)."""
+    last_error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as error:
+            last_error = error
+    raise last_error or OSError("no address to connect to")
+
+
+class PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, destination: Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
+            destination.addresses, address[1], timeout
+        )
+
+
+class PinnedHTTPS(http.client.HTTPSConnection):
+    """TLS to the checked address; the server name and certificate check use the URL's host."""
+
+    def __init__(self, destination: Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout, context=tls_context())
+        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
+            destination.addresses, address[1], timeout
+        )
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The system's trust store, certificate and host name checked (the tests swap it)."""
+    global _tls
+    if _tls is None:
+        _tls = ssl.create_default_context()
+    return _tls
+
+
+def pinned_connection(destination: Destination, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to the addresses ``resolve`` checked, never to a new lookup's."""
+    pinned = PinnedHTTPS if destination.scheme == "https" else PinnedHTTP
+    return pinned(destination, timeout)

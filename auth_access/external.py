@@ -33,8 +33,6 @@ import hmac
 import http.client
 import json
 import secrets
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -239,47 +237,6 @@ def build_request(
     )
 
 
-def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
-    """A TCP connection to the first of the checked ``addresses`` that answers (never a new
-    DNS lookup: what was checked is what is called)."""
-    last_error: OSError | None = None
-    for address in addresses:
-        try:
-            return socket.create_connection((address, port), timeout)
-        except OSError as error:
-            last_error = error
-    raise last_error or OSError("no address to connect to")
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, destination: egress.Destination, timeout: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout)
-        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
-            destination.addresses, address[1], timeout
-        )
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """TLS to the checked address; the server name and certificate check use the URL's host."""
-
-    def __init__(self, destination: egress.Destination, timeout: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout, context=tls_context())
-        self._create_connection = lambda address, timeout, *rest: _connect_pinned(
-            destination.addresses, address[1], timeout
-        )
-
-
-_tls: ssl.SSLContext | None = None
-
-
-def tls_context() -> ssl.SSLContext:
-    """The system's trust store, certificate and host name checked (the tests swap it)."""
-    global _tls
-    if _tls is None:
-        _tls = ssl.create_default_context()
-    return _tls
-
-
 def call(request: ExternalRequest) -> ExternalAnswer:
     """Make the call (blocking, at most about ``deadline_s`` per network step) and read the
     verdict. Never raises: a failure is an answer with ``error``.
@@ -293,8 +250,7 @@ def call(request: ExternalRequest) -> ExternalAnswer:
         destination = egress.resolve(request.url, allow_local=settings.ACCESS_EXTERNAL_ALLOW_HTTP)
     except egress.UnsafeDestination as error:
         return ExternalAnswer(None, error=f"refused URL: {error}"[:150])
-    pinned = _PinnedHTTPS if destination.scheme == "https" else _PinnedHTTP
-    connection = pinned(destination, request.deadline_s)
+    connection = egress.pinned_connection(destination, request.deadline_s)
     try:
         connection.request("POST", destination.target, body=request.body, headers=request.headers())
         response = connection.getresponse()

@@ -19,8 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from auth_access import egress
-from auth_access.external import _PinnedHTTP, _PinnedHTTPS
-from webhooks.models import EXCERPT_CHARS, _for_webhooks
+from webhooks.models import EXCERPT_CHARS
 from webhooks.signing import signature
 
 USER_AGENT = "Fusebox-Webhooks/1"
@@ -75,8 +74,7 @@ class Connections:
         if self._connection is not None and destination == self._destination:
             return self._connection, True
         self.close()
-        pinned = _PinnedHTTPS if destination.scheme == "https" else _PinnedHTTP
-        self._connection = pinned(destination, settings.WEBHOOKS_TIMEOUT_S)
+        self._connection = egress.pinned_connection(destination, settings.WEBHOOKS_TIMEOUT_S)
         self._destination = destination
         return self._connection, False
 
@@ -107,9 +105,11 @@ def post(
         return Outcome(code, error[:300], excerpt, elapsed)
 
     try:
-        destination = egress.resolve(url, allow_local=settings.WEBHOOKS_ALLOW_LOCAL)
+        destination = egress.resolve(
+            url, allow_local=settings.WEBHOOKS_ALLOW_LOCAL, purpose=egress.WEBHOOK
+        )
     except egress.UnsafeDestination as error:
-        return done(None, f"refused URL: {_for_webhooks(str(error))}")
+        return done(None, f"refused URL: {error}")
     body = body_of(payload)
     headers = headers_for(secret, message_id, int(time.time()), body)
     own = connections is None

@@ -40,19 +40,12 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
     allow_local = settings.WEBHOOKS_ALLOW_LOCAL
     try:
         if resolve:
-            egress.resolve(url, allow_local=allow_local)
+            egress.resolve(url, allow_local=allow_local, purpose=egress.WEBHOOK)
         else:
-            egress.check_form(url, allow_local=allow_local)
+            egress.check_form(url, allow_local=allow_local, purpose=egress.WEBHOOK)
     except egress.UnsafeDestination as error:
-        return _for_webhooks(str(error))
+        return str(error)
     return None
-
-
-def _for_webhooks(message: str) -> str:
-    """The guard speaks of the external authorizer, its first user; say "webhook" here."""
-    return message.replace("The external authorizer must be", "A webhook URL must be").replace(
-        "only calls authorizers", "only sends webhooks to receivers"
-    )
 
 
 def unknown_event_types(types: list[str]) -> list[str]:

@@ -218,7 +218,7 @@ def tls_authorizer(
         server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_side.load_cert_chain(cert, key)
         client_side = ssl.create_default_context(cafile=str(cert))
-        monkeypatch.setattr(external, "_tls", client_side)
+        monkeypatch.setattr(egress, "_tls", client_side)
         servers.append(Authorizer(tls=server_side, host="authorizer.localhost").start())
         return servers[-1]
 
