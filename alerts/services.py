@@ -43,6 +43,9 @@ from installations.models import Installation, Membership
 RECOVERY_LOOKBACK = timedelta(days=1)  # incidents ended this recently may still owe a recovery
 BEAT_OPEN_WINDOW = timedelta(minutes=MAX_OFFLINE_THRESHOLD_MIN) + timedelta(hours=1)
 BEAT_ENDED_WINDOW = timedelta(minutes=10)
+# News older than this is not sent (a fault cleared, a session ended): the consumer's first run
+# reads the whole outbox, and a backlog after the workers were down is history, not an alert.
+STALE_AFTER = timedelta(hours=1)
 # A session that ended for one of these reasons (and was not closed by inference) finished
 # normally; anything else stopped unexpectedly.
 EXPECTED_STOPS = {StopReason.LOCAL, StopReason.REMOTE, StopReason.EV_DISCONNECTED}
@@ -154,8 +157,10 @@ def _incident_mails(incident: Incident, people: list[Subscriber], now: datetime)
         else:
             if recovered_key in sent:
                 continue
-            if opened_key not in sent and kind == AlertKind.OFFLINE:
-                continue  # back before anyone was told: nothing to say
+            if opened_key not in sent and (
+                kind == AlertKind.OFFLINE or incident.ended_at < now - STALE_AFTER
+            ):
+                continue  # back before anyone was told, or a fault long gone: nothing to say
             key, template = recovered_key, "recovered" if opened_key in sent else "cleared"
         if members is None:
             members = list(incident.members.select_related("charger").order_by("started_at", "id"))
@@ -175,7 +180,8 @@ def session_alert(event: Event, now: datetime | None = None) -> bool:
     """A ``session.stopped`` event: its driver, when a member who opted in, hears of it."""
     payload = event.payload
     driver_id = payload.get("driver_id")
-    if not driver_id or not payload.get("session_id"):
+    now = now or timezone.now()
+    if not driver_id or not payload.get("session_id") or event.recorded_at < now - STALE_AFTER:
         return False
     unexpected = bool(payload.get("inferred")) or payload.get("stop_reason") not in EXPECTED_STOPS
     kind = AlertKind.SESSION_STOPPED_UNEXPECTEDLY if unexpected else AlertKind.SESSION_FINISHED
@@ -194,7 +200,7 @@ def session_alert(event: Event, now: datetime | None = None) -> bool:
         "energy_kwh": (payload.get("energy_wh") or 0) / 1000,
         "unexpected": unexpected,
     }
-    written = queue(person, str(kind), key, "alerts/email/session", context, now or timezone.now())
+    written = queue(person, str(kind), key, "alerts/email/session", context, now)
     if written:
         wake_sender_on_commit()
     return written

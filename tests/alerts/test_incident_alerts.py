@@ -285,3 +285,30 @@ def test_a_member_who_left_hears_nothing_more(world: World) -> None:
     run()
     outbox.send_due()
     assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
+
+
+def test_old_news_is_not_sent(world: World) -> None:
+    """The consumer's first run reads the whole outbox: a fault cleared and a session ended
+    hours ago are history, not alerts; an incident still open is news."""
+    from events.choices import EventType
+    from events.models import Event
+    from events.services import emit
+
+    subscription(world.dora, world.site_a, kinds=[AlertKind.SESSION_FINISHED])
+    fault(world.charger_a1.pk, 1, ago(180))
+    recovered(world.charger_a1.pk, 1, ago(170))
+    emit(
+        EventType.SESSION_STOPPED,
+        charger_id=world.charger_a1.pk,
+        occurred_at=ago(120),
+        payload={"session_id": 7, "energy_wh": 1, "stop_reason": "Local", "inferred": False,
+                 "driver_id": world.dora.pk},
+    )  # fmt: skip
+    offline(world.charger_a2.pk, ago(240))
+    Event.objects.update(recorded_at=ago(120))
+    run()
+    outbox.send_due()
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        ("alice@example.com", "[Fusebox] Harbour car park: A2 offline"),
+        ("ingrid@example.com", "[Fusebox] Harbour car park: A2 offline"),
+    ]
