@@ -47,7 +47,11 @@ class AlertSettingsView(LoginRequiredMixin, View):
             for sub in subscriptions
         ]
         status = 400 if bound is not None else 200
-        return render(request, self.template_name, {"forms": forms}, status=status)
+        context = {
+            "forms": forms,
+            "address": services.verified_address(request.user.pk),  # type: ignore[arg-type]
+        }
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._page(request)

@@ -94,3 +94,16 @@ def test_another_users_subscription_is_404(world: World, client_as: ClientAs) ->
 def test_anonymous_is_sent_to_log_in(world: World) -> None:
     answer = Client().get(URL)
     assert answer.status_code == 302 and "login" in answer["Location"]
+
+
+def test_the_page_says_where_alerts_go_or_that_they_cannot(
+    world: World, client_as: ClientAs
+) -> None:
+    from allauth.account.models import EmailAddress
+
+    assert "Alerts go to <strong>alice@example.com</strong>" in (
+        client_as(world.alice).get(URL).content.decode()
+    )
+    EmailAddress.objects.filter(user=world.alice).update(verified=False)
+    page = client_as(world.alice).get(URL).content.decode()
+    assert "You have no verified e-mail address, so no alert can reach you." in page
