@@ -99,7 +99,8 @@ def _send_claim(now: datetime) -> tuple[int, int]:
     try:
         for mail in mails:
             try:
-                connection.send_messages([message(mail)])
+                if connection.send_messages([message(mail)]) != 1:
+                    raise RuntimeError("the mail backend took nothing")
             except Exception as error:
                 _failed(mail, error, now)
             else:

@@ -5,8 +5,10 @@ backoff and arrives once when the server is back, never twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from alerts import outbox
@@ -108,3 +110,22 @@ def test_one_run_sends_everything_due_a_claim_at_a_time(
     run()
     assert outbox.send_due() == 4
     assert len(smtp.inbox.messages) == 4
+
+
+class TakesNothing(BaseEmailBackend):
+    """A backend that answers 'sent none' without an error."""
+
+    def send_messages(self, email_messages: Any) -> int:
+        return 0
+
+
+def test_an_email_the_backend_did_not_take_is_not_recorded_sent(
+    world: World, settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = "tests.alerts.test_smtp.TakesNothing"
+    offline(world.charger_a1.pk, ago(20))
+    run()
+    assert outbox.send_due() == 0
+    for mail in AlertMail.objects.all():
+        assert (mail.status, mail.attempts) == (MailStatus.PENDING, 1)
+        assert "took nothing" in mail.last_error
