@@ -36,3 +36,17 @@ def test_the_admin_lists_subscriptions_and_the_outbox(admin_client) -> None:  # 
     for model in ["subscription", "alertmail"]:
         assert admin_client.get(f"/admin/alerts/{model}/").status_code == 200
     assert admin_client.get("/admin/alerts/alertmail/add/").status_code == 403
+
+
+def test_the_beat_checks_thresholds_often_and_sends_digests_daily() -> None:
+    from celery.schedules import crontab
+    from django.conf import settings
+
+    from portal.celery import app
+
+    schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["alerts.tasks.check_and_send"] == settings.ALERTS_CHECK_INTERVAL_S == 15.0
+    assert schedule["alerts.tasks.send_digests"] == crontab(hour=7, minute=0)
+    app.loader.import_default_modules()
+    assert {"alerts.tasks.check_and_send", "alerts.tasks.send_mails"} <= set(app.tasks)
+    assert "alerts.tasks.send_digests" in app.tasks
