@@ -38,8 +38,9 @@ from reporting.exports import ExportFormat
 from reporting.hourly import energy_rows
 from reporting.job_views import download
 from reporting.meter import session_end
-from reporting.models import ExportJob, PricePeriod
-from reporting.queries import GroupBy, summarise, totals
+from reporting.models import DailyUsage, ExportJob, PricePeriod
+from reporting.queries import GroupBy
+from reporting.rollup import UsageSource
 from reporting.session_views import SIGNED_TYPES, signed_download
 from reporting.tables import energy_table, history_table, usage_table
 from reporting.views import export_response, rows_export, sessions_export
@@ -66,14 +67,15 @@ class UsageReportViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         params = UsageParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         sessions = self.filter_queryset(self.get_queryset())
-        selected = params.session_filter(request.user, sessions).apply(sessions)
+        source = usage_source(request.user, sessions, params)
         group_by = GroupBy(params.validated_data["group_by"])
+        results = source.summarise(group_by)
         body = {
             "group_by": group_by.value,
             "from": params.validated_data["start"],
             "to": params.validated_data["end"],
-            "results": summarise(selected, group_by),
-            "totals": totals(selected),
+            "results": results,
+            "totals": source.totals(),
         }
         return Response(UsageReportSerializer(body).data)
 
@@ -154,8 +156,21 @@ def build_export(user: Any, sessions: QuerySet[ChargeSession], params: ExportPar
         table = history_table(selected, session_filter.labels, zone)
         return sessions_export(table, "sessions", selected)
     group_by = GroupBy(data.get("group_by") or GroupBy.DAY)
-    rows = summarise(selected, group_by)
+    rows = usage_source(user, sessions, params).summarise(group_by)
     return rows_export(usage_table(rows, group_by, session_filter.labels, zone), "usage", rows)
+
+
+def usage_source(user: Any, sessions: QuerySet[ChargeSession], params: Any) -> UsageSource:
+    """What a usage report or export adds up: the daily rollup where the filters allow (the
+    pages' rule: ``reporting.rollup``), the sessions otherwise. Instants ``from``/``to`` are read
+    in the installation's zone; across installations they bound raw sessions."""
+    data = params.validated_data
+    return UsageSource(
+        sessions=sessions,
+        usage=DailyUsage.objects.restrict(user, Action.VIEW),
+        session_filter=params.session_filter(user, sessions),
+        zone=data["zone"] if data.get("installation") else None,
+    )
 
 
 class ExportJobViewSet(
