@@ -294,15 +294,15 @@ BALANCING_RAMP_SECONDS = env_float("BALANCING_RAMP_SECONDS", 10.0)
 # Balancing decisions (snapshot, answer, reasons) are kept this long.
 BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS", 30)
 
-# Access control: allow plain http:// external authorizer URLs (development and tests only).
-ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)
-# Authorization records and seen cards are kept this long (days); the access sweep (list sync
-# retries, cards expiring during a session, remote starts to settle) runs this often (seconds).
 # Exports: more rows than this are written by a Celery worker (progress page, e-mail, a link kept
 # REPORT_EXPORT_RETENTION_HOURS); fewer stream at once.
 REPORT_EXPORT_SYNC_ROWS = env_int("REPORT_EXPORT_SYNC_ROWS", 20_000, minimum=0)
 REPORT_EXPORT_RETENTION_HOURS = env_int("REPORT_EXPORT_RETENTION_HOURS", 24, minimum=1)
 
+# Access control: allow plain http:// external authorizer URLs (development and tests only).
+ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)
+# Authorization records and seen cards are kept this long (days); the access sweep (list sync
+# retries, cards expiring during a session, remote starts to settle) runs this often (seconds).
 ACCESS_RECORD_RETENTION_DAYS = env_int("ACCESS_RECORD_RETENTION_DAYS", 365)
 ACCESS_SEEN_CARD_RETENTION_DAYS = env_int("ACCESS_SEEN_CARD_RETENTION_DAYS", 90)
 ACCESS_SWEEP_SECONDS = env_float("ACCESS_SWEEP_SECONDS", 60.0)
@@ -358,7 +358,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EVENTS_CONSUMER_INTERVAL_S,
     },
     "prune-events": {"task": "events.tasks.prune", "schedule": 24 * 3600.0},
-    "detect-offline-events": {"task": "events.tasks.detect_offline", "schedule": 15.0},
     "send-webhooks": {
         "task": "webhooks.tasks.send_due_deliveries",
         "schedule": WEBHOOKS_SEND_INTERVAL_S,
@@ -367,6 +366,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.prune_deliveries",
         "schedule": 24 * 3600.0,
     },
+    "detect-offline-events": {"task": "events.tasks.detect_offline", "schedule": 15.0},
     "check-alerts": {"task": "alerts.tasks.check_and_send", "schedule": ALERTS_CHECK_INTERVAL_S},
     "send-alert-digests": {
         "task": "alerts.tasks.send_digests",

@@ -24,6 +24,8 @@ OUR_APPS = {
     "reporting",
     "events",
     "audit",
+    "webhooks",
+    "alerts",
 }
 
 

@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.db import models
 
 from webhooks.models import Delivery, Endpoint
 
@@ -11,6 +13,10 @@ class EndpointAdmin(admin.ModelAdmin):
     raw_id_fields = ["installation", "created_by"]
     exclude = ["secret"]  # shown once, through the API or the page; never here
     readonly_fields = ["busy_until", "failing_since", "consecutive_failures"]
+    # Webhook URLs are https (a bare host is not taken as http://).
+    formfield_overrides = {
+        models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"},
+    }
 
 
 @admin.register(Delivery)

@@ -42,10 +42,10 @@ register_access(router)
 router.register("balancing-decisions", BalancingDecisionViewSet)
 register_reporting(router)
 register_events(router)
+register_webhooks(router)
 router.register("auth/tokens", ApiTokenViewSet, basename="api-tokens")
 router.register("audit-log", AuditEntryViewSet)
 register_alerts(router)
-register_webhooks(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
