@@ -10,6 +10,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
+# Installations this request is deleting (``recorder``: their children's deletions emit no event).
+installations_going: ContextVar[frozenset[int]] = ContextVar(
+    "audit_installations_going", default=frozenset()
+)
 
 
 class AuditContextMiddleware:
@@ -20,9 +24,11 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = current_request.set(request)
+        going = installations_going.set(frozenset())
         try:
             return self.get_response(request)
         finally:
+            installations_going.reset(going)
             current_request.reset(token)
 
 

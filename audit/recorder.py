@@ -17,9 +17,9 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from audit.context import actor_of, client_address, current_request
+from audit.context import actor_of, client_address, current_request, installations_going
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +181,64 @@ def _write(
         )
     except Exception:  # the change itself must not fail for its log line
         logger.exception("Could not write the audit entry of %s %s", spec.label, instance.pk)
+        return
+    _emit(spec, instance, installation_id, action, changes, actor, via)
+
+
+# Which event a person's change is (events/catalogue.py); commands and API tokens have none:
+# commands have their own events, tokens belong to no installation.
+PERMISSION_MODELS = {
+    "installations.Membership",
+    "installations.Invitation",
+    "auth_access.ChargerPermission",
+    "auth_access.ChargeCard",
+}
+NO_EVENT = {"commands.Command", "accounts.ApiToken"}
+
+
+def _emit(
+    spec: Audited,
+    instance: models.Model,
+    installation_id: int | None,
+    action: str,
+    changes: dict[str, Any],
+    actor: Any,
+    via: str,
+) -> None:
+    from events import emit
+    from events.choices import EventType
+
+    if installation_id is None or spec.label in NO_EVENT:
+        return
+    if installation_id in installations_going.get():
+        return  # its events go with it (a circuit or member deleted as the installation is)
+    kind = (
+        EventType.PERMISSIONS_CHANGED
+        if spec.label in PERMISSION_MODELS
+        else EventType.SETTINGS_CHANGED
+    )
+    emit(
+        kind,
+        installation_id=installation_id,
+        payload={
+            "object_type": instance._meta.model_name,
+            "object_id": instance.pk,
+            "action": action,
+            "fields": sorted(changes),
+            "actor_id": getattr(actor, "pk", None),
+            "via": via.split(" ")[0],  # web, admin or api (not the token's name)
+        },
+    )
 
 
 SPECS: dict[type[models.Model], Audited] = {}
+
+
+def _installation_going(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """Django sends every pre_delete of a cascade before the rows go: the children deleted with
+    an installation are then not told as events of a vanishing installation."""
+    if current_request.get() is not None:
+        installations_going.set(installations_going.get() | {instance.pk})
 
 
 def connect() -> None:
@@ -196,3 +251,5 @@ def connect() -> None:
         pre_save.connect(_remember, sender=model, dispatch_uid=f"audit-pre-{spec.label}")
         post_save.connect(_saved, sender=model, dispatch_uid=f"audit-post-{spec.label}")
         post_delete.connect(_deleted, sender=model, dispatch_uid=f"audit-del-{spec.label}")
+        if spec.label == "installations.Installation":
+            pre_delete.connect(_installation_going, sender=model, dispatch_uid="audit-going")

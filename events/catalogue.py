@@ -28,6 +28,7 @@ class EventSpec:
 
 
 _COMMAND_FIELDS = ("command_id", "action", "source", "status", "error")
+_CHANGE_FIELDS = ("object_type", "object_id", "action", "fields", "actor_id", "via")
 
 SPECS: tuple[EventSpec, ...] = (
     EventSpec(
@@ -138,6 +139,22 @@ SPECS: tuple[EventSpec, ...] = (
         1,
         ("status",),
         "A DiagnosticsStatusNotification (Uploading, Uploaded, UploadFailed, Idle).",
+    ),
+    EventSpec(
+        EventType.SETTINGS_CHANGED,
+        Severity.INFO,
+        1,
+        _CHANGE_FIELDS,
+        "A person changed the installation, a circuit, a charger, the access policy, a price or"
+        " a webhook endpoint (web, API or admin; the audit log has the values).",
+    ),
+    EventSpec(
+        EventType.PERMISSIONS_CHANGED,
+        Severity.INFO,
+        1,
+        _CHANGE_FIELDS,
+        "A person changed who may do what: a member or role, an invitation, a charger"
+        " permission or a charge card.",
     ),
 )
 

@@ -21,6 +21,8 @@ class EventType(models.TextChoices):
     COMMAND_TIMED_OUT = "command.timed_out", "Command timed out"
     FIRMWARE_STATUS = "firmware.status", "Firmware update status"
     DIAGNOSTICS_STATUS = "diagnostics.status", "Diagnostics upload status"
+    SETTINGS_CHANGED = "settings.changed", "Settings changed"
+    PERMISSIONS_CHANGED = "permissions.changed", "Permissions changed"
 
 
 class Severity(models.TextChoices):

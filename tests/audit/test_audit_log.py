@@ -138,3 +138,49 @@ def test_api_tokens_are_logged_for_their_owner_only(world: World) -> None:
     mine = api_as(world.alice).get("/api/v1/audit-log/").json()["results"]
     assert [e["object_type"] for e in mine] == ["Api token"]
     assert api_as(world.ingrid).get("/api/v1/audit-log/").json()["results"] == []
+
+
+def test_changes_by_people_are_events_too_without_their_values(world: World) -> None:
+    """The outbox hears of settings and permission changes (webhooks, alerts and the live stream
+    can react), with the names of the fields, never their values (the audit log has those)."""
+    from events.models import Event
+
+    client = api_as(world.alice)
+    client.patch(f"/api/v1/circuits/{world.row_a.pk}/", {"max_current_a": 20}, format="json")
+    dave = Membership.objects.get(user=world.dave, installation=world.site_a)
+    assert client.delete(f"/api/v1/members/{dave.pk}/").status_code == 204
+    settings_event = Event.objects.get(type="settings.changed")
+    assert settings_event.installation == world.site_a
+    assert settings_event.payload == {
+        "object_type": "circuit",
+        "object_id": world.row_a.pk,
+        "action": "changed",
+        "fields": ["max_current_a"],
+        "actor_id": world.alice.pk,
+        "via": "api",
+    }
+    told = {
+        (e.payload["object_type"], e.payload["action"])
+        for e in Event.objects.filter(type="permissions.changed")
+    }
+    # Dave's membership, and his permission on A1 that went with it.
+    assert told == {("membership", "deleted"), ("chargerpermission", "deleted")}
+    # What the system changes is no event of this kind, and a driver never sees these.
+    Circuit.objects.filter(pk=world.row_a.pk).update(max_current_a=16)
+    assert Event.objects.filter(type="settings.changed").count() == 1
+    assert not Event.objects.restrict(world.dora, "view").filter(type="settings.changed").exists()
+
+
+def test_deleting_an_installation_deletes_its_events_and_writes_none_for_its_parts(
+    world: World,
+) -> None:
+    from events.models import Event
+
+    site = world.site_c
+    Circuit.objects.create(installation=site, parent=site.main_fuse, name="Spare", max_current_a=10)
+    carol = Membership.objects.get(installation=site, role="owner").user
+    answer = api_as(carol).delete(f"/api/v1/installations/{site.pk}/")
+    assert answer.status_code == 204, answer.content
+    assert not Event.objects.filter(installation_id=site.pk).exists()
+    deleted = AuditEntry.objects.get(object_type="Installation", action="deleted")
+    assert deleted.installation_id is None and deleted.actor == carol
