@@ -1,10 +1,11 @@
 from django.urls import path
 
-from events import views
+from events import fleet_views, views
 
 app_name = "events"
 
 urlpatterns = [
+    path("fleet/", fleet_views.FleetView.as_view(), name="fleet"),
     path(
         "installations/<int:pk>/incidents/",
         views.InstallationIncidentsView.as_view(),
