@@ -96,7 +96,7 @@ def fleet(
 
     ``query`` searches names; ``problems_only`` keeps sites with a charger offline or faulted
     or an open incident; ``sort`` is a ``FleetSort`` (unknown values sort worst first)."""
-    installations = Installation.objects.restrict(user, Action.ADMINISTER)
+    installations = served_by(user)
     if query:
         installations = installations.filter(name__icontains=query.replace("\x00", ""))
     rows = annotate(installations)
@@ -107,6 +107,22 @@ def fleet(
     return rows.order_by(*ORDERINGS.get(sort, ORDERINGS[FleetSort.WORST]))
 
 
+def served_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Installation]:
+    """The installations ``user`` may view and administers (owner or installer; staff: all).
+
+    Viewed, then narrowed to the roles that administer, rather than ``restrict(ADMINISTER)``:
+    the fleet only reads, so a read-only API token lists the same sites as the user."""
+    from installations.choices import roles_allowed
+    from installations.models import Membership
+
+    installations = Installation.objects.restrict(user, Action.VIEW)
+    if user.is_superuser:
+        return installations
+    roles = roles_allowed(Action.ADMINISTER)
+    mine = Membership.objects.filter(user_id=user.pk, role__in=roles).values("installation_id")
+    return installations.filter(pk__in=mine)
+
+
 def serves_any(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether ``user`` administers at least one installation (the fleet link shows)."""
-    return Installation.objects.restrict(user, Action.ADMINISTER).exists()
+    return served_by(user).exists()

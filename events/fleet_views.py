@@ -1,6 +1,6 @@
 """The fleet page (``/fleet/``): every installation the user serves, worst first.
 
-Owners and installers only (``Action.ADMINISTER``); a driver sees an empty page, as on every
+Owners and installers only (``events.fleet.served_by``); a driver sees an empty page, as on every
 list of things they do not administer. The rows come from ``events.fleet`` in one query per
 page (plus the count for paging), whatever the number of installations.
 """
@@ -15,7 +15,6 @@ from django.views.generic import ListView
 
 from events import fleet
 from installations.models import Installation
-from portal.tenancy import Action
 from portal.views import TenantMixin
 
 
@@ -24,7 +23,6 @@ class FleetView(TenantMixin, ListView):
     the last contact; filter (``problems=1``, ``q``), sort (``sort``), 50 a page."""
 
     model = Installation
-    required_action = Action.ADMINISTER
     template_name = "events/fleet.html"
     context_object_name = "rows"
     paginate_by = 50

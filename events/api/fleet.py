@@ -10,7 +10,6 @@ from rest_framework import mixins, serializers, viewsets
 from events import fleet
 from installations.models import Installation
 from portal.api.viewsets import TenantViewSetMixin
-from portal.tenancy import Action
 
 
 class FleetRowSerializer(serializers.ModelSerializer):
@@ -55,7 +54,6 @@ class FleetViewSet(TenantViewSetMixin, mixins.ListModelMixin, viewsets.GenericVi
     queryset = Installation.objects.all()
     serializer_class = FleetRowSerializer
     filter_backends: list[Any] = []
-    tenant_actions = {"list": Action.ADMINISTER}
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):

@@ -11,8 +11,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.api_tokens import hash_key
+from accounts.models import ApiToken, User
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger, Connector
 from chargers.services import register_charger
@@ -193,6 +195,22 @@ class TestApi:
         assert [r["name"] for r in api_as(world.oscar).get("/api/v1/fleet/").json()["results"]] == [
             "Depot north"
         ]
+
+    def test_a_read_only_token_limited_to_one_site_lists_that_site(
+        self, fleet_world: World
+    ) -> None:
+        key = "fbx_readonly_ingrid_harbour"
+        token = ApiToken.objects.create(
+            user=fleet_world.ingrid, name="wallboard", prefix=key[:12], key_hash=hash_key(key),
+            read_only=True,
+        )  # fmt: skip
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        body = client.get("/api/v1/fleet/").json()
+        assert [row["name"] for row in body["results"]] == ["Harbour car park", "Office west"]
+        token.installations.set([fleet_world.site_c])
+        body = client.get("/api/v1/fleet/").json()
+        assert [row["name"] for row in body["results"]] == ["Office west"]
 
     def test_bad_input_is_a_400(self, fleet_world: World) -> None:
         client = api_as(fleet_world.alice)
