@@ -34,6 +34,7 @@ from commands import reserved, routing
 from commands.choices import CommandAction, CommandSource, CommandStatus
 from commands.models import Command
 from installations.models import Installation
+from portal import live
 
 logger = logging.getLogger(__name__)
 
@@ -445,6 +446,9 @@ def balance(
             )
             return decision  # the same answer as the latest one: not stored again
     decision.save()
+    if commands:  # new limits: the Load tab shows them (after the commit, like the commands)
+        changed = {command.charger_id for command in commands}
+        transaction.on_commit(lambda: live.publish_change(installation_id, changed))
     return decision
 
 

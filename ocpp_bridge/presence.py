@@ -21,6 +21,10 @@ minute (the bridge takes them with ``take_online_changes()`` and ``take_seen()``
 ``CommandRunner`` BRPOPs this node's command queue and executes each command in a task of its own:
 claim the row (pending -> sent), hold it until the charger's boot is accepted (within its timeout;
 see ``BridgeChargePoint.until_accepted``), send the call, store the answer, PUBLISH the id.
+
+After a round is written, ``Presence`` PUBLISHes one ``portal.live`` change per installation whose
+chargers connected, disconnected or changed live state in it (one pipelined call per round, never
+a round trip per message; a lost signal costs only the pages' slow poll, so it is not retried).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from commands.routing import (
     PRESENCE_TTL_S,
 )
 from ocpp_bridge import persistence
+from portal.live import change_message
+from portal.live import channel as live_channel
 
 if TYPE_CHECKING:
     from ocpp_bridge.connection import CallOutcome
@@ -146,6 +152,7 @@ class Presence:
         self.ttl_s = ttl_s
         self.held: dict[str, int] = {}  # identity -> charger id
         self._identities: dict[int, str] = {}  # charger id -> identity, of those held
+        self._installations: dict[int, int] = {}  # charger id -> installation id, for signals
         self._ops: list[Action] = []  # connects and disconnects, in order
         self._live: dict[int, dict[str, str]] = {}
         self._touched: dict[str, int] = {}
@@ -160,10 +167,17 @@ class Presence:
     # --- what connections call ------------------------------------------------------------
 
     def connected(
-        self, identity: str, charger_id: int, connectors: dict[str, str], summary: str
+        self,
+        identity: str,
+        charger_id: int,
+        connectors: dict[str, str],
+        summary: str,
+        installation_id: int | None = None,
     ) -> None:
         """Take over presence (a newer connection always wins) and start a fresh live state."""
         self.held[identity] = charger_id
+        if installation_id is not None:
+            self._installations[charger_id] = installation_id
         self._identities[charger_id] = identity
         self._changed(charger_id, True, summary)
         self._live.pop(charger_id, None)
@@ -269,6 +283,29 @@ class Presence:
                 )
                 return
             self.slowest_round_s = max(self.slowest_round_s, time.monotonic() - started)
+            await self._signal(actions)
+
+    async def _signal(self, actions: list[Action]) -> None:
+        """One live change per installation whose chargers changed in this round (a refresh of
+        presence or last-seen alone is not a change the pages show)."""
+        changed: dict[int, set[int]] = {}
+        for code, _identity, charger_id, fields in actions:
+            if code == "f" and fields.keys() <= {"last_seen"}:
+                continue
+            installation_id = self._installations.get(charger_id)
+            if installation_id is not None:
+                changed.setdefault(installation_id, set()).add(charger_id)
+            if code == "r" and charger_id not in self._identities:
+                self._installations.pop(charger_id, None)
+        if not changed:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for installation_id, charger_ids in changed.items():
+                    pipe.publish(live_channel(installation_id), change_message(charger_ids))
+                await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as error:
+            logger.warning("Live change signals of this round not published: %s", error)
 
     def _keep(self, unwritten: list[Action]) -> None:
         """Connects and disconnects a failed round did not write go first in the next one."""

@@ -227,7 +227,11 @@ class OcppServer:
         quick, slow or away (the writer retries)."""
         summary = "Connected" + (" (replacing the previous connection)" if replaced else "")
         self.bridge.presence.connected(
-            charge_point.id, charge_point.charger.pk, charge_point.connectors_json(), summary
+            charge_point.id,
+            charge_point.charger.pk,
+            charge_point.connectors_json(),
+            summary,
+            installation_id=charge_point.charger.installation_id,
         )
 
     def _closed(self, charge_point: BridgeChargePoint) -> None:

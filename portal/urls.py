@@ -6,10 +6,12 @@ from django.urls import include, path
 from accounts import views as account_views
 from installations import member_views
 from installations import views as installation_views
+from portal import live_views
 
 urlpatterns = [
     path("", installation_views.home, name="home"),
     path("installations/", include("installations.urls")),
+    path("installations/<int:pk>/live/", live_views.installation_stream, name="installation_live"),
     path("installations/", include("balancing.urls")),
     path("", include("ocpp_bridge.urls")),
     path("", include("auth_access.urls")),

@@ -2,6 +2,9 @@
  * The Load tab, live: polls GET /api/v1/installations/{id}/load/ (session auth) and updates the
  * fuse bars, the charger rows, the totals and the decision list in place. The page is complete
  * without this file (it shows the state at render time). Polling pauses while the tab is hidden.
+ * With data-live-url, it listens to the installation's server-sent events (portal/live_views.py):
+ * each "change" fetches at once (debounced) and the poll slows to a fallback every minute; after
+ * repeated EventSource failures it closes the stream and polls as before.
  * Text is set with textContent only: nothing from the server is parsed as HTML.
  */
 (function () {
@@ -20,6 +23,13 @@
   var timer = null;
   var busy = false;
   var failures = 0;
+  var liveUrl = root.getAttribute("data-live-url");
+  var SLOW_INTERVAL = 60000; // the fallback poll while the event stream is open
+  var DEBOUNCE_MS = 250; // a burst of changes costs one fetch
+  var STREAM_GIVE_UP = 3; // EventSource errors in a row without an open stream between them
+  var streaming = false;
+  var streamErrors = 0;
+  var debounce = null;
   var LEVEL_TEXT = { ok: "", high: "Near limit", full: "At limit", over: "Over limit" };
   var NOTES_SHOWN = 12;
 
@@ -253,8 +263,53 @@
   function schedule() {
     if (timer === null && !busy && !document.hidden) {
       // Back off gently after failures (up to a minute), so a dead server is not hammered.
-      timer = window.setTimeout(poll, Math.min(interval * Math.pow(2, failures), 60000));
+      var every = streaming ? SLOW_INTERVAL : interval;
+      timer = window.setTimeout(poll, Math.min(every * Math.pow(2, failures), 60000));
     }
+  }
+
+  function pollSoon() {
+    // A change was signalled: fetch now (once for a burst), unless a fetch is on its way.
+    if (debounce !== null) {
+      return;
+    }
+    debounce = window.setTimeout(function () {
+      debounce = null;
+      if (busy || document.hidden) {
+        return;
+      }
+      if (timer !== null) {
+        window.clearTimeout(timer);
+      }
+      poll();
+    }, DEBOUNCE_MS);
+  }
+
+  function listen() {
+    if (!liveUrl || !window.EventSource) {
+      return;
+    }
+    var source = new EventSource(liveUrl);
+    source.addEventListener("open", function () {
+      streaming = true;
+      streamErrors = 0;
+      root.setAttribute("data-load-streaming", "");
+    });
+    source.addEventListener("change", pollSoon);
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself (the server ends each stream after a few minutes).
+      streaming = false;
+      root.removeAttribute("data-load-streaming");
+      streamErrors += 1;
+      if (streamErrors >= STREAM_GIVE_UP) {
+        source.close(); // back to polling every few seconds
+      }
+      if (timer !== null) {
+        window.clearTimeout(timer);
+        timer = null;
+      }
+      schedule();
+    });
   }
 
   document.addEventListener("visibilitychange", function () {
@@ -270,4 +325,5 @@
 
   setStatus(true, "Live · refreshed every " + Math.round(interval / 1000) + " s");
   schedule();
+  listen();
 })();

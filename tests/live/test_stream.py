@@ -1,0 +1,109 @@
+"""The live endpoint over the real ASGI server: changes published by the bridge's presence
+writer and by ``publish_change`` arrive as ``event: change``; other tenants get 404; a driver
+hears only of the chargers the page shows them; heartbeats; the subscription ends with the client."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from portal import live, live_views
+from portal.redis import get_redis
+from tests.conftest import World
+from tests.live.conftest import EventStream, open_stream
+from tests.ocpp.conftest import BridgeHandle, Chargers
+
+STATUS = {"connectorId": 1, "errorCode": "NoError"}
+
+
+def _stream(asgi_server: str, world: World, user: object) -> EventStream:
+    stream = open_stream(asgi_server, f"/installations/{world.site_a.pk}/live/", user)  # type: ignore[arg-type]
+    assert isinstance(stream, EventStream), stream
+    return stream
+
+
+def _chargers_of(event: dict[str, str]) -> list[int]:
+    assert event["event"] == "change", event
+    return json.loads(event["data"])["chargers"]
+
+
+def test_a_published_change_reaches_the_owner(asgi_server: str, world: World) -> None:
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        live.publish_change(world.site_a.pk, [world.charger_a2.pk])
+        assert _chargers_of(stream.next_event()) == [world.charger_a2.pk]
+        live.publish_change(world.site_b.pk, [world.charger_b1.pk])  # another installation
+        live.publish_change(world.site_a.pk)  # not a charger's change: every page refreshes
+        assert _chargers_of(stream.next_event()) == []
+    finally:
+        stream.close()
+
+
+def test_a_charger_changing_status_over_its_websocket_is_streamed(
+    asgi_server: str, world: World, bridge: BridgeHandle, chargers: Chargers
+) -> None:
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        charger = chargers.connect(world.charger_a1)
+        assert _chargers_of(stream.next_event()) == [world.charger_a1.pk]  # online
+        charger.result("StatusNotification", {**STATUS, "status": "Preparing"})
+        assert _chargers_of(stream.next_event()) == [world.charger_a1.pk]
+        # Heartbeats refresh presence and last-seen only: nothing the pages show, no signal.
+        assert charger.heartbeat_answers()
+        bridge.flush()
+        with pytest.raises(TimeoutError):
+            stream.next_event(timeout=1.5)
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("who", ["oscar", "anonymous"])
+def test_other_tenants_and_strangers_get_404(asgi_server: str, world: World, who: str) -> None:
+    user = None if who == "anonymous" else world.oscar
+    assert open_stream(asgi_server, f"/installations/{world.site_a.pk}/live/", user) == 404
+
+
+def test_a_driver_hears_only_of_the_chargers_they_may_see(asgi_server: str, world: World) -> None:
+    stream = _stream(asgi_server, world, world.dave)  # a driver allowed on A1 only
+    try:
+        live.publish_change(world.site_a.pk, [world.charger_a2.pk])
+        live.publish_change(world.site_a.pk, [world.charger_a1.pk, world.charger_a2.pk])
+        assert _chargers_of(stream.next_event()) == [world.charger_a1.pk]
+    finally:
+        stream.close()
+
+
+def test_heartbeats_then_the_stream_ends(
+    asgi_server: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_views, "HEARTBEAT_S", 0.3)
+    monkeypatch.setattr(live_views, "STREAM_FOR_S", 1.2)
+    started = time.monotonic()
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        assert stream.next_event() == {"event": "bye", "data": '{"reconnect":true}'}
+        assert stream.comments.count("heartbeat") >= 3
+        assert stream.next_block() == {}  # the server closed it
+        assert time.monotonic() - started < 4
+    finally:
+        stream.close()
+
+
+def test_the_subscription_ends_when_the_client_goes_away(asgi_server: str, world: World) -> None:
+    redis = get_redis()
+    name = live.channel(world.site_a.pk)
+    stream = _stream(asgi_server, world, world.alice)
+    assert redis.pubsub_numsub(name) == [(name, 1)]
+    stream.close()
+    deadline = time.monotonic() + 5
+    while redis.pubsub_numsub(name) != [(name, 0)]:
+        assert time.monotonic() < deadline, "the subscription outlived its client"
+        time.sleep(0.05)
+
+
+def test_under_wsgi_the_stream_is_declined(world: World, client_as: object) -> None:
+    """204 tells EventSource not to reconnect: a WSGI worker is never held by a stream."""
+    response = client_as(world.alice).get(f"/installations/{world.site_a.pk}/live/")  # type: ignore[operator]
+    assert response.status_code == 204
