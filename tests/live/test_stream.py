@@ -1,6 +1,7 @@
 """The live endpoint over the real ASGI server: changes published by the bridge's presence
 writer and by ``publish_change`` arrive as ``event: change``; other tenants get 404; a driver
-hears only of the chargers the page shows them; heartbeats; the subscription ends with the client."""
+hears only of the chargers the page shows them; heartbeats; the subscription ends with the client;
+balancing signals a decision that sent limits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import time
 
 import pytest
 
+from balancing import service
+from balancing.models import BalancingTrigger
+from installations.models import Installation
 from portal import live, live_views
 from portal.redis import get_redis
+from tests.balancing_loop.test_loop import _plug_in
 from tests.conftest import World
 from tests.live.conftest import EventStream, open_stream
 from tests.ocpp.conftest import BridgeHandle, Chargers
@@ -107,3 +112,17 @@ def test_under_wsgi_the_stream_is_declined(world: World, client_as: object) -> N
     """204 tells EventSource not to reconnect: a WSGI worker is never held by a stream."""
     response = client_as(world.alice).get(f"/installations/{world.site_a.pk}/live/")  # type: ignore[operator]
     assert response.status_code == 204
+
+
+def test_a_balancing_decision_that_sends_limits_is_streamed(asgi_server: str, world: World) -> None:
+    for charger in (world.charger_a1, world.charger_a2):
+        _plug_in(charger)
+    Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[20, 20, 20])
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        decision = service.balance(world.site_a.pk, BalancingTrigger.MANUAL, "test")
+        assert decision is not None and decision.commands_sent > 0
+        expected = sorted([world.charger_a1.pk, world.charger_a2.pk])
+        assert _chargers_of(stream.next_event()) == expected
+    finally:
+        stream.close()
