@@ -340,9 +340,10 @@ SUMS = {
 }
 
 
-def _usage(row: dict[str, Any]) -> Usage:
+def usage_of(row: dict[str, Any]) -> Usage:
+    """A ``Usage`` from a row of the ``SUMS`` aggregates (or the rollup's ``ROLLUP_SUMS``)."""
     return Usage(
-        sessions=row["n"],
+        sessions=int(row["n"]),
         energy_wh=int(row["energy"]),
         connected_s=int(row["connected"]),
         charging_s=int(row["charging"]),
@@ -365,7 +366,7 @@ def totals(sessions: QuerySet[ChargeSession]) -> Totals:
     overall = Usage()
     costs = []
     for row in rows:
-        usage = _usage(row)
+        usage = usage_of(row)
         overall.add(usage)
         if usage.sessions:
             costs.append((usage.currency, usage.cost))
@@ -453,7 +454,7 @@ def summarise(sessions: QuerySet[ChargeSession], group_by: GroupBy) -> list[Summ
                 installation_name=row["charger__installation__name"],
                 key=key,
                 label=label,
-                usage=_usage(row),
+                usage=usage_of(row),
             )
         )
     return sort_summary(result, group_by)

@@ -59,6 +59,7 @@ from reporting.queries import (
     sort_summary,
     summarise,
     totals,
+    usage_of,
 )
 
 # In the rollup: finished sessions. The rest is read raw; the partial index
@@ -172,18 +173,6 @@ ROLLUP_SUMS = {
     "idle": Coalesce(Sum("idle_s"), 0),
     "money": Coalesce(Sum("cost"), Value(Decimal(0)), output_field=MONEY),
 }
-
-
-def _usage(row: dict[str, Any]) -> Usage:
-    return Usage(
-        sessions=int(row["n"]),
-        energy_wh=int(row["energy"]),
-        connected_s=int(row["connected"]),
-        charging_s=int(row["charging"]),
-        idle_s=int(row["idle"]),
-        cost=Decimal(row["money"]).quantize(Decimal("0.01")),
-        currency=row["currency"] or "",
-    )
 
 
 def _plus(one: Usage, other: Usage) -> Usage:
@@ -446,7 +435,7 @@ class UsageSource:
         by_currency = {usage_cost[0]: usage_cost[1] for usage_cost in raw.cost_by_currency}
         overall = raw.all
         for row in _aggregate(rows.order_by().values("currency").annotate(**ROLLUP_SUMS)):
-            usage = _usage(row)
+            usage = usage_of(row)
             if not usage.sessions:
                 continue
             overall = _plus(overall, Usage(**{**usage.__dict__, "cost": Decimal("0.00")}))
