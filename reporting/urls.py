@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reporting import job_views, session_views, views
+from reporting import energy_views, job_views, price_views, session_views, views
 
 app_name = "reporting"
 
@@ -33,13 +33,15 @@ urlpatterns = [
     ),
     path(
         "installations/<int:pk>/usage/energy/<str:fmt>/",
-        views.InstallationEnergyExportView.as_view(),
+        energy_views.InstallationEnergyExportView.as_view(),
         name="energy_export",
     ),
-    path("installations/<int:pk>/prices/", views.PriceCreateView.as_view(), name="price_create"),
+    path(
+        "installations/<int:pk>/prices/", price_views.PriceCreateView.as_view(), name="price_create"
+    ),
     path(
         "installations/<int:pk>/prices/<int:period_pk>/cancel/",
-        views.PriceCancelView.as_view(),
+        price_views.PriceCancelView.as_view(),
         name="price_cancel",
     ),
     path("my/charging/", views.MyChargingView.as_view(), name="my_charging"),

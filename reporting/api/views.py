@@ -40,10 +40,10 @@ from reporting.job_views import download
 from reporting.meter import session_end
 from reporting.models import DailyUsage, ExportJob, PricePeriod
 from reporting.queries import GroupBy
+from reporting.report_base import export_response, rows_export, sessions_export
 from reporting.rollup import UsageSource
 from reporting.session_views import SIGNED_TYPES, signed_download
 from reporting.tables import energy_table, history_table, usage_table
-from reporting.views import export_response, rows_export, sessions_export
 
 UTC = ZoneInfo("UTC")
 API_CURVE_POINTS = 2000
