@@ -95,12 +95,17 @@ def cumulative(meter: SessionMeter) -> Curve:
         delivered += max(0.0, after - before)
         points.append((moment, delivered))
     target = float(max(0, meter.energy_wh))
-    if delivered <= 0:
+    if delivered < MIN_DELIVERED_WH:
         # Nothing to go by: a straight line from the start to the stop (or to now).
         last = max(end, meter.start)
         return Curve([(meter.start, 0.0), (last, target)], estimated=target > 0 or not samples)
     scale = target / delivered
     return Curve([(t, e * scale) for t, e in points], estimated=not samples)
+
+
+# Readings that rise by less than this (Wh) in all are no evidence of when energy flowed: scaling
+# the session's energy by them would overflow (a register of 2e-309 Wh scales 1 Wh to infinity).
+MIN_DELIVERED_WH = 1e-6
 
 
 def bucket_starts(

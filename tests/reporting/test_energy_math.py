@@ -237,3 +237,24 @@ def _skipped(moment: datetime, zone: ZoneInfo) -> bool:
     """The wall-clock time just before ``moment`` is 30 minutes or an hour off: a clock change."""
     before = (moment - timedelta(seconds=1)).astimezone(zone).utcoffset()
     return before != moment.astimezone(zone).utcoffset()
+
+
+def test_readings_that_rise_by_next_to_nothing_spread_the_energy_evenly() -> None:
+    """Found by the property test above: a register rising by 2e-309 Wh scaled 1 Wh to infinity
+    (OverflowError). So tiny a rise is no evidence: the energy is spread like a session with no
+    readings, and the buckets still add up."""
+    at = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)
+    meter = SessionMeter(
+        start=at,
+        end=at + timedelta(hours=2),
+        meter_start_wh=0,
+        meter_stop_wh=None,
+        energy_wh=1000,
+        registers=[(at, 0.0), (at + timedelta(hours=1), 2.225073858507203e-309)],
+    )
+    curve = cumulative(meter)
+    assert curve.estimated
+    buckets = split(
+        curve, bucket_starts(curve.start, curve.end, ZoneInfo("Europe/Oslo"), Interval.HOUR)
+    )
+    assert sum(buckets.values()) == 1000 and len(buckets) == 2
