@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "webhooks",
     "audit",
     "alerts",
+    "upstream",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ OUR_APPS = {
     "audit",
     "webhooks",
     "alerts",
+    "upstream",
 }
 
 
@@ -98,6 +99,8 @@ def _imported_packages(package: str) -> dict[str, set[str]]:
         ("chargers", {"reporting", "balancing"}),
         # Events sit below everything that emits them: the bridge, access, commands.
         ("events", {"ocpp_bridge", "auth_access", "commands", "balancing", "reporting"}),
+        # The upstream app is configuration and records; the bridge holds the connections.
+        ("upstream", {"ocpp_bridge", "balancing", "reporting"}),
     ],
 )
 def test_dependencies_point_one_way(package: str, forbidden: set[str]) -> None:
