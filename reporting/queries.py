@@ -242,6 +242,13 @@ _SORT_KEYS: dict[Sort, tuple[str, bool, Callable[[str], Any]]] = {
 }
 
 
+def sort_ordering(sort: Sort) -> tuple[str, str]:
+    """The ``order_by`` of ``sort`` (ties by id), as pages and exports list sessions."""
+    field_name, descending, _ = _SORT_KEYS[sort]
+    sign = "-" if descending else ""
+    return f"{sign}{field_name}", f"{sign}id"
+
+
 def encode_cursor(session: ChargeSession, sort: Sort = Sort.NEWEST) -> str:
     key = getattr(session, _SORT_KEYS[sort][0])
     text = key.isoformat() if isinstance(key, datetime) else str(key)
@@ -282,8 +289,7 @@ def keyset_page(
     """``size`` rows after ``cursor`` in the ``sort`` order (ties by id): a range read however
     deep the page. Each row says whether it has ``signed`` meter values."""
     field_name, descending, _ = _SORT_KEYS[sort]
-    sign = "-" if descending else ""
-    ordered = sessions.order_by(f"{sign}{field_name}", f"{sign}id")
+    ordered = sessions.order_by(*sort_ordering(sort))
     if cursor:
         key, pk = decode_cursor(cursor, sort)
         beyond = "lt" if descending else "gt"

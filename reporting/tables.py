@@ -17,7 +17,7 @@ from chargers.models import ChargeSession
 from reporting.energy import Interval
 from reporting.exports import Column, Kind, Table
 from reporting.hourly import EnergyRow
-from reporting.queries import GroupBy, SummaryRow, totals, with_facts
+from reporting.queries import GroupBy, Sort, SummaryRow, sort_ordering, totals, with_facts
 
 HISTORY_COLUMNS = [
     Column("Start", Kind.DATETIME, 20),
@@ -79,8 +79,11 @@ def _local(microseconds: int, zone: ZoneInfo) -> datetime:
     return moment.replace(microsecond=micro) if micro else moment
 
 
-def history_rows(sessions: QuerySet[ChargeSession]) -> Iterator[list[Any]]:
-    """One row per session, newest first, times in each session's installation time zone.
+def history_rows(
+    sessions: QuerySet[ChargeSession], sort: Sort = Sort.NEWEST
+) -> Iterator[list[Any]]:
+    """One row per session in the history's ``sort`` order (newest first unless the page was
+    sorted otherwise), times in each session's installation time zone.
 
     Read as tuples through a server-side cursor (``values_list().iterator()``): a million rows
     stream in constant memory, several times faster than model instances.
@@ -91,7 +94,7 @@ def history_rows(sessions: QuerySet[ChargeSession]) -> Iterator[list[Any]]:
         .annotate(
             started_us=EpochMicroseconds("started_at"), stopped_us=EpochMicroseconds("stopped_at")
         )
-        .order_by("-started_at", "-id")
+        .order_by(*sort_ordering(sort))
         .values_list(*HISTORY_FIELDS)
     )
     for (
@@ -129,7 +132,10 @@ def _single_cost(costs: list[tuple[str, Decimal]]) -> tuple[Decimal | None, str]
 
 
 def history_table(
-    sessions: QuerySet[ChargeSession], filters: dict[str, str], time_zone: str
+    sessions: QuerySet[ChargeSession],
+    filters: dict[str, str],
+    time_zone: str,
+    sort: Sort = Sort.NEWEST,
 ) -> Table:
     def totals_row() -> list[Any]:
         sums = totals(sessions)
@@ -145,7 +151,7 @@ def history_table(
     return Table(
         title="Charging history",
         columns=HISTORY_COLUMNS,
-        rows=history_rows(sessions),
+        rows=history_rows(sessions, sort),
         totals=totals_row,
         filters=filters,
         exported_at=timezone.now().astimezone(ZoneInfo(time_zone or "UTC")),

@@ -23,6 +23,7 @@ from reporting.energy_views import energy_context
 from reporting.exports import ExportFormat
 from reporting.forms import (
     AcrossUsageForm,
+    HistoryForm,
     UsageForm,
 )
 from reporting.models import DailyUsage
@@ -61,10 +62,12 @@ class InstallationHistoryView(HistoryMixin, InstallationReportMixin, TemplateVie
 class InstallationHistoryExportView(ExportMixin, InstallationReportMixin, View):
     export_url_name = "reporting:history_export"
     export_source = jobs.Source.HISTORY
+    form_class = HistoryForm  # the page's filters and its order
 
     def export(self) -> jobs.Export:
         sessions = self.selected()
-        table = history_table(sessions, self.session_filter.labels, self.zone_name())
+        sort = self.form.order()  # type: ignore[attr-defined]
+        table = history_table(sessions, self.session_filter.labels, self.zone_name(), sort)
         export = sessions_export(table, f"{self.installation.name}-history", sessions)
         export.title = f"{table.title}, {self.installation.name}"
         return export
@@ -155,10 +158,11 @@ class MyChargingView(HistoryMixin, MyChargingMixin, TemplateView):
 
 class MyChargingExportView(ExportMixin, MyChargingMixin, View):
     export_source = jobs.Source.MY_CHARGING
+    form_class = HistoryForm
 
     def export(self) -> jobs.Export:
         sessions = self.selected()
-        table = history_table(sessions, self.session_filter.labels, "")
+        table = history_table(sessions, self.session_filter.labels, "", self.form.order())  # type: ignore[attr-defined]
         return sessions_export(table, "my-charging", sessions)
 
 

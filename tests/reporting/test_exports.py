@@ -138,6 +138,29 @@ class TestPageExports:
         assert "'=cmd|' /C calc'!A0" in evil and "'@SUM(1+1)*cmd" in evil
         assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)
 
+    def test_history_export_keeps_the_page_order(self, world: World, client_as) -> None:
+        """The History tab's export links carry its sort, and the file lists in that order."""
+        now = datetime.now(ZoneInfo("UTC"))
+        small = make_session(world.charger_a1, now - timedelta(hours=1), energy_wh=1000)
+        big = make_session(world.charger_a1, now - timedelta(hours=3), energy_wh=9000)
+        middle = make_session(world.charger_a1, now - timedelta(hours=5), energy_wh=4000)
+        client = client_as(world.alice)
+        page = client.get(reverse("reporting:history", args=[world.site_a.pk]), {"sort": "energy"})
+        export_url = reverse("reporting:history_export", args=[world.site_a.pk, "csv"])
+        assert f"{export_url}?sort=energy" in page.content.decode()
+
+        def listed(**params: str) -> list[int]:
+            response = client.get(export_url, params)
+            text = b"".join(response.streaming_content).decode("utf-8-sig")
+            ids = {str(s.pk): s.pk for s in (small, big, middle)}
+            return [ids[row[-1]] for row in csv.reader(io.StringIO(text)) if row and row[-1] in ids]
+
+        assert listed(sort="energy") == [big.pk, middle.pk, small.pk]
+        assert listed(sort="oldest") == [middle.pk, big.pk, small.pk]
+        assert listed() == [small.pk, big.pk, middle.pk]
+        my_url = reverse("reporting:my_export", args=["csv"])
+        assert client.get(my_url, {"sort": "sideways"}).status_code == 200
+
     def test_usage_exports_and_tenancy(self, world: World, client_as) -> None:
         self._evil_world(world)
         url = reverse("reporting:usage_export", args=[world.site_a.pk, "xlsx"])
