@@ -115,6 +115,9 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    # A person's own: a superuser too sees only theirs through restrict().
+    personal = True
+
     @classmethod
     def tenant_filter(cls, user: Any, action: Action) -> Q:
         return Q(user=user)

@@ -97,6 +97,9 @@ class Subscription(TenantModel):
                 {"kinds": f"Unknown alert kind: {', '.join(unknown)} (one of {AlertKind.values})."}
             )
 
+    # A person's own: a superuser too sees only theirs through restrict().
+    personal = True
+
     @classmethod
     def tenant_filter(cls, user, action: Action) -> Q:  # type: ignore[no-untyped-def]
         """Only the user's own, at installations they are a member of (whatever the action)."""

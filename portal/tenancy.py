@@ -6,7 +6,9 @@ the web views' base mixin call it, and refuse to serve a queryset that was not r
 
 Rules (``installations.choices.ROLE_ACTIONS``): an owner or installer may do everything on the
 installations they are a member of; a driver may view their installation and the chargers they may
-charge on, and their own data; staff may do everything. Models say how they reach their
+charge on, and their own data; superusers may reach everything except what is a person's own
+(a model with ``personal = True``: API tokens, export jobs, alert subscriptions), which stays
+its owner's. Models say how they reach their
 installation (``tenancy_path``) and may refine the rule for drivers (``driver_scope``). A request
 made with a limited API token (read-only, some installations) is limited here too
 (``user.token_scope``, see ``accounts.api_tokens``).
@@ -53,7 +55,7 @@ class TenantQuerySet(models.QuerySet):
         action = Action(action)
         if not user.is_authenticated or not user.is_active:
             scoped = self.none()
-        elif user.is_superuser:
+        elif user.is_superuser and not getattr(self.model, "personal", False):
             scoped = self.all()
         else:
             scoped = self.filter(self.model.tenant_filter(user, action))

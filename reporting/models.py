@@ -247,6 +247,9 @@ class ExportJob(models.Model):
     def __str__(self) -> str:
         return f"Export {self.pk} ({self.source}, {self.format}): {self.status}"
 
+    # A person's own: a superuser too sees only theirs through restrict().
+    personal = True
+
     @classmethod
     def tenant_filter(cls, user: Any, action: Action) -> Q:
         """An export belongs to the user who asked for it, whatever their role."""

@@ -31,6 +31,7 @@ from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
 from tests.conftest import World
+from upstream.models import UpstreamLink, UpstreamSettings
 from webhooks.models import Delivery, Endpoint
 
 TENANT_MODELS = [m for m in apps.get_models() if issubclass(m, TenantModel)]
@@ -124,6 +125,10 @@ def _populate_everything(world: World) -> None:
             installation=charger.installation, actor=user, via="web", action="changed",
             object_type="Circuit", object_id="1", object_repr="Row",
         )  # fmt: skip
+        UpstreamSettings.objects.create(
+            installation=charger.installation, url="wss://csms.example.com/ocpp"
+        )
+        UpstreamLink.objects.create(charger=charger, since=now)
 
 
 @pytest.mark.django_db
@@ -156,3 +161,25 @@ def test_anonymous_users_reach_nothing(world: World, model: type) -> None:
 
     _populate_everything(world)
     assert not model.objects.restrict(AnonymousUser(), Action.VIEW).exists()
+
+
+@pytest.mark.django_db
+def test_a_superuser_reaches_every_site_but_only_their_own_personal_records(world: World) -> None:
+    """Tokens, export jobs and alert subscriptions are a person's own, even for a superuser."""
+    from accounts.models import ApiToken
+    from reporting.models import ExportJob
+
+    _populate_everything(world)
+    root = User.objects.create_superuser(email="root@example.com", password="x")
+    ApiToken.objects.create(user=world.alice, name="alice's", prefix="abc", key_hash="1" * 64)
+    ExportJob.objects.create(
+        requested_by=world.alice, source="history", format="csv", expires_at=timezone.now()
+    )
+    assert (
+        Subscription.objects.exists() and ApiToken.objects.exists() and ExportJob.objects.exists()
+    )
+    for personal in (Subscription, ApiToken, ExportJob):
+        for action in Action:
+            assert not personal.objects.restrict(root, action).exists(), (personal, action)
+    assert Event.objects.restrict(root, Action.VIEW).count() == Event.objects.count()
+    assert ApiToken.objects.restrict(world.alice, Action.VIEW).count() == 1
