@@ -1,0 +1,39 @@
+"""The upstream bridge's harness: a real bridge and test chargers (``tests.ocpp.conftest``) and a
+real third-party central system (``central.Central``) on a port of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chargers.models import Charger
+from tests.ocpp.conftest import (  # noqa: F401  (fixtures used by the upstream tests)
+    BridgeHandle,
+    Chargers,
+    _committed,
+    bridge,
+    chargers,
+)
+from tests.upstream.central import Central
+from upstream.models import UpstreamSettings
+
+
+@pytest.fixture
+def central() -> Iterator[Central]:
+    """A running central system; ``central.url`` is its base URL (identities are appended)."""
+    system = Central().start()
+    try:
+        yield system
+    finally:
+        system.close()
+
+
+def bridge_to(central: Central, charger: Charger, **options: object) -> UpstreamSettings:
+    """Bridge ``charger``'s installation to ``central`` (options: UpstreamSettings fields)."""
+    settings, _ = UpstreamSettings.objects.update_or_create(
+        installation=charger.installation,
+        charger=None,
+        defaults={"url": central.url, **options},
+    )
+    return settings
