@@ -110,11 +110,16 @@ def begin(
 
 
 def begin_many(
-    asked: Sequence[Asked], *, now: datetime | None = None, remote_start: bool | None = None
+    asked: Sequence[Asked],
+    *,
+    now: datetime | None = None,
+    remote_start: bool | None = None,
+    record: bool = True,
 ) -> list[Check | None]:
     """``begin()`` for many decisions at once, in their order (None: the charger does not exist
     any more): the facts of all in one statement, the records and sightings of unknown idTags
-    of all in one write."""
+    of all in one write. ``record=False``: the decisions are not recorded (someone else decides
+    and records the final one, e.g. the upstream bridge's central system; sightings are)."""
     now = now or timezone.now()
     found = situations([(a.charger_id, a.id_tag) for a in asked], now, remote_start=remote_start)
     checks: list[Check | None] = []
@@ -128,7 +133,7 @@ def begin_many(
         facts = situation.facts
         if facts.card is None and facts.virtual_user_id is None:
             sightings.append((one.charger_id, situation.id_tag))
-        if check.external is None:
+        if check.external is None and record:
             final.append(settle(check, None))
         checks.append(check)
     record_many(final, sightings=sightings, seen_at=now)

@@ -9,6 +9,7 @@
 - ``batching.Decisions``: Authorize decisions in batches (one statement, one write each).
 - ``presence.Presence``: presence keys and live-state hashes in Redis, batched per round.
 - ``presence.CommandRunner``: commands from this node's Redis queue.
+- ``upstream.link.UpstreamManager``: bridged chargers' links to their upstream central systems.
 - Last-seen times reach the database at most every ``last_seen_interval_s``, in one statement.
 
 ``serve_bridge()`` runs a bridge until SIGTERM/SIGINT (the ``run_bridge`` command); tests drive a
@@ -43,6 +44,7 @@ from ocpp_bridge.batching import Decisions
 from ocpp_bridge.meter_buffer import MeterBuffer
 from ocpp_bridge.presence import STOP, CommandRunner, Presence
 from ocpp_bridge.server import OcppServer, tls_context
+from ocpp_bridge.upstream.link import UpstreamManager
 from portal.redis import get_async_redis
 
 logger = logging.getLogger(__name__)
@@ -268,6 +270,8 @@ class Bridge:
         self.commands = CommandRunner(
             self.redis, self.node_id, self.db, self.server.connections.get
         )
+        # Bridged chargers' connections to their upstream central systems (docs/upstream.md).
+        self.upstream = UpstreamManager(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         self.collector: GarbageCollection | None = None  # serve_bridge() tunes the process
@@ -298,6 +302,7 @@ class Bridge:
             task = asyncio.create_task(coroutine, name=f"bridge-{name}")
             task.add_done_callback(_log_crash)
             self._tasks.append(task)
+        await self.upstream.start()
         scheme = "wss" if context else "ws"
         logger.info(
             "OCPP bridge %s listening on %s://%s:%s/ocpp/<identity>",
@@ -410,6 +415,7 @@ class Bridge:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("stop taking commands", self._stop_commands),
             ("close connections", self.server.close),
+            ("close upstream links", self.upstream.stop),
             ("fail queued commands", self.commands.fail_queued),
             ("release presence", lambda: self.presence.release_all("Bridge node stopped")),
             ("flush", self.flush),

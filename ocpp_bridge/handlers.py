@@ -47,11 +47,15 @@ from ocpp_bridge.meter_buffer import (
     parse_timestamp,
 )
 from ocpp_bridge.persistence import ActiveSession, StatusReport
+from ocpp_bridge.upstream import authorization as upstream_authorization
+from upstream import outbox
 
 if TYPE_CHECKING:
     from auth_access.decisions import Decision
     from chargers.models import Charger
     from ocpp_bridge.bridge import Bridge
+    from ocpp_bridge.upstream.link import Link
+    from upstream.models import UpstreamSettings
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +113,10 @@ def _id_tag_info(decision: Decision) -> IdTagInfo:
     return IdTagInfo(status=decision.status.value, expiry_date=expiry)
 
 
+def _nothing() -> None:
+    """A database call that does nothing: its turn comes after the charger's earlier writes."""
+
+
 def registration_status(charger: Charger) -> RegistrationStatus:
     """How a BootNotification is answered: always Accepted. Only registered chargers with their
     password get this far (an unknown identity is refused at the upgrade), so Fusebox has no
@@ -125,10 +133,20 @@ class BridgeChargePoint(ChargerConnection):
         self.active_sessions: dict[int, ActiveSession] = {}
         self.readings: dict[int, Readings] = {}
         self._published: dict[str, str] = {}  # live fields as last sent
+        # Upstream bridge (docs/upstream.md): the settings read at the upgrade (None: not
+        # bridged, and nothing below asks again) and the link, once accepted and not paused.
+        self.upstream_settings: UpstreamSettings | None = None
+        self.upstream: Link | None = None
 
     def load(self, state: persistence.ConnectedState) -> None:
         self.connectors = dict(state.connectors)
         self.active_sessions = dict(state.active_sessions)
+        self.upstream_settings = state.upstream
+
+    def _accept(self) -> None:
+        super()._accept()
+        if self.upstream_settings is not None or self.charger.pk in self.bridge.upstream.links:
+            self.bridge.upstream.accepted(self)
 
     def connectors_json(self) -> dict[str, str]:
         return {str(cid): state.status for cid, state in sorted(self.connectors.items())}
@@ -150,6 +168,8 @@ class BridgeChargePoint(ChargerConnection):
         if self._boot_status != RegistrationStatus.accepted:
             return  # Pending/Rejected: nothing is sent, recorded or closed until it is accepted
         self._accept()
+        if self.upstream is not None:
+            self.upstream.charger_booted(self.current_payload)
         booted_at = now_utc()
         await self._write_behind(
             persistence.record_boot, self.charger.pk, self.current_payload, booted_at
@@ -183,6 +203,8 @@ class BridgeChargePoint(ChargerConnection):
         vendor_id: str | None = None,
         vendor_error_code: str | None = None,
     ) -> None:
+        if self.upstream is not None:
+            self.upstream.relay("StatusNotification", self.current_payload)
         report = StatusReport(
             connector_id=connector_id,
             status=status,
@@ -212,6 +234,9 @@ class BridgeChargePoint(ChargerConnection):
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
         _authorizable_id_tag(id_tag)
+        if self.upstream_settings is not None and upstream_authorization.decides(self):
+            decided = await upstream_authorization.authorize(self, id_tag)
+            return call_result.Authorize(id_tag_info=_id_tag_info(decided))
         asked = checks.Asked(self.charger.pk, id_tag, AuthorizationTrigger.AUTHORIZE)
         check = await self.bridge.decisions.ask(asked)
         # An external authorizer is asked here, in the loop: no database thread waits for it.
@@ -235,6 +260,7 @@ class BridgeChargePoint(ChargerConnection):
             raise PropertyConstraintViolationError(
                 details={"cause": "reservationId is not a 32-bit integer"}
             )
+        bridged = self.current_payload if self.upstream_settings is not None else None
         outcome = await self._in_order(
             persistence.start_transaction,
             self.charger.pk,
@@ -243,13 +269,18 @@ class BridgeChargePoint(ChargerConnection):
             meter_start,
             _timestamp(timestamp, "timestamp"),
             reservation_id,
+            bridged,
         )
+        if self.upstream is not None:
+            self.upstream.wake()
         self.active_sessions[connector_id] = ActiveSession(outcome.transaction_id, meter_start)
         self.readings.pop(connector_id, None)
         self._publish_readings()
         decision = outcome.decision
         if outcome.check is not None:
             decision = await checks.conclude(outcome.check, self._write_behind)
+        if self.upstream is not None:
+            decision = upstream_authorization.at_start(self, id_tag, decision)
         return call_result.StartTransaction(
             transaction_id=outcome.transaction_id, id_tag_info=_id_tag_info(decision)
         )
@@ -265,6 +296,7 @@ class BridgeChargePoint(ChargerConnection):
         transaction_data: list[dict[str, Any]] | None = None,
     ) -> call_result.StopTransaction:
         stopped_at = _timestamp(timestamp, "timestamp")
+        bridged = self.current_payload if self.upstream_settings is not None else None
         rows: list[persistence.MeterRow] = []
         connector_hint = next(
             (c for c, s in self.active_sessions.items() if s.transaction_id == transaction_id), 0
@@ -279,7 +311,10 @@ class BridgeChargePoint(ChargerConnection):
             stopped_at,
             reason,
             None if id_tag is None else _storable_id_tag(id_tag),
+            bridged,
         )
+        if self.upstream is not None:
+            self.upstream.wake()
         if not outcome.found:
             logger.warning(
                 "%s: StopTransaction for unknown transaction %s", self.id, transaction_id
@@ -319,10 +354,39 @@ class BridgeChargePoint(ChargerConnection):
         if fresh and connector_id:
             self.readings[connector_id] = merge_readings(self.readings.get(connector_id), fresh)
             self._publish_readings()
+        if self.upstream_settings is not None:
+            self._meter_values_upstream(transaction_id)
         return call_result.MeterValues()
 
+    def _wake_upstream_after_writes(self) -> None:
+        """Wake the link once the writes queued so far are done (what they queued is in)."""
+        if self.upstream is not None:
+            future = self._store(_nothing)
+            future.add_done_callback(lambda _: self.upstream and self.upstream.wake())
+
+    def _meter_values_upstream(self, transaction_id: int | None) -> None:
+        """A transaction's MeterValues are queued durably for upstream, behind the charger's
+        earlier messages (the answer does not wait); others are relayed live."""
+        payload = self.current_payload
+        if transaction_id is not None:
+            future = self._store(
+                outbox.queue_meter_values, self.charger.pk, transaction_id, payload
+            )
+            future.add_done_callback(self._log_failure)
+            if self.upstream is not None:
+                future.add_done_callback(lambda _: self.upstream and self.upstream.wake())
+        elif self.upstream is not None:
+            self.upstream.relay("MeterValues", payload)
+
     @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:
+    async def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:
+        if self.upstream is not None:  # passed through to upstream, with a short deadline
+            answer = await self.upstream.data_transfer(self.current_payload)
+            if answer is not None and isinstance(answer.get("status"), str):
+                data = answer.get("data")
+                return call_result.DataTransfer(
+                    status=answer["status"], data=data if isinstance(data, str) else None
+                )
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
     @after(Action.data_transfer)
@@ -340,6 +404,8 @@ class BridgeChargePoint(ChargerConnection):
 
     @after(Action.diagnostics_status_notification)
     async def after_diagnostics_status_notification(self, status: str) -> None:
+        if self.upstream is not None:
+            self.upstream.relay("DiagnosticsStatusNotification", self.current_payload)
         await self._event(EventKind.DIAGNOSTICS, f"Diagnostics upload: {status}")
 
     @on(Action.firmware_status_notification)
@@ -350,6 +416,8 @@ class BridgeChargePoint(ChargerConnection):
 
     @after(Action.firmware_status_notification)
     async def after_firmware_status_notification(self, status: str) -> None:
+        if self.upstream is not None:
+            self.upstream.relay("FirmwareStatusNotification", self.current_payload)
         await self._event(EventKind.FIRMWARE, f"Firmware update: {status}")
 
     # --- helpers ----------------------------------------------------------------------------
@@ -378,7 +446,9 @@ class BridgeChargePoint(ChargerConnection):
             connector_id,
             None,
             registers,
+            self.upstream_settings is not None,
         )
+        self._wake_upstream_after_writes()
 
     async def _event(self, kind: EventKind, summary: str) -> None:
         await self._write_behind(

@@ -218,6 +218,11 @@ class OcppServer:
             self.closed_count += 1
             if self.connections.get(identity) is charge_point:
                 del self.connections[identity]
+                if charge_point.upstream is not None:
+                    try:
+                        self.bridge.upstream.gone(charge_point)
+                    except Exception:
+                        logger.exception("%s: closing the upstream link failed", identity)
                 if not self.bridge.shutting_down:
                     self._closed(charge_point)
 

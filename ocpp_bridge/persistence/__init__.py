@@ -14,6 +14,7 @@ One module per kind of work: `records` (the shapes exchanged with the bridge), `
 
 from ocpp_bridge.persistence.access import (
     authorize_id_tags,
+    begin_for_upstream,
     boot_access_hooks,
 )
 from ocpp_bridge.persistence.commands import (
@@ -68,6 +69,7 @@ __all__ = [
     "StatusReport",
     "StopOutcome",
     "authorize_id_tags",
+    "begin_for_upstream",
     "boot_access_hooks",
     "claim_command",
     "close_inferred",

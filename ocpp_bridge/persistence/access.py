@@ -7,6 +7,7 @@ import logging
 from django.db import close_old_connections
 
 from auth_access import checks
+from auth_access.choices import AuthorizationTrigger
 from chargers.models import Charger
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,18 @@ def _authorize_alone(asked: checks.Asked) -> checks.Check | BaseException:
 
 def _no_charger(asked: checks.Asked) -> BaseException:
     return Charger.DoesNotExist(f"No charger {asked.charger_id}")
+
+
+def begin_for_upstream(charger_id: int, id_tag: str) -> checks.Check:
+    """Fusebox's own decision on an Authorize at a charger whose upstream central system decides
+    too (docs/upstream.md, authorization modes), not recorded yet: the final decision is
+    recorded once known (``checks.record_on_thread``)."""
+    close_old_connections()
+    asked = checks.Asked(charger_id, id_tag, AuthorizationTrigger.AUTHORIZE)
+    (check,) = checks.begin_many([asked], record=False)
+    if check is None:
+        raise _no_charger(asked)
+    return check
 
 
 def boot_access_hooks(charger_id: int) -> None:

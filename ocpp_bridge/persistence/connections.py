@@ -24,6 +24,7 @@ from ocpp_bridge.persistence.records import (
     ConnectedState,
     ReportedState,
 )
+from upstream.models import UpstreamSettings
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,39 @@ def find_chargers(identities: Collection[str]) -> dict[str, tuple[Charger, Conne
         .values_list("charger_id", "connector__connector_id", "id", "meter_start_wh")
     ):
         sessions[charger_id][connector_id] = ActiveSession(tx, start)
+    bridged = _upstream_settings(chargers.values())
     return {
-        charger.ocpp_identity: (charger, ConnectedState(connectors[pk], sessions[pk]))
+        charger.ocpp_identity: (
+            charger,
+            ConnectedState(connectors[pk], sessions[pk], bridged.get(pk)),
+        )
         for pk, charger in chargers.items()
     }
+
+
+def _upstream_settings(chargers: Collection[Charger]) -> dict[int, UpstreamSettings]:
+    """The effective upstream settings of the bridged chargers among ``chargers`` (one query:
+    whether a charger is bridged is known from its upgrade on, so an unbridged charger's
+    messages never ask)."""
+    installations = {charger.installation_id for charger in chargers}
+    defaults: dict[int, UpstreamSettings] = {}
+    overrides: dict[int, UpstreamSettings | None] = {}
+    for row in UpstreamSettings.objects.filter(installation_id__in=installations):
+        if row.charger_id is None:
+            if row.enabled:
+                defaults[row.installation_id] = row
+        else:
+            overrides[row.charger_id] = row if row.enabled else None
+    found = {}
+    for charger in chargers:
+        chosen = (
+            overrides[charger.pk]
+            if charger.pk in overrides
+            else defaults.get(charger.installation_id)
+        )
+        if chosen is not None:
+            found[charger.pk] = chosen
+    return found
 
 
 def record_refused_attempt(identity: str, reason: AttemptReason, remote_address: str) -> None:

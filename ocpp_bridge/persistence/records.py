@@ -55,6 +55,7 @@ class ConnectedState:
 
     connectors: dict[int, ReportedState]
     active_sessions: dict[int, ActiveSession]
+    upstream: Any = None  # the charger's effective ``UpstreamSettings``; None: not bridged
 
 
 @dataclass(frozen=True)

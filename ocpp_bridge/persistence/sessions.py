@@ -4,7 +4,7 @@ closed on evidence (``close_inferred``)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, close_old_connections, transaction
@@ -25,6 +25,8 @@ from ocpp_bridge.persistence.records import (
     clipped,
 )
 from ocpp_bridge.persistence.reports import seconds_since_charging
+from upstream import outbox
+from upstream.choices import QueuedAction
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +65,12 @@ def start_transaction(
     meter_start_wh: int,
     started_at: datetime,
     reservation_id: int | None,
+    upstream: dict[str, Any] | None = None,
 ) -> StartOutcome:
     """Create the session (accepted or not, the charger holds a transaction now); a retried
-    StartTransaction finds the session it created and creates nothing."""
+    StartTransaction finds the session it created and creates nothing. ``upstream``: the
+    StartTransaction as the charger sent it, for a bridged charger: queued for upstream with
+    the session (and a StopTransaction for a session this start closes)."""
     close_old_connections()
     check = checks.begin(charger_id, id_tag, AuthorizationTrigger.START, connector_id=connector_id)
     decision = check.decision
@@ -111,6 +116,12 @@ def start_transaction(
                 charging_since=started_at if connector.status == ConnectorStatus.CHARGING else None,
             )
             adopt_signed_values(session)
+            if upstream is not None:
+                for pk, meter_start, energy, _ in ended:
+                    _queue_stop(charger_id, pk, meter_start + energy, started_at, StopReason.OTHER)
+                outbox.queue_message(
+                    charger_id, session.pk, QueuedAction.START_TRANSACTION, upstream
+                )
             emit_many(
                 [
                     *(
@@ -162,10 +173,13 @@ def stop_transaction(
     stopped_at: datetime,
     reason: str | None,
     id_tag: str | None,
+    upstream: dict[str, Any] | None = None,
 ) -> StopOutcome:
     """Complete the session (once: a retried StopTransaction changes nothing). A session
     closed by inference (``close_inferred``, or a later StartTransaction on its connector) takes
-    the charger's values instead, and loses its ``stop_inferred`` flag."""
+    the charger's values instead, and loses its ``stop_inferred`` flag. ``upstream``: the
+    StopTransaction as the charger sent it, for a bridged charger: queued with the stop (after a
+    stop by inference, it replaces the inferred one if that still waits; never a second one)."""
     close_old_connections()
     decision = None
     if id_tag:
@@ -190,7 +204,7 @@ def stop_transaction(
         charger_id, connector_id, transaction_id, stopped_at, energy_wh, stop["stop_reason"],
         user_id, False,
     )  # fmt: skip
-    if status == SessionStatus.ACTIVE and _complete(session, stop, stopped):
+    if status == SessionStatus.ACTIVE and _complete(session, stop, stopped, upstream):
         return StopOutcome(found=True, connector_id=connector_id, decision=decision)
     # (Closed meanwhile by the offline sweep: then it is inferred, below.)
     if not inferred and status != SessionStatus.ACTIVE:
@@ -199,7 +213,13 @@ def stop_transaction(
         return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
     # Closed by inference: the charger's own values replace Fusebox's evidence. Conditional on
     # the flag, so a repeat of this late StopTransaction changes nothing more.
-    if session.filter(stop_inferred=True).exclude(status=SessionStatus.ACTIVE).update(**stop):
+    with transaction.atomic():
+        late = (
+            session.filter(stop_inferred=True).exclude(status=SessionStatus.ACTIVE).update(**stop)
+        )
+        if late and upstream is not None:
+            outbox.replace_inferred_stop(transaction_id, upstream)
+    if late:
         charger_changed(charger_id, "late StopTransaction")
         return StopOutcome(found=True, connector_id=connector_id, decision=decision)
     return StopOutcome(found=True, connector_id=connector_id, decision=decision, repeated=True)
@@ -209,9 +229,11 @@ def _complete(
     session: QuerySet[ChargeSession],
     stop: dict[str, Any],
     stopped: Draft,
+    upstream: dict[str, Any] | None = None,
 ) -> bool:
     """Complete an active session with the charger's values and write its ``session.stopped``
-    (``stopped``), in one transaction; False if it was no longer active."""
+    (``stopped``) and, bridged, the StopTransaction for upstream (``upstream``), in one
+    transaction; False if it was no longer active."""
     with transaction.atomic():
         if not session.filter(status=SessionStatus.ACTIVE).update(
             status=SessionStatus.COMPLETED,
@@ -222,7 +244,24 @@ def _complete(
         ):
             return False
         emit_many([stopped])
+        if upstream is not None:
+            outbox.queue_message(
+                stopped.charger_id or 0, stopped.session_id, QueuedAction.STOP_TRANSACTION, upstream
+            )
     return True
+
+
+def _queue_stop(
+    charger_id: int, session_id: int, meter_stop: int, stopped_at: datetime, reason: str
+) -> None:
+    """The StopTransaction upstream gets for a session Fusebox closed by inference."""
+    payload = {
+        "transactionId": session_id,
+        "meterStop": meter_stop,
+        "timestamp": stopped_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "reason": str(reason),
+    }
+    outbox.queue_message(charger_id, session_id, QueuedAction.STOP_TRANSACTION, payload)
 
 
 def close_inferred(
@@ -232,6 +271,7 @@ def close_inferred(
     connector_id: int | None = None,
     last_seen_at: datetime | None = None,
     registers: dict[int, tuple[datetime, float]] | None = None,
+    upstream: bool = False,
 ) -> list[int]:
     """Close the charger's active sessions (on ``connector_id`` only, if given) that the charger
     ended without a StopTransaction: a reboot, the connector Available again, a long absence.
@@ -241,7 +281,8 @@ def close_inferred(
     register the bridge holds in memory (its rows may still wait in the meter buffer); the later
     of it and the stored one counts. ``stop_inferred`` says so.
     Conditional updates (still active): running it twice, or beside a StopTransaction, closes a
-    session once. The closed sessions' ids."""
+    session once. ``upstream``: the charger is bridged: a StopTransaction is queued for upstream
+    for each session closed. The closed sessions' ids."""
     close_old_connections()
     with transaction.atomic():  # the closes and their events together
         sessions = ChargeSession.objects.filter(
@@ -292,6 +333,8 @@ def close_inferred(
                 charging_since=None,
             ):
                 closed.append(pk)
+                if upstream:
+                    _queue_stop(charger_id, pk, meter_stop, stopped_at, reason)
                 energy_wh = max(0, meter_stop - meter_start)
                 stopped.append(
                     _stopped(

@@ -6,22 +6,103 @@ closes it when the charger leaves (or, by option, keeps it and reports Unavailab
 runs ``UpstreamChargePoint`` (the library's ``ChargePoint`` through the bridge's ``FrameRouter``,
 so a bad frame from upstream gets its CallError and never reaches the charger) over
 ``websockets.connect`` with subprotocol ocpp1.6, reconnecting with exponential backoff and full
-jitter. Nothing upstream does can block or end the charger's connection: every task is guarded.
+jitter. Nothing upstream does can block or end the charger's connection: every task is guarded,
+and every call to upstream has a deadline.
+
+What a link sends (OCPP 1.6 4.2, 4.7):
+- on every connect: BootNotification with the charger's own boot information; Pending: only
+  upstream's calls are answered and the boot is retried after upstream's interval; Rejected:
+  nothing else is sent, the boot is retried after the interval. Once Accepted: every
+  connector's current status (not its history), then Heartbeat at upstream's interval.
+- the durable queue (``upstream.outbox``): Start/StopTransaction and transaction MeterValues, in
+  order, one at a time, with upstream's transaction ids, while connected and accepted;
+- live messages (StatusNotification, MeterValues outside transactions, firmware and diagnostics
+  status) while connected and accepted; dropped otherwise (the status is re-sent on connect).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import json
 import logging
+import random
+import ssl
+import time
+import uuid
+from collections import deque
+from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp_bridge.framing import FrameRouter
+from ocpp.messages import Call, CallError, MessageType
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from ocpp_bridge.framing import FrameRouter, schema_error
 from ocpp_bridge.upstream.inbound import InboundHandlers
+from upstream import outbox
+from upstream.choices import ChargerDown, LinkState, SecurityProfile, UpstreamAuthorization
 
 if TYPE_CHECKING:
     from ocpp_bridge.bridge import Bridge
+    from ocpp_bridge.handlers import BridgeChargePoint
     from upstream.models import UpstreamSettings
 
 logger = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+CALL_TIMEOUT_S = 30.0  # an upstream call without answer by then: the connection is in doubt
+AUTHORIZE_TIMEOUT_S = 5.0  # the charger waits for its Authorize answer meanwhile
+DATA_TRANSFER_TIMEOUT_S = 3.0
+DEFAULT_INTERVAL_S = 60  # upstream's interval when it says 0
+LIVE_QUEUE = 200  # live messages waiting to go out; beyond, the oldest are dropped
+REMOTE_START_VALID_S = 300.0  # how long upstream's remote start (or Authorize) vouches for a card
+STATE_WRITE_INTERVAL_S = 5.0  # UpstreamLink rows: at most this often per link
+POLL_S = 60.0  # the queue is read at least this often (a wake-up lost is late, never lost)
+
+
+STATUSES = frozenset(
+    {"Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
+     "Reserved", "Unavailable", "Faulted"}
+)  # fmt: skip
+
+
+class UpstreamUnavailable(Exception):
+    """No answer from upstream: not connected, not accepted, closed or too late."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ocpp_time(moment: datetime | None = None) -> str:
+    return (moment or _now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UpstreamChargePoint(InboundHandlers, FrameRouter):
+    """The charge point Fusebox presents upstream for one charger; ``self.link`` is its Link."""
+
+    def __init__(self, link: Link, connection: ClientConnection) -> None:
+        super().__init__(link.identity, connection, response_timeout=CALL_TIMEOUT_S)
+        self.link = link
+
+    async def send_call(self, action: str, payload: dict[str, Any], timeout_s: float) -> Any:
+        """Send one call as the payload stands (camelCase) and return upstream's answer payload.
+        A CallError raises its ``OCPPError``; an answer against the schema raises too; no
+        answer within ``timeout_s`` raises ``TimeoutError``."""
+        message = Call(str(uuid.uuid4()), action, payload)
+        async with self._call_lock:
+            await self._send(message.to_json())
+            response = await self._get_specific_response(message.unique_id, timeout_s)
+        if isinstance(response, CallError):
+            raise response.to_exception()
+        error = schema_error(MessageType.CallResult, action, response.payload)
+        if error is not None:
+            raise error
+        self.link.received(action)
+        return response.payload
 
 
 class Link:
@@ -30,29 +111,740 @@ class Link:
     Attributes the inbound handlers rely on: ``charger_id``, ``identity`` (the charger's Fusebox
     OCPP identity), ``settings`` (the ``UpstreamSettings`` in force), ``bridge``."""
 
+    backoff_base_s = 1.0
+    backoff_cap_s = 300.0
+
     def __init__(
-        self, bridge: Bridge, charger_id: int, identity: str, settings: UpstreamSettings
+        self,
+        manager: UpstreamManager,
+        charge_point: BridgeChargePoint,
+        settings: UpstreamSettings,
     ) -> None:
-        self.bridge = bridge
-        self.charger_id = charger_id
-        self.identity = identity
+        self.manager = manager
+        self.bridge = manager.bridge
+        self.charge_point: BridgeChargePoint | None = charge_point  # None: the charger is away
+        charger = charge_point.charger
+        self.charger_id = charger.pk
+        self.installation_id = charger.installation_id
+        self.identity = charger.ocpp_identity
+        self.presented = settings.presented_identity(charger)
+        self.url = settings.connect_url(charger)
         self.settings = settings
+        self.boot_payload = _boot_payload(charger.boot_info, charger)
+        self.upstream: UpstreamChargePoint | None = None
+        self.accepted = False  # upstream accepted our BootNotification on this connection
+        self.state = LinkState.CONNECTING
+        self.reason = ""
+        self.boot_status = ""
+        self.interval_s: int | None = None
+        self._live: deque[tuple[str, dict[str, Any]]] = deque(maxlen=LIVE_QUEUE)
+        self._wake = asyncio.Event()
+        self._vouched: dict[str, float] = {}  # idTag -> until (monotonic): upstream accepted it
+        self._last_meter_values: dict[int, dict[str, Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._attempt = 0
+        self.sent = 0  # messages upstream answered
+        self._status_fields: dict[str, Any] = {}
+
+    # --- life -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._note_state(LinkState.CONNECTING, "")
+        self._task = asyncio.create_task(self._run(), name=f"upstream-{self.identity}")
+
+    async def close(self) -> None:
+        """Close the upstream connection and stop reconnecting."""
+        self._closing = True
+        self._wake.set()
+        if self.upstream is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.upstream._connection.close(), 5)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def ready(self) -> bool:
+        """Connected and accepted: messages may go upstream."""
+        return self.upstream is not None and self.accepted and not self._closing
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(self._guarded(coroutine, name), name=f"upstream-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guarded(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        try:
+            await coroutine
+        except (asyncio.CancelledError, ConnectionClosed):
+            raise
+        except Exception:
+            logger.exception("%s: upstream %s failed", self.identity, name)
+
+    async def _run(self) -> None:
+        """Connect, serve, and reconnect with exponential backoff and full jitter, until closed."""
+        while not self._closing:
+            try:
+                await self._connect_and_serve()
+            except asyncio.CancelledError:
+                raise
+            except InvalidStatus as refused:
+                status = refused.response.status_code
+                self._note_state(
+                    LinkState.REFUSED, f"upstream refused the connection (HTTP {status})"
+                )
+            except (OSError, TimeoutError, InvalidHandshake) as error:
+                self._note_state(LinkState.UNREACHABLE, _describe(error))
+            except (ConnectionClosed, UpstreamUnavailable):
+                self._note_state(LinkState.UNREACHABLE, "upstream closed the connection")
+            except Exception as error:  # never let a link take anything else down
+                logger.exception("%s: upstream link failed", self.identity)
+                self._note_state(LinkState.UNREACHABLE, _describe(error))
+            finally:
+                self.upstream = None
+                self.accepted = False
+            if self._closing:
+                break
+            self._attempt += 1
+            ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** min(self._attempt, 20))
+            await asyncio.sleep(random.uniform(0, ceiling))
+
+    async def _connect_and_serve(self) -> None:
+        headers: dict[str, str] = {}
+        settings = self.settings
+        if settings.security_profile in (SecurityProfile.BASIC, SecurityProfile.TLS_BASIC):
+            token = base64.b64encode(f"{self.presented}:{settings.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        context = _tls_context(settings) if self.url.startswith("wss://") else None
+        self._note_state(LinkState.CONNECTING, "")
+        async with connect(
+            self.url,
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            additional_headers=headers,
+            ssl=context,
+            open_timeout=10,
+            ping_interval=30,
+            ping_timeout=30,
+            compression=None,
+            max_size=2**20,
+        ) as websocket:
+            if websocket.subprotocol != SUBPROTOCOL:
+                self._note_state(LinkState.REFUSED, "upstream did not agree to ocpp1.6")
+                return
+            self.upstream = UpstreamChargePoint(self, websocket)
+            reader = self._spawn(self._read(self.upstream), "reader")
+            try:
+                await self._boot()
+                self._attempt = 0
+                self._spawn(self._heartbeat(), "heartbeat")
+                await self._resend_statuses()
+                await self._deliver()
+            finally:
+                reader.cancel()
+
+    async def _read(self, upstream: UpstreamChargePoint) -> None:
+        """Upstream's frames: answers to our calls at once, its calls each in a task of its own
+        (a command waits for the charger's answer; our answers must not wait behind it)."""
+        async for raw in upstream._connection:
+            self.received(None)
+            if _is_call(raw):
+                self._spawn(upstream.route_message(raw), "inbound call")
+            else:
+                await upstream.route_message(raw)
+
+    async def _boot(self) -> None:
+        """BootNotification until upstream accepts it (Pending/Rejected: after its interval)."""
+        while True:
+            answer = await self.call("BootNotification", self.boot_payload, require_accepted=False)
+            status = answer.get("status")
+            interval = answer.get("interval")
+            self.interval_s = interval if isinstance(interval, int) and interval > 0 else None
+            self.boot_status = str(status)
+            if status == "Accepted":
+                self.accepted = True
+                self._note_state(LinkState.CONNECTED, "")
+                self.manager.emit(self, "upstream.connected")
+                return
+            if status == "Pending":
+                self._note_state(LinkState.PENDING, "upstream answered the boot Pending")
+            else:
+                self._note_state(LinkState.REFUSED, f"upstream answered the boot {status}")
+                self.manager.emit(self, "upstream.refused")
+            await asyncio.sleep(self.interval_s or DEFAULT_INTERVAL_S)
+
+    async def _heartbeat(self) -> None:
+        while self.ready:
+            await asyncio.sleep(self.interval_s or DEFAULT_INTERVAL_S)
+            if not self.ready:
+                return
+            try:
+                await self.call("Heartbeat", {})
+            except (UpstreamUnavailable, TimeoutError):
+                continue
+            except Exception as error:
+                logger.info("%s: upstream heartbeat: %s", self.identity, _describe(error))
+
+    # --- calls --------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        timeout_s: float = CALL_TIMEOUT_S,
+        require_accepted: bool = True,
+    ) -> Any:
+        """One call to upstream and its answer payload. ``UpstreamUnavailable`` when not
+        connected (or, ``require_accepted``, not accepted); ``TimeoutError``; an ``OCPPError``
+        for upstream's CallError."""
+        upstream = self.upstream
+        if upstream is None or (require_accepted and not self.accepted):
+            raise UpstreamUnavailable(action)
+        calling = asyncio.ensure_future(upstream.send_call(action, payload, timeout_s))
+        closing = asyncio.ensure_future(upstream._connection.wait_closed())
+        try:
+            done, _ = await asyncio.wait(
+                {calling, closing}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (calling, closing):
+                task.cancel()
+            await asyncio.gather(calling, closing, return_exceptions=True)
+        if calling not in done:
+            if closing in done:
+                raise UpstreamUnavailable(action)
+            raise TimeoutError(f"upstream did not answer {action} within {timeout_s} s")
+        try:
+            answer = calling.result()
+        except ConnectionClosed:
+            raise UpstreamUnavailable(action) from None
+        self.sent += 1
+        self._note_traffic("last_sent_at", "last_sent_action", action)
+        return answer
+
+    def received(self, action: str | None) -> None:
+        if action is not None:
+            self._note_traffic("last_received_at", "last_received_action", action)
+
+    # --- the durable queue and live messages ------------------------------------------------
+
+    def wake(self) -> None:
+        """A message was queued durably: deliver it when connected and accepted."""
+        self._wake.set()
+
+    def relay(self, action: str, payload: dict[str, Any]) -> None:
+        """A live message (StatusNotification, MeterValues outside a transaction, firmware or
+        diagnostics status): sent when connected and accepted, dropped otherwise."""
+        if action == "MeterValues":
+            self._last_meter_values[int(payload.get("connectorId", 0))] = payload
+        if self.ready:
+            self._live.append((action, payload))
+            self._wake.set()
+
+    async def _deliver(self) -> None:
+        """Until the connection ends: the durable queue in order, live messages in between."""
+        while self.ready:
+            self._wake.clear()
+            progressed = await self._deliver_queued()
+            while self._live and self.ready:
+                action, payload = self._live.popleft()
+                try:
+                    await self.call(action, payload)
+                except (TimeoutError, UpstreamUnavailable):
+                    break
+                except Exception as error:  # upstream's CallError: the message is dropped
+                    logger.info("%s: upstream refused %s: %s", self.identity, action, error)
+            if not progressed and not self._live:
+                closed = asyncio.ensure_future(self.upstream._connection.wait_closed())  # type: ignore[union-attr]
+                woken = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait(
+                        {closed, woken}, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    closed.cancel()
+                    woken.cancel()
+                if self.upstream is None or self.upstream._connection.close_code is not None:
+                    return
+
+    async def _deliver_queued(self) -> bool:
+        """Send what the queue holds, in order; True if anything was sent."""
+        progressed = False
+        while self.ready:
+            batch = await self.bridge.db(outbox.pending, self.charger_id)
+            if not batch:
+                return progressed
+            for message in batch:
+                if not self.ready:
+                    return progressed
+                if not message.mapped:
+                    # Its StartTransaction may have been answered in this batch: ask again.
+                    upstream_id = await self.bridge.db(
+                        outbox.upstream_transaction_id, message.session_id
+                    )
+                    if upstream_id is None:
+                        await self.bridge.db(
+                            outbox.delivered,
+                            message.id,
+                            {"skipped": "upstream has no transaction for this session"},
+                            _now(),
+                        )
+                        continue
+                    message = outbox.Pending(
+                        message.id,
+                        message.action,
+                        {**message.payload, "transactionId": upstream_id},
+                        message.session_id,
+                        True,
+                    )
+                if not await self._send_queued(message):
+                    return progressed
+                progressed = True
+        return progressed
+
+    async def _send_queued(self, message: outbox.Pending) -> bool:
+        """Send one queued message; False if the connection is gone (it stays queued)."""
+        start_of = message.session_id if message.action == "StartTransaction" else None
+        try:
+            answer = await self.call(message.action, message.payload)
+        except UpstreamUnavailable:
+            return False
+        except TimeoutError:
+            await self.bridge.db(outbox.attempt_failed, message.id)
+            return False  # the connection is in doubt: the ping or the next attempt tells
+        except Exception as error:  # upstream's CallError, or an answer against the schema
+            attempts = await self.bridge.db(outbox.attempt_failed, message.id)
+            logger.info("%s: upstream refused %s: %s", self.identity, message.action, error)
+            if attempts >= outbox.MAX_ATTEMPTS:
+                await self.bridge.db(
+                    outbox.delivered, message.id, {"error": _describe(error)}, _now()
+                )
+            return True
+        await self.bridge.db(outbox.delivered, message.id, answer, _now(), start_of)
+        return True
+
+    async def _resend_statuses(self) -> None:
+        """Every connector's current status (OCPP 1.6: status is re-sent, not replayed)."""
+        for payload in self.status_payloads():
+            try:
+                await self.call("StatusNotification", payload)
+            except UpstreamUnavailable:
+                return
+            except Exception as error:
+                logger.info("%s: upstream status: %s", self.identity, _describe(error))
+
+    def status_payloads(self, connector_id: int | None = None) -> list[dict[str, Any]]:
+        """StatusNotifications of the connectors' current states (Unavailable for each while the
+        charger is away), connector ``connector_id`` only if given."""
+        now = _ocpp_time()
+        if self.charge_point is None:
+            known = self.manager.last_connectors.get(self.charger_id, {0: None})
+            return [
+                {
+                    "connectorId": c,
+                    "errorCode": "NoError",
+                    "status": "Unavailable",
+                    "timestamp": now,
+                }
+                for c in sorted(known)
+                if connector_id is None or c == connector_id
+            ]
+        payloads = []
+        for cid, state in sorted(self.charge_point.connectors.items()):
+            if (connector_id is not None and cid != connector_id) or state.status not in STATUSES:
+                continue  # e.g. "Unknown": the connector has not reported yet
+            payload: dict[str, Any] = {
+                "connectorId": cid,
+                "errorCode": state.error_code or "NoError",
+                "status": state.status,
+                "timestamp": now,
+            }
+            if state.info:
+                payload["info"] = state.info
+            if state.vendor_error_code:
+                payload["vendorErrorCode"] = state.vendor_error_code
+            payloads.append(payload)
+        return payloads
+
+    # --- what inbound handlers and the charger's connection use -----------------------------
 
     async def trigger(self, requested_message: str, connector_id: int | None) -> bool:
         """Send upstream the message a TriggerMessage asked for (BootNotification, Heartbeat,
-        StatusNotification, MeterValues), from the state the link holds; False if it cannot
-        (not connected, or nothing to send)."""
-        return False
+        StatusNotification, MeterValues), from the state the link holds, right after the
+        TriggerMessage's answer; False if it cannot (not connected, or nothing to send)."""
+        if self.upstream is None:
+            return False
+        if requested_message == "BootNotification":
+            calls = [("BootNotification", self.boot_payload)]
+        elif requested_message == "Heartbeat":
+            calls = [("Heartbeat", {})]
+        elif requested_message == "StatusNotification":
+            calls = [("StatusNotification", p) for p in self.status_payloads(connector_id)]
+        elif requested_message == "MeterValues":
+            calls = [
+                ("MeterValues", payload)
+                for cid, payload in sorted(self._last_meter_values.items())
+                if connector_id is None or cid == connector_id
+            ]
+        else:
+            return False
+        if not calls:
+            return False
+
+        async def send_after_the_answer() -> None:
+            await asyncio.sleep(0.05)  # the TriggerMessage's answer goes first
+            for action, payload in calls:
+                await self.call(action, payload, require_accepted=False)
+
+        self._spawn(send_after_the_answer(), f"triggered {requested_message}")
+        return True
 
     def note_remote_start(self, id_tag: str) -> None:
         """Upstream started a transaction for ``id_tag`` (RemoteStartTransaction accepted): in
         the modes where upstream decides, the charger's following Authorize/StartTransaction for
         it is accepted as upstream's decision."""
+        self._vouched[id_tag] = time.monotonic() + REMOTE_START_VALID_S
+
+    def vouched(self, id_tag: str) -> bool:
+        """Whether upstream accepted ``id_tag`` lately (a remote start, or its Authorize)."""
+        until = self._vouched.get(id_tag)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._vouched[id_tag]
+            return False
+        return True
+
+    @property
+    def decides(self) -> bool:
+        """Upstream takes part in authorization (modes "upstream decides" and "both")."""
+        return self.settings.authorization in (
+            UpstreamAuthorization.UPSTREAM,
+            UpstreamAuthorization.BOTH,
+        )
+
+    async def authorize(self, id_tag: str) -> dict[str, Any] | None:
+        """Upstream's idTagInfo for ``id_tag`` (an Authorize within ``AUTHORIZE_TIMEOUT_S``), or
+        None when upstream cannot say (unreachable, no answer, an error)."""
+        if self.vouched(id_tag):
+            return {"status": "Accepted"}
+        try:
+            answer = await self.call("Authorize", {"idTag": id_tag}, timeout_s=AUTHORIZE_TIMEOUT_S)
+        except Exception as error:
+            logger.info("%s: upstream Authorize: %s", self.identity, _describe(error))
+            return None
+        info = answer.get("idTagInfo") if isinstance(answer, dict) else None
+        if not isinstance(info, dict):
+            return None
+        if info.get("status") == "Accepted":
+            self._vouched[id_tag] = time.monotonic() + REMOTE_START_VALID_S
+        return info
+
+    async def data_transfer(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The charger's DataTransfer passed to upstream: its answer, or None (not connected,
+        no answer in ``DATA_TRANSFER_TIMEOUT_S``, an error)."""
+        if not self.ready:
+            return None
+        try:
+            answer = await self.call("DataTransfer", payload, timeout_s=DATA_TRANSFER_TIMEOUT_S)
+        except Exception as error:
+            logger.info("%s: upstream DataTransfer: %s", self.identity, _describe(error))
+            return None
+        return answer if isinstance(answer, dict) else None
+
+    def charger_booted(self, boot_payload: dict[str, Any]) -> None:
+        """The charger booted again: upstream hears the BootNotification too (when accepted)."""
+        self.boot_payload = _boot_payload(boot_payload, None)
+        if self.ready:
+            self._spawn(self.call("BootNotification", self.boot_payload), "boot relay")
+
+    def charger_back(self, charge_point: BridgeChargePoint) -> None:
+        """The charger connected again (or anew) while the link stayed: re-send its statuses."""
+        self.charge_point = charge_point
+        if self.state == LinkState.CHARGER_OFFLINE:
+            self._note_state(LinkState.CONNECTED if self.ready else LinkState.CONNECTING, "")
+        if self.ready:
+            self._spawn(self._resend_statuses(), "statuses")
+
+    def charger_away(self) -> None:
+        """The charger left and ``charger_down`` is "unavailable": every connector Unavailable."""
+        if self.charge_point is not None:
+            self.manager.last_connectors[self.charger_id] = dict(self.charge_point.connectors)
+        self.charge_point = None
+        self._note_state(LinkState.CHARGER_OFFLINE, "the charger is not connected to Fusebox")
+        if self.ready:
+            self._spawn(self._resend_statuses(), "statuses")
+
+    # --- status -----------------------------------------------------------------------------
+
+    def _note_state(self, state: LinkState, reason: str) -> None:
+        if state == self.state and reason == self.reason and self._status_fields:
+            return
+        previous = self.state
+        self.state = state
+        self.reason = reason
+        self._status_fields.update(
+            state=state,
+            reason=reason[:300],
+            since=_now(),
+            node=self.bridge.node_id,
+            boot_status=self.boot_status[:10],
+            heartbeat_interval_s=self.interval_s,
+        )
+        self.manager.status_changed(self, urgent=True)
+        if previous == LinkState.CONNECTED and state != LinkState.CONNECTED:
+            self.manager.emit(self, "upstream.disconnected")
+
+    def _note_traffic(self, at_field: str, action_field: str, action: str) -> None:
+        self._status_fields[at_field] = _now()
+        self._status_fields[action_field] = action[:40]
+        self.manager.status_changed(self, urgent=False)
+
+    def take_status(self) -> dict[str, Any]:
+        fields, self._status_fields = self._status_fields, {}
+        return fields
 
 
-class UpstreamChargePoint(InboundHandlers, FrameRouter):
-    """The charge point Fusebox presents upstream for one charger; ``self.link`` is its Link."""
+class UpstreamManager:
+    """A bridge node's upstream links, one per bridged charger it holds (``bridge.upstream``).
 
-    def __init__(self, link: Link, connection: Any) -> None:
-        super().__init__(link.identity, connection, response_timeout=30)
-        self.link = link
+    The hot path of unbridged chargers stays as it was: whether a charger is bridged is read at
+    its upgrade with its row (``persistence.find_chargers``), and an unbridged connection's
+    ``upstream`` is None."""
+
+    def __init__(self, bridge: Bridge, *, state_interval_s: float = STATE_WRITE_INTERVAL_S) -> None:
+        self.bridge = bridge
+        self.links: dict[int, Link] = {}  # charger id -> link
+        self.last_connectors: dict[int, dict[int, Any]] = {}
+        self.state_interval_s = state_interval_s
+        self._dirty: dict[int, dict[str, Any]] = {}
+        self._forget: set[int] = set()
+        self._flush_now = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        for name, coroutine in [
+            ("upstream-states", self._state_loop()),
+            ("upstream-settings", self._listen()),
+        ]:
+            task = asyncio.create_task(coroutine, name=name)
+            self._tasks.append(task)
+
+    async def stop(self) -> None:
+        links = list(self.links.values())
+        self.links.clear()
+        await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for link in links:
+            link._status_fields.update(
+                state=LinkState.UNREACHABLE, reason="bridge node stopped", since=_now()
+            )
+            self._dirty[link.charger_id] = link.take_status()
+        with contextlib.suppress(Exception):
+            await self._write_states()
+
+    # --- the charger's connection tells -------------------------------------------------------
+
+    def accepted(self, charge_point: BridgeChargePoint) -> None:
+        """A charger was accepted: open its link if it is bridged (or hand it the one kept)."""
+        settings = charge_point.upstream_settings
+        link = self.links.get(charge_point.charger.pk)
+        if link is not None and (settings is None or not _same(link.settings, settings)):
+            self._close(link)
+            link = None
+        if settings is None or settings.paused:
+            charge_point.upstream = None
+            if settings is not None:
+                self.status_only(charge_point.charger.pk, LinkState.PAUSED, "paused by the owner")
+            return
+        if link is None:
+            link = Link(self, charge_point, settings)
+            self.links[link.charger_id] = link
+            link.start()
+        else:
+            link.charger_back(charge_point)
+        charge_point.upstream = link
+
+    def gone(self, charge_point: BridgeChargePoint) -> None:
+        """The charger's connection ended (not replaced): close the link, or keep it and report
+        Unavailable (``charger_down``)."""
+        link = self.links.get(charge_point.charger.pk)
+        if link is None or link.charge_point is not charge_point:
+            return
+        if self.bridge.shutting_down or link.settings.charger_down != ChargerDown.UNAVAILABLE:
+            self._close(link)
+            if not self.bridge.shutting_down:
+                self.status_only(
+                    link.charger_id, LinkState.CHARGER_OFFLINE, "the charger is offline"
+                )
+            return
+        link.charger_away()
+
+    def _close(self, link: Link) -> None:
+        if self.links.get(link.charger_id) is link:
+            del self.links[link.charger_id]
+        task = asyncio.create_task(link.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    # --- settings changes ---------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Settings changes (``upstream.outbox.settings_changed``): the links of the installation
+        reconnect with the new settings; chargers newly bridged get theirs."""
+        while True:
+            pubsub = self.bridge.redis.pubsub()
+            try:
+                await pubsub.subscribe(outbox.CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        installation_id = int(json.loads(message["data"])["installation_id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    await self.reload(installation_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Upstream settings listener failed; resubscribing")
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def reload(self, installation_id: int) -> None:
+        """Re-read the installation's upstream settings and apply them to the chargers held."""
+        held = [
+            cp
+            for cp in self.bridge.server.connections.values()
+            if cp.charger.installation_id == installation_id
+        ]
+        away = [
+            link
+            for link in self.links.values()
+            if link.installation_id == installation_id and link.charge_point is None
+        ]
+        found = await self.bridge.db(outbox.settings_of_installations, [installation_id])
+        for charge_point in held:
+            charge_point.upstream_settings = found.get(charge_point.charger.pk)
+            link = self.links.get(charge_point.charger.pk)
+            if link is not None and (
+                charge_point.upstream_settings is None
+                or not _same(link.settings, charge_point.upstream_settings)
+            ):
+                self._close(link)
+            if charge_point.accepted:
+                self.accepted(charge_point)
+            if charge_point.upstream_settings is None and link is not None:
+                self._forget.add(charge_point.charger.pk)
+        for link in away:
+            settings = found.get(link.charger_id)
+            if settings is None or not _same(link.settings, settings):
+                self._close(link)
+
+    # --- status rows and events ------------------------------------------------------------
+
+    def status_changed(self, link: Link, *, urgent: bool) -> None:
+        if urgent:
+            self._flush_now.set()
+
+    def status_only(self, charger_id: int, state: LinkState, reason: str) -> None:
+        self._dirty[charger_id] = {
+            "state": state,
+            "reason": reason,
+            "since": _now(),
+            "node": self.bridge.node_id,
+        }
+        self._flush_now.set()
+
+    def emit(self, link: Link, event_type: str) -> None:
+        """A change upstream integrators and owners care about (logged; the link's status row
+        tells the pages)."""
+        logger.info("%s: %s %s", link.identity, event_type, link.reason)
+
+    async def _state_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.state_interval_s)
+            await asyncio.sleep(min(1.0, self.state_interval_s))  # gather a moment's changes
+            self._flush_now.clear()
+            try:
+                await self._write_states()
+            except Exception:
+                logger.exception("Writing upstream link states failed")
+
+    async def _write_states(self) -> None:
+        for link in self.links.values():
+            fields = link.take_status()
+            if fields:
+                self._dirty.setdefault(link.charger_id, {}).update(fields)
+        dirty, self._dirty = self._dirty, {}
+        forget, self._forget = self._forget, set()
+        if dirty:
+            states = [
+                outbox.LinkState(cid, fields) for cid, fields in dirty.items() if cid not in forget
+            ]
+            await self.bridge.db_batches(outbox.write_link_states, states)
+        if forget:
+            await self.bridge.db_batches(outbox.forget_links, sorted(forget))
+
+    async def flush(self) -> None:
+        await self._write_states()
+
+
+def _same(a: UpstreamSettings, b: UpstreamSettings) -> bool:
+    """Whether two settings rows would connect and behave alike (same row, same update)."""
+    return a.pk == b.pk and a.updated_at == b.updated_at
+
+
+def _is_call(raw: str | bytes) -> bool:
+    head = raw[:16] if isinstance(raw, str) else raw[:16].decode("utf-8", "replace")
+    return head.lstrip().lstrip("[").lstrip().startswith("2")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _boot_payload(boot_info: Any, charger: Any) -> dict[str, Any]:
+    """The BootNotification upstream gets: the charger's own (its last), else its row's fields."""
+    keys = (
+        "chargePointVendor", "chargePointModel", "chargePointSerialNumber",
+        "chargeBoxSerialNumber", "firmwareVersion", "iccid", "imsi", "meterType",
+        "meterSerialNumber",
+    )  # fmt: skip
+    payload = {k: v for k, v in (boot_info or {}).items() if k in keys and isinstance(v, str)}
+    if charger is not None:
+        payload.setdefault("chargePointVendor", charger.vendor or "Unknown")
+        payload.setdefault("chargePointModel", charger.model or "Unknown")
+        if charger.serial_number:
+            payload.setdefault("chargePointSerialNumber", charger.serial_number)
+        if charger.firmware_version:
+            payload.setdefault("firmwareVersion", charger.firmware_version)
+    if schema_error(MessageType.Call, "BootNotification", payload) is not None:
+        payload = {
+            "chargePointVendor": str(payload.get("chargePointVendor") or "Unknown")[:20],
+            "chargePointModel": str(payload.get("chargePointModel") or "Unknown")[:20],
+        }
+    return payload
+
+
+def _tls_context(settings: UpstreamSettings) -> ssl.SSLContext:
+    """Certificate verification (profile 2), against the custom CA when one is given."""
+    context = ssl.create_default_context()
+    if settings.ca_certificate.strip():
+        context = ssl.create_default_context(cadata=settings.ca_certificate)
+    return context

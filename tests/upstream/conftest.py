@@ -37,3 +37,22 @@ def bridge_to(central: Central, charger: Charger, **options: object) -> Upstream
         defaults={"url": central.url, **options},
     )
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links reconnect within a fraction of a second in tests (minutes in production)."""
+    from ocpp_bridge.upstream.link import Link
+
+    monkeypatch.setattr(Link, "backoff_base_s", 0.05)
+    monkeypatch.setattr(Link, "backoff_cap_s", 0.3)
+
+
+BOOT = {"chargePointVendor": "Wallbox", "chargePointModel": "Pulsar", "firmwareVersion": "6.1"}
+
+
+def boot(test_charger: object) -> dict:
+    """The charger's BootNotification, answered Accepted by Fusebox."""
+    answer = test_charger.result("BootNotification", BOOT)  # type: ignore[attr-defined]
+    assert answer["status"] == "Accepted"
+    return answer

@@ -1,0 +1,237 @@
+"""The upstream bridge's database side, for the bridge process and the pages (docs/upstream.md).
+
+- ``queue_message``: a transaction message (Start/StopTransaction, transaction MeterValues) for
+  upstream, written by the bridge's persistence in the transaction that records what the charger
+  said, so the queue holds exactly what was stored.
+- ``pending`` / ``delivered`` / ``attempt_failed``: the link takes the queue in order and marks
+  each message answered; a StartTransaction's answer gives upstream's transaction id
+  (``UpstreamTransaction``), which ``pending`` puts in the place of Fusebox's in the messages
+  that follow.
+- ``settings_changed``: an installation's (or one charger's) upstream settings changed; the
+  bridge nodes holding its chargers reconnect their links with the new settings (Redis pub/sub,
+  ``CHANNEL``). Pages and the API call it after saving.
+- ``write_link_states``: the links' status rows (``UpstreamLink``), in one statement a batch.
+
+No import of ``ocpp_bridge`` here: the web process imports this module too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import close_old_connections, transaction
+from django.db.models import Count, F, Q
+from redis.exceptions import RedisError
+
+from chargers.models import Charger, ChargeSession
+from portal.redis import get_redis
+from upstream.choices import QueuedAction
+from upstream.models import (
+    UpstreamLink,
+    UpstreamMessage,
+    UpstreamSettings,
+    UpstreamTransaction,
+    effective_settings,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "fusebox:upstream:settings"
+MAX_ATTEMPTS = 3  # a message upstream answers with a CallError this often is given up
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def settings_changed(installation_id: int) -> None:
+    """Tell the bridge nodes that ``installation_id``'s upstream settings changed (after the
+    transaction commits). Best effort: a node that misses it re-reads settings at the charger's
+    next connection."""
+
+    def publish() -> None:
+        try:
+            get_redis().publish(CHANNEL, json.dumps({"installation_id": installation_id}))
+        except RedisError:
+            logger.warning("Could not signal upstream settings of installation %s", installation_id)
+
+    transaction.on_commit(publish)
+
+
+def settings_of_installations(installation_ids: Sequence[int]) -> dict[int, UpstreamSettings]:
+    """The effective settings of every charger of these installations that is bridged, by
+    charger id (two queries)."""
+    close_old_connections()
+    rows = list(UpstreamSettings.objects.filter(installation_id__in=installation_ids))
+    defaults = {row.installation_id: row for row in rows if row.charger_id is None}
+    overrides = {row.charger_id: row for row in rows if row.charger_id is not None}
+    found: dict[int, UpstreamSettings] = {}
+    for charger_id, installation_id in Charger.objects.filter(
+        installation_id__in=installation_ids
+    ).values_list("pk", "installation_id"):
+        chosen = overrides.get(charger_id) or defaults.get(installation_id)
+        if chosen is not None and chosen.enabled:
+            found[charger_id] = chosen
+    return found
+
+
+def is_bridged(charger_id: int) -> bool:
+    """Whether the charger is presented upstream now (its effective settings are enabled)."""
+    charger = Charger.objects.filter(pk=charger_id).only("pk", "installation_id").first()
+    return charger is not None and effective_settings(charger) is not None
+
+
+# --- the durable queue ----------------------------------------------------------------------
+
+
+def queue_message(
+    charger_id: int, session_id: int | None, action: QueuedAction, payload: dict[str, Any]
+) -> None:
+    """Queue a transaction message for upstream (inside the caller's transaction)."""
+    UpstreamMessage.objects.create(
+        charger_id=charger_id, session_id=session_id, action=action, payload=payload
+    )
+
+
+def queue_meter_values(charger_id: int, session_id: int, payload: dict[str, Any]) -> None:
+    """A transaction's MeterValues, queued behind the charger's earlier messages (its session
+    may have been deleted meanwhile: then nothing)."""
+    close_old_connections()
+    if ChargeSession.objects.filter(pk=session_id, charger_id=charger_id).exists():
+        queue_message(charger_id, session_id, QueuedAction.METER_VALUES, payload)
+
+
+def replace_inferred_stop(session_id: int, payload: dict[str, Any]) -> bool:
+    """A late StopTransaction for a session Fusebox closed by inference: if the inferred
+    StopTransaction still waits in the queue, it carries the charger's values now. True if one
+    was waiting (whether or not, no second StopTransaction is queued)."""
+    return bool(
+        UpstreamMessage.objects.filter(
+            session_id=session_id, action=QueuedAction.STOP_TRANSACTION, sent_at__isnull=True
+        ).update(payload=payload)
+    )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queued message ready to send: ``payload`` carries upstream's transaction id already
+    (``mapped``: False when upstream gave none, e.g. the session began before the charger was
+    bridged, or upstream refused its StartTransaction)."""
+
+    id: int
+    action: str
+    payload: dict[str, Any]
+    session_id: int | None
+    mapped: bool
+
+
+def pending(charger_id: int, limit: int = 50) -> list[Pending]:
+    """The oldest unsent messages of the charger, in order, with upstream's transaction ids."""
+    close_old_connections()
+    rows = list(
+        UpstreamMessage.objects.filter(charger_id=charger_id, sent_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "action", "payload", "session_id")[:limit]
+    )
+    sessions = {
+        session for _, action, _, session in rows if action != QueuedAction.START_TRANSACTION
+    }
+    mapping = dict(
+        UpstreamTransaction.objects.filter(session_id__in=sessions - {None}).values_list(
+            "session_id", "upstream_transaction_id"
+        )
+    )
+    found = []
+    for pk, action, payload, session_id in rows:
+        mapped = True
+        if action != QueuedAction.START_TRANSACTION:
+            upstream_id = mapping.get(session_id)
+            # A StartTransaction sent earlier in this very batch maps after it is answered:
+            # the link asks again (``mapped`` False and a Start before it in the batch).
+            mapped = upstream_id is not None
+            if mapped:
+                payload = {**payload, "transactionId": upstream_id}
+        found.append(Pending(pk, action, payload, session_id, mapped))
+    return found
+
+
+def upstream_transaction_id(session_id: int) -> int | None:
+    close_old_connections()
+    return (
+        UpstreamTransaction.objects.filter(session_id=session_id)
+        .values_list("upstream_transaction_id", flat=True)
+        .first()
+    )
+
+
+def delivered(
+    message_id: int, answer: dict[str, Any], sent_at: datetime, start_of: int | None = None
+) -> None:
+    """Upstream answered the message (``answer``: its payload, or ``{"error": ...}`` when it was
+    given up). ``start_of``: the session whose StartTransaction this was: upstream's
+    ``transactionId`` is kept for it."""
+    close_old_connections()
+    with transaction.atomic():
+        message = UpstreamMessage.objects.filter(pk=message_id)
+        charger_id = message.values_list("charger_id", flat=True).first()
+        message.update(sent_at=sent_at, answer=answer)
+        upstream_id = answer.get("transactionId")
+        if start_of is not None and charger_id is not None and isinstance(upstream_id, int):
+            UpstreamTransaction.objects.update_or_create(
+                session_id=start_of,
+                defaults={
+                    "charger_id": charger_id,
+                    "upstream_transaction_id": upstream_id,
+                    "id_tag_status": str((answer.get("idTagInfo") or {}).get("status", ""))[:12],
+                },
+            )
+
+
+def attempt_failed(message_id: int) -> int:
+    """Count a failed attempt (upstream's CallError, or no answer in time); the attempts so far."""
+    close_old_connections()
+    message = UpstreamMessage.objects.filter(pk=message_id)
+    message.update(attempts=F("attempts") + 1)
+    return message.values_list("attempts", flat=True).first() or 0
+
+
+def queued_count(charger_ids: Sequence[int]) -> dict[int, int]:
+    """Unsent messages per charger."""
+    return dict(
+        UpstreamMessage.objects.filter(charger_id__in=charger_ids, sent_at__isnull=True)
+        .values_list("charger_id")
+        .annotate(n=Count("id"))
+        .values_list("charger_id", "n")
+    )
+
+
+# --- link status ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A link's status as its bridge node sees it (``UpstreamLink``'s fields)."""
+
+    charger_id: int
+    fields: dict[str, Any]
+
+
+def write_link_states(states: Sequence[LinkState]) -> None:
+    """Create or update the chargers' ``UpstreamLink`` rows (the latest state of each)."""
+    close_old_connections()
+    latest = {state.charger_id: state.fields for state in states}
+    existing = set(Charger.objects.filter(pk__in=latest).values_list("pk", flat=True))
+    with transaction.atomic():
+        for charger_id, fields in latest.items():
+            if charger_id in existing:
+                UpstreamLink.objects.update_or_create(charger_id=charger_id, defaults=fields)
+
+
+def forget_links(charger_ids: Sequence[int]) -> None:
+    """Links no longer bridged: their status rows go."""
+    close_old_connections()
+    UpstreamLink.objects.filter(Q(charger_id__in=charger_ids)).delete()
