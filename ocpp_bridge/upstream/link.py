@@ -140,6 +140,7 @@ class Link:
         self._live: deque[tuple[str, dict[str, Any]]] = deque(maxlen=LIVE_QUEUE)
         self._wake = asyncio.Event()
         self._vouched: dict[str, float] = {}  # idTag -> until (monotonic): upstream accepted it
+        self._remote_started: dict[str, float] = {}  # idTag -> until: upstream started it
         self._last_meter_values: dict[int, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -509,7 +510,13 @@ class Link:
         """Upstream started a transaction for ``id_tag`` (RemoteStartTransaction accepted): in
         the modes where upstream decides, the charger's following Authorize/StartTransaction for
         it is accepted as upstream's decision."""
-        self._vouched[id_tag] = time.monotonic() + REMOTE_START_VALID_S
+        until = time.monotonic() + REMOTE_START_VALID_S
+        self._vouched[id_tag] = self._remote_started[id_tag] = until
+        for table in (self._vouched, self._remote_started):  # forget the expired ones
+            if len(table) > 100:
+                now = time.monotonic()
+                for tag in [tag for tag, at in table.items() if at < now]:
+                    del table[tag]
 
     def vouched(self, id_tag: str) -> bool:
         """Whether upstream accepted ``id_tag`` lately (a remote start, or its Authorize)."""
@@ -532,8 +539,8 @@ class Link:
     async def authorize(self, id_tag: str) -> dict[str, Any] | None:
         """Upstream's idTagInfo for ``id_tag`` (an Authorize within ``AUTHORIZE_TIMEOUT_S``), or
         None when upstream cannot say (unreachable, no answer, an error)."""
-        if self.vouched(id_tag):
-            return {"status": "Accepted"}
+        if self._remote_started.get(id_tag, 0) > time.monotonic():
+            return {"status": "Accepted"}  # upstream started it: it decided already
         try:
             answer = await self.call("Authorize", {"idTag": id_tag}, timeout_s=AUTHORIZE_TIMEOUT_S)
         except Exception as error:
