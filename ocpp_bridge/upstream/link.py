@@ -40,6 +40,7 @@ from ocpp.messages import Call, CallError, MessageType
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from commands.routing import PRESENCE_KEY
 from ocpp_bridge.framing import FrameRouter, schema_error
 from ocpp_bridge.upstream.inbound import InboundHandlers
 from upstream import outbox
@@ -284,12 +285,23 @@ class Link:
             await asyncio.sleep(self.interval_s or DEFAULT_INTERVAL_S)
             if not self.ready:
                 return
+            if self.charge_point is None and await self._taken_over():
+                self.manager.drop(self, "the charger connected to another bridge node")
+                return
             try:
                 await self.call("Heartbeat", {})
             except (UpstreamUnavailable, TimeoutError):
                 continue
             except Exception as error:
                 logger.info("%s: upstream heartbeat: %s", self.identity, _describe(error))
+
+    async def _taken_over(self) -> bool:
+        """Whether another bridge node holds the charger now (its presence key says so)."""
+        try:
+            owner = await self.bridge.redis.get(PRESENCE_KEY.format(identity=self.identity))
+        except Exception:
+            return False
+        return owner is not None and owner != self.bridge.node_id
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -697,6 +709,11 @@ class UpstreamManager:
                 )
             return
         link.charger_away()
+
+    def drop(self, link: Link, reason: str) -> None:
+        """Close a link kept for an absent charger (another node opens its own)."""
+        logger.info("%s: upstream link closed: %s", link.identity, reason)
+        self._close(link)
 
     def _close(self, link: Link) -> None:
         if self.links.get(link.charger_id) is link:
