@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import close_old_connections, transaction
 from django.db.models import Count, F, Q
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from chargers.models import Charger, ChargeSession
@@ -223,12 +224,21 @@ class LinkState:
 def write_link_states(states: Sequence[LinkState]) -> None:
     """Create or update the chargers' ``UpstreamLink`` rows (the latest state of each)."""
     close_old_connections()
-    latest = {state.charger_id: state.fields for state in states}
+    latest: dict[int, dict[str, Any]] = {}
+    for state in states:
+        latest.setdefault(state.charger_id, {}).update(state.fields)
     existing = set(Charger.objects.filter(pk__in=latest).values_list("pk", flat=True))
-    with transaction.atomic():
-        for charger_id, fields in latest.items():
-            if charger_id in existing:
-                UpstreamLink.objects.update_or_create(charger_id=charger_id, defaults=fields)
+    groups: dict[tuple[str, ...], list[UpstreamLink]] = {}
+    now = timezone.now()
+    for charger_id, fields in latest.items():
+        if charger_id in existing:
+            row = UpstreamLink(charger_id=charger_id, **{"since": now, **fields})
+            groups.setdefault(tuple(sorted(fields)), []).append(row)
+    with transaction.atomic():  # one upsert per shape of change
+        for names, rows in groups.items():
+            UpstreamLink.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["charger"], update_fields=list(names)
+            )
 
 
 def forget_links(charger_ids: Sequence[int]) -> None:
