@@ -15,6 +15,7 @@ limit expires; until then the part of its limit above failsafe stays reserved on
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from commands.choices import CommandAction, CommandSource, CommandStatus
 from commands.models import Command
 from installations.models import Installation
 from portal import live
+from upstream import caps as upstream_caps
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +160,13 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         )
     }
     finished = _previously_finished(installation)
+    in_use = {  # connector ids with a car, per charger
+        charger.pk: {
+            c.connector_id for c in charger.connectors.all() if c.status in CAR_CONNECTED_STATUSES
+        }
+        for charger in chargers
+    }
+    caps = upstream_caps.caps_of(chargers, in_use, voltage_v=installation.voltage_v, now=now)
     fuses = [
         {
             "id": fuse_id(circuit.pk),
@@ -199,6 +208,8 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         if charger.can_switch_phases and charger.phases == 3:
             entry["can_switch_phases"] = True
             entry["active_phases"] = charger.allocated_phases or 3
+        if charger.pk in caps:
+            _apply_upstream_cap(entry, caps[charger.pk][0])
         snapshot_chargers.append(entry)
     return {
         "now": now.isoformat(),
@@ -211,6 +222,19 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         "fuses": fuses,
         "chargers": snapshot_chargers,
     }
+
+
+def _apply_upstream_cap(entry: dict[str, Any], cap_a: float) -> None:
+    """An upstream charging profile's limit (``upstream.caps``) as one more cap on the charger:
+    ``max_current`` = the lower of the two. A cap below the charger's minimum pauses the car
+    (0 A): its range is then made one without a 0.1 A step, which the engine cannot give a
+    limit in (``balancing.engine.demand.assess``). ``upstream_cap`` tells the decision's reader."""
+    entry["upstream_cap"] = round(cap_a, 2)
+    if cap_a >= entry["min_current"]:
+        entry["max_current"] = min(entry["max_current"], cap_a)
+        return
+    no_step = math.floor(entry["min_current"] * 10) / 10 + 0.05
+    entry["min_current"] = entry["max_current"] = no_step
 
 
 def _previously_finished(installation: Installation) -> set[str]:

@@ -224,3 +224,33 @@ class UpstreamTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.session_id} = upstream {self.upstream_transaction_id}"
+
+
+class UpstreamCap(models.Model):
+    """A charging profile upstream sent (SetChargingProfile, or RemoteStartTransaction's): a
+    wish, never sent to the charger. Balancing applies the limit the stored profiles give at
+    every moment as a cap on the charger (``upstream.caps``; docs/upstream.md "The safety
+    rule"). ``schedule`` is the ``chargingSchedule`` as sent; ``session`` is the transaction a
+    TxProfile belongs to (empty for a remote start's profile until its session begins)."""
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="upstream_caps")
+    connector_id = models.PositiveSmallIntegerField()  # 0: the whole charger
+    profile_id = models.IntegerField()
+    stack_level = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=24)  # OCPP ChargingProfilePurposeType
+    kind = models.CharField(max_length=10)  # Absolute, Recurring, Relative
+    recurrency = models.CharField(max_length=10, blank=True)  # Daily, Weekly
+    session = models.ForeignKey(
+        ChargeSession, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    upstream_transaction_id = models.IntegerField(null=True, blank=True)
+    schedule = models.JSONField()
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["charger", "connector_id"], name="upstream_cap_charger")]
+
+    def __str__(self) -> str:
+        return f"upstream {self.purpose} {self.profile_id} on {self.charger_id}/{self.connector_id}"
