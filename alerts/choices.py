@@ -10,11 +10,12 @@ class AlertKind(models.TextChoices):
 
     FAULT = "fault", "Faults (opened and recovered)"
     OFFLINE = "offline", "Chargers offline (opened and recovered)"
+    OVERLOAD = "overload", "Fuse overloads (opened and recovered)"
     SESSION_FINISHED = "session_finished", "My charging session finished"
     SESSION_STOPPED_UNEXPECTEDLY = "session_interrupted", "My charging session stopped unexpectedly"
 
 
-INCIDENT_KINDS = (AlertKind.FAULT, AlertKind.OFFLINE)
+INCIDENT_KINDS = (AlertKind.FAULT, AlertKind.OFFLINE, AlertKind.OVERLOAD)
 SESSION_KINDS = (AlertKind.SESSION_FINISHED, AlertKind.SESSION_STOPPED_UNEXPECTEDLY)
 
 

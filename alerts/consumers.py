@@ -15,6 +15,8 @@ INCIDENT_EVENTS = {
     EventType.CHARGER_ONLINE,
     EventType.CONNECTOR_FAULTED,
     EventType.CONNECTOR_RECOVERED,
+    EventType.FUSE_OVERLOADED,
+    EventType.FUSE_RECOVERED,
 }
 
 

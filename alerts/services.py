@@ -1,9 +1,10 @@
 """Deciding alerts: who is told of what, once, and writing the rendered e-mail to the outbox.
 
 - **Incidents** (``evaluate_incidents``): an incident's members are told once when it opens
-  (a fault at once; an offline incident once it is ``offline_threshold_minutes`` old and still
-  open) and once when it recovers (only those told of its opening; a fault that cleared before
-  anyone was told is told once, opened and cleared). A grouped incident (a site's chargers
+  (a fault or a fuse overload at once; an offline incident once it is
+  ``offline_threshold_minutes`` old and still open) and once when it recovers (only those told
+  of its opening; a fault that cleared before anyone was told is told once, opened and
+  cleared). A grouped incident (a site's chargers
   failing together, ``events.incidents``) is one e-mail listing its chargers. Run by the
   "alerts" event consumer for the installations its batch touched and by the beat (the
   threshold passes without an event).
@@ -49,6 +50,13 @@ STALE_AFTER = timedelta(hours=1)
 # A session that ended for one of these reasons (and was not closed by inference) finished
 # normally; anything else stopped unexpectedly.
 EXPECTED_STOPS = {StopReason.LOCAL, StopReason.REMOTE, StopReason.EV_DISCONNECTED}
+
+
+ALERT_KIND_OF = {
+    IncidentKind.OFFLINE: AlertKind.OFFLINE,
+    IncidentKind.FAULT: AlertKind.FAULT,
+    IncidentKind.OVERLOAD: AlertKind.OVERLOAD,
+}
 
 
 @dataclass
@@ -120,7 +128,7 @@ def evaluate_incidents(
         scope = Q(ended_at__isnull=True, started_at__gte=now - BEAT_OPEN_WINDOW) | Q(
             ended_at__gte=now - BEAT_ENDED_WINDOW
         )
-    incidents = Incident.objects.filter(scope).select_related("installation")
+    incidents = Incident.objects.filter(scope).select_related("installation", "circuit")
     written = 0
     by_installation: dict[int, list[Subscriber]] = {}
     for incident in incidents.order_by("started_at", "id"):
@@ -133,7 +141,10 @@ def evaluate_incidents(
 
 
 def _incident_mails(incident: Incident, people: list[Subscriber], now: datetime) -> int:
-    kind = AlertKind.OFFLINE if incident.kind == IncidentKind.OFFLINE else AlertKind.FAULT
+    kind = ALERT_KIND_OF[IncidentKind(incident.kind)]
+    template_name = (
+        "alerts/email/overload" if kind == AlertKind.OVERLOAD else "alerts/email/incident"
+    )
     prefix = f"incident:{incident.pk}:"
     sent = set(
         AlertMail.objects.filter(dedup_key__startswith=prefix).values_list("dedup_key", flat=True)
@@ -165,10 +176,10 @@ def _incident_mails(incident: Incident, people: list[Subscriber], now: datetime)
         if members is None:
             members = list(incident.members.select_related("charger").order_by("started_at", "id"))
         shown = [m for m in members if m.charger_id not in person.muted]
-        if not shown:
+        if not shown and kind != AlertKind.OVERLOAD:  # an overload is a fuse's: no chargers
             continue
         context = {"incident": incident, "members": shown, "kind": kind, "state": template}
-        if queue(person, str(kind), key, "alerts/email/incident", context, now):
+        if queue(person, str(kind), key, template_name, context, now):
             written += 1
     return written
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from balancing.models import BalancingDecision
+from balancing.models import BalancingDecision, WatchEpisode
 
 
 @admin.register(BalancingDecision)
@@ -10,3 +10,11 @@ class BalancingDecisionAdmin(admin.ModelAdmin):
     list_select_related = ["installation"]
     raw_id_fields = ["installation"]
     show_full_result_count = False
+
+
+@admin.register(WatchEpisode)
+class WatchEpisodeAdmin(admin.ModelAdmin):
+    list_display = ["installation", "kind", "subject_id", "started_at", "reported_at"]
+    list_filter = ["kind"]
+    list_select_related = ["installation"]
+    raw_id_fields = ["installation"]

@@ -1,4 +1,5 @@
-"""What the balancing loop decided, and why: one row per solve of an installation."""
+"""What the balancing loop decided, and why: one row per solve of an installation; and the
+conditions it watches while they last (``WatchEpisode``, ``balancing.watch``)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,35 @@ class BalancingDecision(TenantModel):
     @property
     def notes(self) -> list[str]:
         return list(self.result.get("notes", []))
+
+
+class WatchKind(models.TextChoices):
+    CAR_NOT_SERVED = "car_not_served", "Car not served"
+    FUSE_OVERLOADED = "fuse_overloaded", "Fuse overloaded"
+
+
+class WatchEpisode(models.Model):
+    """A condition the loop watches (``balancing.watch``), while it lasts: a car that wants
+    current and gets none (``subject_id``: the charger), a fuse drawing above its limit (the
+    circuit). The row exists from the first solve that saw it to the first that did not;
+    ``reported_at`` is when its event was written (the threshold had passed), so a worker that
+    restarts neither repeats the event nor forgets to write the recovery."""
+
+    installation = models.ForeignKey(
+        "installations.Installation", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=WatchKind.choices)
+    subject_id = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    reported_at = models.DateTimeField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["installation_id", "kind", "subject_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "subject_id"], name="watch_episode_once")
+        ]
+        indexes = [models.Index(fields=["installation"], name="watch_episode_installation")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.subject_id} since {self.started_at:%H:%M:%S}"

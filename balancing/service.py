@@ -453,6 +453,7 @@ def balance(
     failsafe = send_failsafe(online, installation.failsafe_current_a)
     commands = failsafe + send_limits(planned_changes(chargers, scenario, result))
     forget_refused_failsafe(failsafe)
+    _watch(installation, scenario, result, chargers)
     decision = BalancingDecision(
         installation=installation,
         trigger=trigger,
@@ -474,6 +475,23 @@ def balance(
         changed = {command.charger_id for command in commands}
         transaction.on_commit(lambda: live.publish_change(installation_id, changed))
     return decision
+
+
+def _watch(
+    installation: Installation,
+    scenario: dict[str, Any],
+    result: dict[str, Any],
+    chargers: dict[str, Charger],
+) -> None:
+    """Cars not served and overloaded fuses (``balancing.watch``); a failure there is logged and
+    never keeps the limits from being recorded. Imported here: it reads the Load tab's figures,
+    whose module imports this one."""
+    from balancing import watch
+
+    try:
+        watch.observe(installation, scenario, result, chargers)
+    except Exception:
+        logger.exception("Watching installation %s after its solve failed", installation.pk)
 
 
 def prune_decisions(older_than: timedelta, batch: int = 5000) -> int:

@@ -156,6 +156,37 @@ SPECS: tuple[EventSpec, ...] = (
         "A person changed who may do what: a member or role, an invitation, a charger"
         " permission or a charge card.",
     ),
+    EventSpec(
+        EventType.CAR_NOT_SERVED,
+        Severity.WARNING,
+        1,
+        ("session_id", "since", "threshold_seconds", "min_current_a"),
+        "A car connected to an online charger and not finished has had no current from"
+        " balancing (below the charger's minimum) for BALANCING_NOT_SERVED_MINUTES.",
+    ),
+    EventSpec(
+        EventType.CAR_SERVED,
+        Severity.INFO,
+        1,
+        ("session_id", "not_served_seconds", "outcome"),
+        "A car reported not served gets current again (outcome served) or no longer waits"
+        " (left, finished, offline).",
+    ),
+    EventSpec(
+        EventType.FUSE_OVERLOADED,
+        Severity.CRITICAL,
+        1,
+        ("circuit_id", "name", "draw_a", "limit_a", "since"),
+        "A fuse's measured draw (per phase, as the Load tab shows it) has been above its limit"
+        " for BALANCING_OVERLOAD_DEBOUNCE_S; opens an overload incident.",
+    ),
+    EventSpec(
+        EventType.FUSE_RECOVERED,
+        Severity.INFO,
+        1,
+        ("circuit_id", "name", "draw_a", "limit_a", "overloaded_seconds"),
+        "A fuse reported overloaded draws within its limit again; closes the incident.",
+    ),
 )
 
 CATALOGUE: dict[str, EventSpec] = {spec.type.value: spec for spec in SPECS}

@@ -23,6 +23,10 @@ class EventType(models.TextChoices):
     DIAGNOSTICS_STATUS = "diagnostics.status", "Diagnostics upload status"
     SETTINGS_CHANGED = "settings.changed", "Settings changed"
     PERMISSIONS_CHANGED = "permissions.changed", "Permissions changed"
+    CAR_NOT_SERVED = "balancing.car_not_served", "Car not served"
+    CAR_SERVED = "balancing.car_served", "Car served again"
+    FUSE_OVERLOADED = "fuse.overloaded", "Fuse overloaded"
+    FUSE_RECOVERED = "fuse.recovered", "Fuse back within its limit"
 
 
 class Severity(models.TextChoices):
@@ -34,3 +38,4 @@ class Severity(models.TextChoices):
 class IncidentKind(models.TextChoices):
     OFFLINE = "offline", "Offline"
     FAULT = "fault", "Fault"
+    OVERLOAD = "overload", "Overload"

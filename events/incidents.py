@@ -8,6 +8,9 @@
   ``EVENTS_INCIDENT_WINDOW_S`` of it (many chargers offline at once: the site's internet is down,
   one incident listing them); otherwise it opens a new incident. An incident ends when its last
   episode ends.
+- ``fuse.overloaded`` opens an overload incident for its fuse (``Incident.circuit``, no
+  chargers: one per fuse episode, from when the draw first went over); ``fuse.recovered`` ends
+  it. ``balancing.car_not_served`` is no incident: nothing is broken, the site is full.
 
 It runs in the consumer's transaction (``events.consumers.batch``), so each event is applied
 exactly once: a batch that fails is rolled back with the cursor and applied again.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -37,6 +41,8 @@ def apply_events(events: list[Event]) -> None:
         handler = HANDLERS.get(event.type)
         if handler is not None and event.charger_id is not None:
             handler(event)
+        elif event.type in FUSE_HANDLERS:
+            FUSE_HANDLERS[event.type](event)
 
 
 def _offline(event: Event) -> None:
@@ -64,6 +70,52 @@ HANDLERS: dict[str, Callable[[Event], None]] = {
     EventType.CHARGER_ONLINE: _online,
     EventType.CONNECTOR_FAULTED: _faulted,
     EventType.CONNECTOR_RECOVERED: _recovered,
+}
+
+
+def _fuse_overloaded(event: Event) -> None:
+    circuit_id = event.payload.get("circuit_id")
+    if Incident.objects.filter(
+        installation_id=event.installation_id,
+        kind=IncidentKind.OVERLOAD,
+        circuit_id=circuit_id,
+        ended_at__isnull=True,
+    ).exists():
+        return
+    since = event.payload.get("since")
+    Incident.objects.create(
+        installation_id=event.installation_id,
+        kind=IncidentKind.OVERLOAD,
+        circuit_id=circuit_id,
+        started_at=datetime.fromisoformat(since) if since else event.occurred_at,
+        summary=_overload_summary(event.payload)[:200],
+    )
+
+
+def _fuse_recovered(event: Event) -> None:
+    for incident in Incident.objects.filter(
+        installation_id=event.installation_id,
+        kind=IncidentKind.OVERLOAD,
+        circuit_id=event.payload.get("circuit_id"),
+        ended_at__isnull=True,
+    ):
+        incident.ended_at = max(event.occurred_at, incident.started_at)
+        incident.save(update_fields=["ended_at"])
+
+
+def _overload_summary(payload: dict[str, Any]) -> str:
+    """'Main fuse overloaded: L1 68.2 A, L3 64 A (limit 63 A)'."""
+    draws = [float(value) for value in payload.get("draw_a") or []]
+    limits = [float(value) for value in payload.get("limit_a") or []]
+    phases = enumerate(zip(draws, limits, strict=False), start=1)
+    over = ", ".join(f"L{phase} {draw:g} A" for phase, (draw, limit) in phases if draw > limit)
+    limit_text = "/".join(dict.fromkeys(f"{limit:g}" for limit in limits))
+    return f"{payload.get('name') or 'A fuse'} overloaded: {over} (limit {limit_text} A)"
+
+
+FUSE_HANDLERS: dict[str, Callable[[Event], None]] = {
+    EventType.FUSE_OVERLOADED: _fuse_overloaded,
+    EventType.FUSE_RECOVERED: _fuse_recovered,
 }
 
 

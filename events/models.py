@@ -19,7 +19,7 @@ from django.db.models.functions import Now
 
 from chargers.models import Charger, ChargeSession
 from events.choices import EventType, IncidentKind, Severity
-from installations.models import Installation
+from installations.models import Circuit, Installation
 from portal.tenancy import Action, TenantModel
 
 
@@ -105,12 +105,22 @@ class Incident(TenantModel):
     """An offline or fault episode, from its first event to the recovery of every charger in it
     (``events.incidents``, the outbox's first consumer). Chargers of one installation that go
     offline (or fault) within ``EVENTS_INCIDENT_WINDOW_S`` of its start join it: a site whose
-    internet is down is one incident listing its chargers. Drivers see no incidents."""
+    internet is down is one incident listing its chargers. An overload is one fuse's episode
+    (``circuit``, no chargers), from ``fuse.overloaded`` to ``fuse.recovered``. Drivers see no
+    incidents."""
 
     installation = models.ForeignKey(
         Installation, on_delete=models.CASCADE, related_name="incidents"
     )
     kind = models.CharField(max_length=8, choices=IncidentKind.choices)
+    circuit = models.ForeignKey(
+        Circuit,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The overloaded fuse (overload incidents only).",
+    )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     summary = models.CharField(max_length=200)

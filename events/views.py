@@ -34,7 +34,7 @@ SHOWN_VALUES = frozenset(show.value for show in Show)
 
 def with_members(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
     members = IncidentCharger.objects.select_related("charger").order_by("started_at", "id")
-    return queryset.select_related("acknowledged_by").prefetch_related(
+    return queryset.select_related("acknowledged_by", "circuit").prefetch_related(
         Prefetch("members", queryset=members)
     )
 

@@ -294,6 +294,11 @@ BALANCING_LIMIT_TTL_SECONDS = env_int("BALANCING_LIMIT_TTL_SECONDS", 600)
 BALANCING_RAMP_SECONDS = env_float("BALANCING_RAMP_SECONDS", 10.0)
 # Balancing decisions (snapshot, answer, reasons) are kept this long.
 BALANCING_DECISION_RETENTION_DAYS = env_int("BALANCING_DECISION_RETENTION_DAYS", 30)
+# Watching the loop (docs/events.md): a car connected and wanting current that balancing gives
+# none for this many minutes is "not served" (an event); a fuse drawing above its limit for this
+# many seconds is "overloaded" (an event, an incident).
+BALANCING_NOT_SERVED_MINUTES = env_int("BALANCING_NOT_SERVED_MINUTES", 10, minimum=1)
+BALANCING_OVERLOAD_DEBOUNCE_S = env_int("BALANCING_OVERLOAD_DEBOUNCE_S", 60, minimum=0)
 
 # Exports: more rows than this are written by a Celery worker (progress page, e-mail, a link kept
 # REPORT_EXPORT_RETENTION_HOURS); fewer stream at once.

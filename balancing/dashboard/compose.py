@@ -234,6 +234,20 @@ def _measured(entry: Mapping[str, Any], state: routing.LiveState | None) -> list
     return [0.0, 0.0, 0.0]
 
 
+def measured_fuse_loads(
+    scenario: Mapping[str, Any], live_by_identity: Mapping[str, routing.LiveState | None]
+) -> dict[str, list[float]]:
+    """Each fuse's draw per installation phase as the Load tab shows it: its base load plus the
+    measured draw of every charger below it (``live_by_identity``: the live states of chargers
+    whose measurement the snapshot withholds; ``balancing.watch`` reads it for overloads)."""
+    measured = {
+        entry["id"]: _measured(entry, live_by_identity.get(entry["id"]))
+        for entry in scenario["chargers"]
+    }
+    failsafe = float(scenario["installation"]["failsafe_current"] or 0)
+    return _fuse_sums(scenario, measured, failsafe)[0]
+
+
 def _fuse_sums(
     scenario: Mapping[str, Any], measured_by_id: Mapping[str, list[float]], failsafe_a: float
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int]]:

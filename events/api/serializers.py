@@ -17,8 +17,9 @@ class IncidentChargerSerializer(serializers.ModelSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    """An offline or fault episode: ``ended_at`` null while open, ``duration_s`` once ended;
-    ``chargers`` lists each charger (or connector) with its own episode."""
+    """An offline, fault or overload episode: ``ended_at`` null while open, ``duration_s`` once
+    ended; ``chargers`` lists each charger (or connector) with its own episode; ``circuit``: the
+    overloaded fuse (overload incidents, whose ``chargers`` is empty)."""
 
     chargers = IncidentChargerSerializer(source="members", many=True, read_only=True)
     duration_s = serializers.SerializerMethodField()
@@ -29,7 +30,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "installation", "kind", "summary", "started_at", "ended_at", "duration_s",
+            "id", "installation", "kind", "circuit", "summary", "started_at", "ended_at", "duration_s",
             "chargers", "acknowledged_by", "acknowledged_by_name", "acknowledged_at", "note",
         ]  # fmt: skip
         read_only_fields = fields

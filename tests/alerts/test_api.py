@@ -17,7 +17,7 @@ URL = "/api/v1/alert-subscriptions/"
 def test_listing_shows_your_own_with_your_roles_defaults(world: World) -> None:
     alice = api_as(world.alice).get(URL).json()["results"]
     assert [(s["installation"], s["kinds"], s["enabled"]) for s in alice] == [
-        (world.site_a.pk, ["fault", "offline"], True)
+        (world.site_a.pk, ["fault", "offline", "overload"], True)
     ]
     assert alice[0]["offline_threshold_minutes"] == 10 and alice[0]["delivery"] == "immediate"
     dora = api_as(world.dora).get(URL).json()["results"]
