@@ -28,6 +28,10 @@ class EventSpec:
 
 
 _COMMAND_FIELDS = ("command_id", "action", "source", "status", "error")
+_CORRECTED_FIELDS = (
+    "session_id", "energy_wh", "stopped_at", "stop_reason", "driver_id",
+    "inferred_energy_wh", "inferred_stopped_at",
+)  # fmt: skip
 _CHANGE_FIELDS = ("object_type", "object_id", "action", "fields", "actor_id", "via")
 
 SPECS: tuple[EventSpec, ...] = (
@@ -95,6 +99,14 @@ SPECS: tuple[EventSpec, ...] = (
         ("session_id", "energy_wh", "stop_reason", "inferred", "driver_id"),
         "A session ended: StopTransaction, or closed on evidence (inferred: reboot, car gone,"
         " charger offline too long).",
+    ),
+    EventSpec(
+        EventType.SESSION_CORRECTED,
+        Severity.INFO,
+        1,
+        _CORRECTED_FIELDS,
+        "A session closed by inference got its StopTransaction later: the charger's final"
+        " figures replace Fusebox's (once; session.stopped is not written again).",
     ),
     EventSpec(
         EventType.AUTHORIZATION_REFUSED,

@@ -15,6 +15,7 @@ class EventType(models.TextChoices):
     CONNECTOR_RECOVERED = "connector.recovered", "Fault cleared"
     SESSION_STARTED = "session.started", "Session started"
     SESSION_STOPPED = "session.stopped", "Session stopped"
+    SESSION_CORRECTED = "session.corrected", "Session corrected"
     AUTHORIZATION_REFUSED = "authorization.refused", "Authorization refused"
     COMMAND_REJECTED = "command.rejected", "Command rejected"
     COMMAND_FAILED = "command.failed", "Command failed"

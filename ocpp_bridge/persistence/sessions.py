@@ -58,6 +58,30 @@ def _stopped(
     )
 
 
+def _corrected(
+    stopped: Draft, stopped_at: datetime, inferred_wh: int | None, inferred_at: datetime | None
+) -> Draft:
+    """The ``session.corrected`` event of a session closed by inference whose StopTransaction
+    came later: the charger's figures (those of ``stopped``) and the ones they replace."""
+    payload = stopped.payload
+    return Draft(
+        EventType.SESSION_CORRECTED,
+        stopped.charger_id,
+        connector_id=stopped.connector_id,
+        occurred_at=stopped_at,
+        session_id=stopped.session_id,
+        payload={
+            "session_id": payload["session_id"],
+            "energy_wh": payload["energy_wh"],
+            "stopped_at": stopped_at.isoformat(),
+            "stop_reason": payload["stop_reason"],
+            "driver_id": payload["driver_id"],
+            "inferred_energy_wh": inferred_wh,
+            "inferred_stopped_at": inferred_at.isoformat() if inferred_at else None,
+        },
+    )
+
+
 def start_transaction(
     charger_id: int,
     connector_id: int,
@@ -186,11 +210,12 @@ def stop_transaction(
         decision = checks.begin(charger_id, id_tag, AuthorizationTrigger.STOP).decision
     session = ChargeSession.objects.filter(charger_id=charger_id, pk=transaction_id)
     found = session.values_list(
-        "connector__connector_id", "status", "stop_inferred", "meter_start_wh", "user_id"
-    ).first()
+        "connector__connector_id", "status", "stop_inferred", "meter_start_wh", "user_id",
+        "energy_wh", "stopped_at",
+    ).first()  # fmt: skip
     if found is None:
         return StopOutcome(found=False, connector_id=None, decision=decision)
-    connector_id, status, inferred, meter_start_wh, user_id = found
+    connector_id, status, inferred, meter_start_wh, user_id, inferred_wh, inferred_at = found
     stop = {
         "stopped_at": stopped_at,
         "meter_stop_wh": meter_stop_wh,
@@ -219,6 +244,8 @@ def stop_transaction(
         )
         if late and upstream is not None:
             outbox.replace_inferred_stop(transaction_id, upstream)
+        if late:
+            emit_many([_corrected(stopped, stopped_at, inferred_wh, inferred_at)])
     if late:
         charger_changed(charger_id, "late StopTransaction")
         return StopOutcome(found=True, connector_id=connector_id, decision=decision)

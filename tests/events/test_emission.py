@@ -187,6 +187,39 @@ class TestSessions:
         assert stopped["session_id"] == tx
         assert (stopped["stop_reason"], stopped["inferred"]) == ("Reboot", True)
 
+    def test_a_late_stop_after_an_inferred_one_is_a_correction_told_once(
+        self, world: World, chargers: Chargers
+    ) -> None:
+        ChargeCard.objects.create(user=world.dora, id_tag="DORA-1")
+        a1 = chargers.connect(world.charger_a1)
+        start = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 1000, "timestamp": at(0)}
+        tx = a1.result("StartTransaction", start)["transactionId"]
+        a1.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W1"})
+        a1.settle()
+        (inferred,) = events_of(world.charger_a1, EventType.SESSION_STOPPED)
+        assert inferred.payload["inferred"] is True
+        inferred_at = Event.objects.get(pk=inferred.pk).occurred_at
+
+        # The charger's own StopTransaction comes after the reboot, from its offline queue.
+        stop = {"transactionId": tx, "meterStop": 9100, "timestamp": at(45), "reason": "Reboot"}
+        a1.result("StopTransaction", {**stop, "idTag": "DORA-1"})
+        a1.result("StopTransaction", {**stop, "idTag": "DORA-1"})  # sent again: nothing new
+        a1.settle()
+        assert len(events_of(world.charger_a1, EventType.SESSION_STOPPED)) == 1
+        (corrected,) = events_of(world.charger_a1, EventType.SESSION_CORRECTED)
+        assert corrected.payload == {
+            "session_id": tx,
+            "energy_wh": 8100,
+            "stopped_at": (T0 + timedelta(minutes=45)).isoformat(),
+            "stop_reason": "Reboot",
+            "driver_id": world.dora.pk,
+            "inferred_energy_wh": 0,
+            "inferred_stopped_at": inferred_at.isoformat(),
+        }
+        assert (corrected.session_id, corrected.connector_id) == (tx, 1)
+        assert corrected.occurred_at == T0 + timedelta(minutes=45)
+        assert corrected.severity == "info" and corrected.installation_id == world.site_a.pk
+
 
 class TestRefusalsAndCommands:
     def test_an_unknown_card_at_a_locked_installation(
