@@ -43,3 +43,4 @@ class CommandSource(models.TextChoices):
     API = "api", "API"
     WORKER = "worker", "Worker"
     SYSTEM = "system", "System"
+    UPSTREAM = "upstream", "Upstream central system"  # ocpp_bridge/upstream/inbound.py
