@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -89,21 +89,51 @@ def is_bridged(charger_id: int) -> bool:
 # --- the durable queue ----------------------------------------------------------------------
 
 
+def storable(value: Any) -> Any:
+    """``value`` with each character PostgreSQL's jsonb cannot hold (NUL, a lone surrogate:
+    valid JSON escapes a charger may send) replaced by U+FFFD, so a strange idTag never fails
+    the transaction that stores the session."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return "".join(
+            "\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value
+        )
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def queue_message(
     charger_id: int, session_id: int | None, action: QueuedAction, payload: dict[str, Any]
 ) -> None:
     """Queue a transaction message for upstream (inside the caller's transaction)."""
     UpstreamMessage.objects.create(
-        charger_id=charger_id, session_id=session_id, action=action, payload=payload
+        charger_id=charger_id, session_id=session_id, action=action, payload=storable(payload)
     )
 
 
 def queue_meter_values(charger_id: int, session_id: int, payload: dict[str, Any]) -> None:
-    """A transaction's MeterValues, queued behind the charger's earlier messages (its session
-    may have been deleted meanwhile: then nothing)."""
+    """A transaction's MeterValues, queued behind the charger's earlier messages (one INSERT;
+    a transaction id that is no session of this charger queues nothing)."""
     close_old_connections()
-    if ChargeSession.objects.filter(pk=session_id, charger_id=charger_id).exists():
-        queue_message(charger_id, session_id, QueuedAction.METER_VALUES, payload)
+    table = connection.ops.quote_name(UpstreamMessage._meta.db_table)
+    sessions = connection.ops.quote_name(ChargeSession._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (charger_id, session_id, action, payload, created_at, attempts)"
+            f" SELECT %s, id, %s, %s::jsonb, now(), 0 FROM {sessions}"
+            " WHERE id = %s AND charger_id = %s",
+            [
+                charger_id,
+                str(QueuedAction.METER_VALUES),
+                json.dumps(storable(payload)),
+                session_id,
+                charger_id,
+            ],
+        )
 
 
 def replace_inferred_stop(session_id: int, payload: dict[str, Any]) -> bool:
@@ -113,7 +143,7 @@ def replace_inferred_stop(session_id: int, payload: dict[str, Any]) -> bool:
     return bool(
         UpstreamMessage.objects.filter(
             session_id=session_id, action=QueuedAction.STOP_TRANSACTION, sent_at__isnull=True
-        ).update(payload=payload)
+        ).update(payload=storable(payload))
     )
 
 
@@ -131,26 +161,24 @@ class Pending:
 
 
 def pending(charger_id: int, limit: int = 50) -> list[Pending]:
-    """The oldest unsent messages of the charger, in order, with upstream's transaction ids."""
+    """The oldest unsent messages of the charger, in order, with upstream's transaction ids
+    (one query: the messages and their sessions' upstream ids)."""
     close_old_connections()
     rows = list(
         UpstreamMessage.objects.filter(charger_id=charger_id, sent_at__isnull=True)
         .order_by("id")
-        .values_list("id", "action", "payload", "session_id")[:limit]
-    )
-    sessions = {
-        session for _, action, _, session in rows if action != QueuedAction.START_TRANSACTION
-    }
-    mapping = dict(
-        UpstreamTransaction.objects.filter(session_id__in=sessions - {None}).values_list(
-            "session_id", "upstream_transaction_id"
-        )
+        .values_list(
+            "id",
+            "action",
+            "payload",
+            "session_id",
+            "session__upstream_transaction__upstream_transaction_id",
+        )[:limit]
     )
     found = []
-    for pk, action, payload, session_id in rows:
+    for pk, action, payload, session_id, upstream_id in rows:
         mapped = True
         if action != QueuedAction.START_TRANSACTION:
-            upstream_id = mapping.get(session_id)
             # A StartTransaction sent earlier in this very batch maps after it is answered:
             # the link asks again (``mapped`` False and a Start before it in the batch).
             mapped = upstream_id is not None
@@ -170,18 +198,24 @@ def upstream_transaction_id(session_id: int) -> int | None:
 
 
 def delivered(
-    message_id: int, answer: dict[str, Any], sent_at: datetime, start_of: int | None = None
+    charger_id: int,
+    message_id: int,
+    answer: dict[str, Any],
+    sent_at: datetime,
+    start_of: int | None = None,
 ) -> None:
     """Upstream answered the message (``answer``: its payload, or ``{"error": ...}`` when it was
     given up). ``start_of``: the session whose StartTransaction this was: upstream's
-    ``transactionId`` is kept for it."""
+    ``transactionId`` is kept for it (in the same transaction)."""
     close_old_connections()
+    message = UpstreamMessage.objects.filter(pk=message_id)
+    upstream_id = answer.get("transactionId")
+    if start_of is None or not isinstance(upstream_id, int):
+        message.update(sent_at=sent_at, answer=storable(answer))
+        return
     with transaction.atomic():
-        message = UpstreamMessage.objects.filter(pk=message_id)
-        charger_id = message.values_list("charger_id", flat=True).first()
-        message.update(sent_at=sent_at, answer=answer)
-        upstream_id = answer.get("transactionId")
-        if start_of is not None and charger_id is not None and isinstance(upstream_id, int):
+        message.update(sent_at=sent_at, answer=storable(answer))
+        if ChargeSession.objects.filter(pk=start_of).exists():
             UpstreamTransaction.objects.update_or_create(
                 session_id=start_of,
                 defaults={

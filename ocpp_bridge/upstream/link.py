@@ -57,10 +57,12 @@ SUBPROTOCOL = "ocpp1.6"
 CALL_TIMEOUT_S = 30.0  # an upstream call without answer by then: the connection is in doubt
 AUTHORIZE_TIMEOUT_S = 5.0  # the charger waits for its Authorize answer meanwhile
 DATA_TRANSFER_TIMEOUT_S = 3.0
+DB_THREADS = 2
 DEFAULT_INTERVAL_S = 60  # upstream's interval when it says 0
 LIVE_QUEUE = 200  # live messages waiting to go out; beyond, the oldest are dropped
 REMOTE_START_VALID_S = 300.0  # how long upstream's remote start (or Authorize) vouches for a card
 STATE_WRITE_INTERVAL_S = 5.0  # UpstreamLink rows: at most this often per link
+QUEUE_BATCH = 50
 POLL_S = 60.0  # the queue is read at least this often (a wake-up lost is late, never lost)
 
 
@@ -140,6 +142,7 @@ class Link:
         self.interval_s: int | None = None
         self._live: deque[tuple[str, dict[str, Any]]] = deque(maxlen=LIVE_QUEUE)
         self._wake = asyncio.Event()
+        self._queue_dirty = True  # the durable queue may hold something: read it
         self._vouched: dict[str, float] = {}  # idTag -> until (monotonic): upstream accepted it
         self._remote_started: dict[str, float] = {}  # idTag -> until: upstream started it
         self._last_meter_values: dict[int, dict[str, Any]] = {}
@@ -245,6 +248,7 @@ class Link:
                 await self._boot()
                 self._attempt = 0
                 self._spawn(self._heartbeat(), "heartbeat")
+                self._queue_dirty = True
                 await self._resend_statuses()
                 await self._deliver()
             finally:
@@ -349,7 +353,13 @@ class Link:
 
     def wake(self) -> None:
         """A message was queued durably: deliver it when connected and accepted."""
+        self._queue_dirty = True
         self._wake.set()
+
+    @property
+    def db(self) -> Any:
+        """The database lane of the node's links (not the chargers' own)."""
+        return self.manager.db
 
     def relay(self, action: str, payload: dict[str, Any]) -> None:
         """A live message (StatusNotification, MeterValues outside a transaction, firmware or
@@ -377,9 +387,11 @@ class Link:
                 closed = asyncio.ensure_future(self.upstream._connection.wait_closed())  # type: ignore[union-attr]
                 woken = asyncio.ensure_future(self._wake.wait())
                 try:
-                    await asyncio.wait(
+                    done, _ = await asyncio.wait(
                         {closed, woken}, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
                     )
+                    if not done:
+                        self._queue_dirty = True
                 finally:
                     closed.cancel()
                     woken.cancel()
@@ -390,20 +402,24 @@ class Link:
         """Send what the queue holds, in order; True if anything was sent."""
         progressed = False
         while self.ready:
-            batch = await self.bridge.db(outbox.pending, self.charger_id)
+            if not self._queue_dirty:
+                return progressed
+            self._queue_dirty = False  # set again by wake() for what is queued from now on
+            batch = await self.db(outbox.pending, self.charger_id, QUEUE_BATCH)
             if not batch:
                 return progressed
+            if len(batch) == QUEUE_BATCH:
+                self._queue_dirty = True  # more behind this batch
             for message in batch:
                 if not self.ready:
                     return progressed
                 if not message.mapped:
                     # Its StartTransaction may have been answered in this batch: ask again.
-                    upstream_id = await self.bridge.db(
-                        outbox.upstream_transaction_id, message.session_id
-                    )
+                    upstream_id = await self.db(outbox.upstream_transaction_id, message.session_id)
                     if upstream_id is None:
-                        await self.bridge.db(
+                        await self.db(
                             outbox.delivered,
+                            self.charger_id,
                             message.id,
                             {"skipped": "upstream has no transaction for this session"},
                             _now(),
@@ -429,17 +445,21 @@ class Link:
         except UpstreamUnavailable:
             return False
         except TimeoutError:
-            await self.bridge.db(outbox.attempt_failed, message.id)
+            await self.db(outbox.attempt_failed, message.id)
             return False  # the connection is in doubt: the ping or the next attempt tells
         except Exception as error:  # upstream's CallError, or an answer against the schema
-            attempts = await self.bridge.db(outbox.attempt_failed, message.id)
+            attempts = await self.db(outbox.attempt_failed, message.id)
             logger.info("%s: upstream refused %s: %s", self.identity, message.action, error)
             if attempts >= outbox.MAX_ATTEMPTS:
-                await self.bridge.db(
-                    outbox.delivered, message.id, {"error": _describe(error)}, _now()
+                await self.db(
+                    outbox.delivered,
+                    self.charger_id,
+                    message.id,
+                    {"error": _describe(error)},
+                    _now(),
                 )
             return True
-        await self.bridge.db(outbox.delivered, message.id, answer, _now(), start_of)
+        await self.db(outbox.delivered, self.charger_id, message.id, answer, _now(), start_of)
         return True
 
     async def _resend_statuses(self) -> None:
@@ -588,8 +608,7 @@ class Link:
         self.charge_point = charge_point
         if self.state == LinkState.CHARGER_OFFLINE:
             self._note_state(LinkState.CONNECTED if self.ready else LinkState.CONNECTING, "")
-        if self.ready:
-            self._spawn(self._resend_statuses(), "statuses")
+        self._queue_statuses()
 
     def charger_away(self) -> None:
         """The charger left and ``charger_down`` is "unavailable": every connector Unavailable."""
@@ -597,8 +616,15 @@ class Link:
             self.manager.last_connectors[self.charger_id] = dict(self.charge_point.connectors)
         self.charge_point = None
         self._note_state(LinkState.CHARGER_OFFLINE, "the charger is not connected to Fusebox")
+        self._queue_statuses()
+
+    def _queue_statuses(self) -> None:
+        """The connectors' current statuses, in the live queue: ahead of anything the charger
+        says next, so a later status is never overtaken by this older one."""
         if self.ready:
-            self._spawn(self._resend_statuses(), "statuses")
+            for payload in self.status_payloads():
+                self._live.append(("StatusNotification", payload))
+            self._wake.set()
 
     # --- status -----------------------------------------------------------------------------
 
@@ -639,6 +665,11 @@ class UpstreamManager:
 
     def __init__(self, bridge: Bridge, *, state_interval_s: float = STATE_WRITE_INTERVAL_S) -> None:
         self.bridge = bridge
+        # A database lane of the links' own: the queue's reads and marks never wait behind the
+        # chargers' writes, nor they behind them.
+        from ocpp_bridge.bridge import DatabaseThreads  # (bridge imports this module)
+
+        self.db = DatabaseThreads(DB_THREADS, "bridge-db-upstream")
         self.links: dict[int, Link] = {}  # charger id -> link
         self.last_connectors: dict[int, dict[int, Any]] = {}
         self.state_interval_s = state_interval_s
@@ -672,6 +703,7 @@ class UpstreamManager:
             self._dirty[link.charger_id] = link.take_status()
         with contextlib.suppress(Exception):
             await self._write_states()
+        await asyncio.to_thread(self.db.close)  # not from the loop
 
     # --- the charger's connection tells -------------------------------------------------------
 
@@ -760,7 +792,7 @@ class UpstreamManager:
             for link in self.links.values()
             if link.installation_id == installation_id and link.charge_point is None
         ]
-        found = await self.bridge.db(outbox.settings_of_installations, [installation_id])
+        found = await self.db(outbox.settings_of_installations, [installation_id])
         for charge_point in held:
             charge_point.upstream_settings = found.get(charge_point.charger.pk)
             link = self.links.get(charge_point.charger.pk)
@@ -820,9 +852,9 @@ class UpstreamManager:
             states = [
                 outbox.LinkState(cid, fields) for cid, fields in dirty.items() if cid not in forget
             ]
-            await self.bridge.db_batches(outbox.write_link_states, states)
+            await self.db(outbox.write_link_states, states)
         if forget:
-            await self.bridge.db_batches(outbox.forget_links, sorted(forget))
+            await self.db(outbox.forget_links, sorted(forget))
 
     async def flush(self) -> None:
         await self._write_states()

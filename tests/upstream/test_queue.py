@@ -201,3 +201,15 @@ def test_an_unbridged_charger_queues_nothing(
     a1.result("StopTransaction", {"transactionId": tx, "meterStop": 1900, "timestamp": at(40)})
     a1.settle()
     assert not UpstreamMessage.objects.exists()
+
+
+def test_an_id_tag_jsonb_cannot_hold_is_queued_cleaned_and_the_session_still_starts(
+    world: World, central: Central, a1: TestCharger
+) -> None:
+    identity = world.charger_a1.ocpp_identity
+    start = {"connectorId": 1, "idTag": "AB\u0000C", "meterStart": 5, "timestamp": at(0)}
+    answer = a1.result("StartTransaction", start)
+    assert ChargeSession.objects.filter(pk=answer["transactionId"]).exists()
+    sent = eventually(lambda: central.of(identity, "StartTransaction"))
+    assert sent[0].payload["idTag"] == "AB\ufffdC"
+    assert central.violations == []
