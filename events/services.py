@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,6 +27,7 @@ from chargers.models import Charger
 from events.catalogue import check_payload, spec_of
 from events.choices import EventType
 from events.models import Event
+from portal import live
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ def emit_many(drafts: Iterable[Draft]) -> list[Event]:
             row.pk, row.recorded_at, row.xid = pk, recorded_at, xid
             row._state.adding = False
     wake_on_commit()
+    _publish_on_commit(rows)
     return rows
 
 
@@ -163,6 +166,17 @@ def _rows(drafts: list[Draft]) -> list[Event]:
             )
         )
     return rows
+
+
+def _publish_on_commit(rows: list[Event]) -> None:
+    """After the commit, tell the open pages of these events' installations (``portal.live``):
+    a session started or a fault reaches them in a moment, not at their next poll. Not the
+    consumers' path: the pages need no cursor, and a busy worker must not delay them."""
+    by_installation: dict[int, list[tuple[int | None, str]]] = {}
+    for row in rows:
+        by_installation.setdefault(row.installation_id, []).append((row.charger_id, str(row.type)))
+    if connection.in_atomic_block or connection.get_autocommit():
+        transaction.on_commit(partial(live.publish_events, by_installation))
 
 
 def wake_on_commit() -> None:

@@ -1,4 +1,8 @@
-"""The server-sent events view of ``portal.live``'s change signal (served by the ASGI app)."""
+"""The server-sent events view of ``portal.live``'s change signal (served by the ASGI app).
+
+``event: change`` carries ``{"chargers": [ids]}`` and, when the change tells of events,
+``"events": [{"charger": id or null, "type": ...}]``: only the chargers (and their events) the
+user may see, plus the installation's own events."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -71,7 +76,13 @@ async def _stream(installation_pk: int, visible: set[int]) -> AsyncIterator[str]
                 chargers = [c for c in data["chargers"] if c in visible]
                 if data["chargers"] and not chargers:
                     continue  # only chargers this user may not see changed
-                yield _event("change", {"chargers": chargers})
+                change: dict[str, object] = {"chargers": chargers}
+                if data["events"]:  # an installation's events (no charger) and those it may see
+                    told = [
+                        e for e in data["events"] if e["charger"] is None or e["charger"] in visible
+                    ]
+                    change["events"] = told
+                yield _event("change", change)
             if time.monotonic() >= heartbeat_at:
                 heartbeat_at = time.monotonic() + HEARTBEAT_S
                 yield ": heartbeat\n\n"
@@ -89,14 +100,21 @@ async def _close(pubsub: PubSub, redis: Redis) -> None:
         logger.warning("Closing a live subscription failed: %s", error)
 
 
-def _parse(raw: str) -> dict[str, list[int]] | None:
+def _parse(raw: str) -> dict[str, list[Any]] | None:
     try:
         data = json.loads(raw)
         chargers = [int(c) for c in data.get("chargers", [])]
-    except (ValueError, TypeError, AttributeError):
+        events = [
+            {
+                "charger": None if e.get("charger") is None else int(e["charger"]),
+                "type": str(e["type"]),
+            }
+            for e in data.get("events", [])
+        ]
+    except (ValueError, TypeError, AttributeError, KeyError):
         logger.warning("Ignored a malformed live message: %r", raw[:200])
         return None
-    return {"chargers": chargers}
+    return {"chargers": chargers, "events": events}
 
 
 async def installation_stream(request: HttpRequest, pk: int) -> HttpResponseBase:

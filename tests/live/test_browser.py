@@ -1,17 +1,21 @@
 """Chromium on the real ASGI server: the Load tab and the charger page follow a published change
-at once, with the fast poll switched off (so only the event stream can have updated them)."""
+at once, with the fast poll switched off (so only the event stream can have updated them), and
+the charger page shows a session and a fault a simulated charger reports, without a reload."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from auth_access.models import ChargeCard
 from balancing import views
 from portal import live
 from tests.balancing_ui.conftest import set_live
 from tests.conftest import World
+from tests.ocpp.conftest import Chargers
 from tests.web.conftest import browser  # noqa: F401  (Chromium for this module)
 from tests.web.test_browser import log_in
 
@@ -63,3 +67,27 @@ def test_the_charger_page_follows_a_change_of_its_charger(page: Page, world: Wor
     set_live(world.charger_a1, (16.0, 16.0, 16.0), power_w=11000)
     live.publish_change(world.site_a.pk, [world.charger_a1.pk])
     expect(current).to_contain_text("16.0 / 16.0 / 16.0 A", timeout=3000)  # not the 60 s poll
+
+
+def test_the_charger_page_shows_a_session_and_a_fault_as_the_charger_reports_them(
+    page: Page, world: World, chargers: Chargers
+) -> None:
+    """Events reach the page at their commit (events.services -> portal.live): the Charging
+    panel fetches itself when a session starts or its charger faults, without a reload (the
+    panel does not poll while nothing waits, and the live card's poll does not touch it)."""
+    ChargeCard.objects.create(user=world.dora, id_tag="DORA-1")
+    a1 = chargers.connect(world.charger_a1)
+    log_in(page, "alice@example.com")
+    page.goto(f"/chargers/{world.charger_a1.pk}/")
+    expect(page.locator("#live[data-streaming]")).to_have_count(1)
+    connector = page.locator("[data-charging-panel] [data-connector='1']")
+    expect(connector).not_to_contain_text("is charging")
+
+    now = timezone.now().isoformat().replace("+00:00", "Z")
+    start = {"connectorId": 1, "idTag": "DORA-1", "meterStart": 0, "timestamp": now}
+    a1.result("StartTransaction", start)
+    expect(connector).to_contain_text("Dora Driver is charging since", timeout=2000)
+
+    fault = {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"}
+    a1.result("StatusNotification", fault)
+    expect(connector.locator(".badge")).to_have_text("Faulted", timeout=2000)

@@ -1,12 +1,14 @@
 """The live endpoint over the real ASGI server: changes published by the bridge's presence
 writer and by ``publish_change`` arrive as ``event: change``; other tenants get 404; a driver
 hears only of the chargers the page shows them; heartbeats; the subscription ends with the client;
-balancing signals a decision that sent limits."""
+balancing signals a decision that sent limits; events (a session, a fault) are signalled at their
+commit with their types."""
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.live.conftest import EventStream, open_stream
 from tests.ocpp.conftest import BridgeHandle, Chargers
 
 STATUS = {"connectorId": 1, "errorCode": "NoError"}
+NOW = "2026-12-04T12:00:00Z"
 
 
 def _stream(asgi_server: str, world: World, user: object) -> EventStream:
@@ -46,13 +49,34 @@ def test_a_published_change_reaches_the_owner(asgi_server: str, world: World) ->
         stream.close()
 
 
+def _until(stream: EventStream, event_type: str, within_s: float = 2.0) -> list[dict[str, Any]]:
+    """The changes read until one tells of an event of ``event_type``, which must come within
+    ``within_s`` (the presence writer may signal the same moment too: in either order)."""
+    changes: list[dict[str, Any]] = []
+    deadline = time.monotonic() + within_s
+    while not any(told["type"] == event_type for told in _told(changes)):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {event_type} within {within_s} s: {changes}"
+        event = stream.next_event(timeout=left)
+        assert event["event"] == "change", event
+        changes.append(json.loads(event["data"]))
+    return changes
+
+
+def _told(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [told for change in changes for told in change.get("events", [])]
+
+
 def test_a_charger_changing_status_over_its_websocket_is_streamed(
     asgi_server: str, world: World, bridge: BridgeHandle, chargers: Chargers
 ) -> None:
     stream = _stream(asgi_server, world, world.alice)
     try:
         charger = chargers.connect(world.charger_a1)
-        assert _chargers_of(stream.next_event()) == [world.charger_a1.pk]  # online
+        # Online: the presence writer's signal and that of the charger.connected event.
+        online = [json.loads(stream.next_event()["data"]) for _ in range(2)]
+        assert all(change["chargers"] == [world.charger_a1.pk] for change in online)
+        assert _told(online) == [{"charger": world.charger_a1.pk, "type": "charger.connected"}]
         charger.result("StatusNotification", {**STATUS, "status": "Preparing"})
         assert _chargers_of(stream.next_event()) == [world.charger_a1.pk]
         # Heartbeats refresh presence and last-seen only: nothing the pages show, no signal.
@@ -60,6 +84,55 @@ def test_a_charger_changing_status_over_its_websocket_is_streamed(
         bridge.flush()
         with pytest.raises(TimeoutError):
             stream.next_event(timeout=1.5)
+    finally:
+        stream.close()
+
+
+def test_sessions_and_faults_are_streamed_with_their_events_at_the_commit(
+    asgi_server: str, world: World, bridge: BridgeHandle, chargers: Chargers
+) -> None:
+    Installation.objects.filter(pk=world.site_a.pk).update(authorization_mode="open")
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        charger = chargers.connect(world.charger_a1)
+        _until(stream, "charger.connected")
+        start = {"connectorId": 1, "idTag": "ANYONE", "meterStart": 0, "timestamp": NOW}
+        tx = charger.result("StartTransaction", start)["transactionId"]
+        started = _until(stream, "session.started")  # within 2 s of the answer
+        assert {"charger": world.charger_a1.pk, "type": "session.started"} in _told(started)
+        faulted = {**STATUS, "status": "Faulted", "errorCode": "OtherError"}
+        charger.result("StatusNotification", faulted)
+        _until(stream, "connector.faulted")
+        charger.result("StopTransaction", {"transactionId": tx, "meterStop": 10, "timestamp": NOW})
+        _until(stream, "session.stopped")
+    finally:
+        stream.close()
+
+
+def test_a_driver_hears_only_of_the_events_of_chargers_they_may_see(
+    asgi_server: str, world: World
+) -> None:
+    stream = _stream(asgi_server, world, world.dave)  # a driver allowed on A1 only
+    try:
+        a1, a2 = world.charger_a1.pk, world.charger_a2.pk
+        live.publish_events({world.site_a.pk: [(a2, "connector.faulted")]})
+        live.publish_events(
+            {
+                world.site_a.pk: [
+                    (a1, "session.started"),
+                    (a2, "session.started"),
+                    (None, "fuse.overloaded"),
+                ]
+            }
+        )
+        change = json.loads(stream.next_event()["data"])
+        assert change == {
+            "chargers": [a1],
+            "events": [
+                {"charger": a1, "type": "session.started"},
+                {"charger": None, "type": "fuse.overloaded"},
+            ],
+        }
     finally:
         stream.close()
 
