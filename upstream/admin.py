@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from upstream.models import UpstreamLink, UpstreamMessage, UpstreamSettings, UpstreamTransaction
+from upstream.models import (
+    UpstreamCap,
+    UpstreamLink,
+    UpstreamMessage,
+    UpstreamSettings,
+    UpstreamTransaction,
+)
 
 
 @admin.register(UpstreamSettings)
@@ -29,3 +35,10 @@ class UpstreamMessageAdmin(admin.ModelAdmin):
 class UpstreamTransactionAdmin(admin.ModelAdmin):
     list_display = ["session", "charger", "upstream_transaction_id", "id_tag_status"]
     raw_id_fields = ["session", "charger"]
+
+
+@admin.register(UpstreamCap)
+class UpstreamCapAdmin(admin.ModelAdmin):
+    list_display = ["charger", "connector_id", "profile_id", "purpose", "stack_level", "valid_to"]
+    list_filter = ["purpose"]
+    raw_id_fields = ["charger", "session"]

@@ -265,7 +265,8 @@ def _active_session(charger_id: int, connector_id: int) -> ChargeSession | None:
 def store(
     charger_id: int, connector_id: int, profile: dict[str, Any], *, remote_start: bool = False
 ) -> UpstreamCap:
-    """Keep upstream's profile (``csChargingProfiles``, camelCase as sent) as a cap, replacing
+    """Keep upstream's profile (``csChargingProfiles``, camelCase as sent) as a cap (the caller
+    asks balancing for a solve: ``ocpp_bridge.upstream.inbound_store``), replacing
     the one of the same id, or of the same connector, purpose and stack level (OCPP 1.6
     3.13.2). Raises ``CapRejected`` for what a charge point rejects: a TxProfile without a
     running transaction on its connector (or for an unknown transaction), a TxProfile on
@@ -310,7 +311,6 @@ def store(
             valid_from=_time(profile.get("validFrom")),
             valid_to=_time(profile.get("validTo")),
         )
-        _rebalance(charger_id, "upstream charging profile")
     return cap
 
 
@@ -334,11 +334,7 @@ def clear(
             caps = caps.filter(purpose=purpose)
         if stack_level is not None:
             caps = caps.filter(stack_level=stack_level)
-    with transaction.atomic():
-        cleared = caps.delete()[0]
-        if cleared:
-            _rebalance(charger_id, "upstream charging profile cleared")
-    return cleared
+    return caps.delete()[0]
 
 
 def lapse(charger_id: int | None = None, now: datetime | None = None) -> int:
@@ -415,9 +411,3 @@ def caps_of(
         if cap is not None:
             found[charger.pk] = (cap, changes_at)
     return found
-
-
-def _rebalance(charger_id: int, reason: str) -> None:
-    from balancing.triggers import charger_changed  # balancing imports this module
-
-    charger_changed(charger_id, reason)

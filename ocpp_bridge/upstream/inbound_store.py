@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
+from balancing.triggers import charger_changed
 from chargers.choices import SessionStatus
 from chargers.models import Connector
 from commands.choices import CommandSource
@@ -73,15 +74,23 @@ def fusebox_transaction(charger_id: int, upstream_transaction_id: int) -> int | 
 def store_cap(
     charger_id: int, connector_id: int, profile: dict[str, Any], remote_start: bool = False
 ) -> bool:
-    """Keep upstream's profile as a cap; False when a charge point would reject it."""
+    """Keep upstream's profile as a cap and ask for a solve; False when a charge point would
+    reject it."""
     close_old_connections()
     try:
-        caps.store(charger_id, connector_id, profile, remote_start=remote_start)
+        with transaction.atomic():  # the solve is requested on commit
+            caps.store(charger_id, connector_id, profile, remote_start=remote_start)
+            charger_changed(charger_id, "upstream charging profile")
     except caps.CapRejected:
         return False
     return True
 
 
 def clear_caps(charger_id: int, **criteria: Any) -> int:
+    """Remove the matching caps (and ask for a solve if any went); how many went."""
     close_old_connections()
-    return caps.clear(charger_id, **criteria)
+    with transaction.atomic():
+        cleared = caps.clear(charger_id, **criteria)
+        if cleared:
+            charger_changed(charger_id, "upstream charging profile cleared")
+    return cleared

@@ -67,7 +67,7 @@ def test_remote_start_and_stop_go_through_the_command_path_and_both_histories_ag
     assert started["idTagInfo"]["status"] == "Accepted"
     ours = started["transactionId"]
     theirs = eventually(
-        lambda: UpstreamTransaction.objects.filter(session_id=ours).first()
+        lambda: UpstreamTransaction.objects.filter(session_id=ours).first(), timeout=15
     ).upstream_transaction_id
     assert theirs != ours  # upstream's own numbering (from 9001)
     # Upstream stops it with its id; the charger hears Fusebox's.
@@ -83,7 +83,8 @@ def test_remote_start_and_stop_go_through_the_command_path_and_both_histories_ag
             central.of(identity, "StartTransaction", "StopTransaction")
             if len(central.of(identity, "StartTransaction", "StopTransaction")) == 2
             else None
-        )
+        ),
+        timeout=15,
     )
     session = ChargeSession.objects.get(pk=ours)
     assert stop.payload["transactionId"] == theirs
@@ -219,9 +220,11 @@ def test_trigger_message_is_answered_by_the_link_or_forwarded(
 
 
 def test_upstream_profiles_are_caps_32_a_while_balancing_allows_10_a_gives_10_a(
-    world: World, central: Central, a1: TestCharger
+    world: World, central: Central, a1: TestCharger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     identity = world.charger_a1.ocpp_identity
+    solves: list[str] = []  # storing and clearing ask balancing for a solve
+    monkeypatch.setattr(inbound_store, "charger_changed", lambda _id, reason: solves.append(reason))
     a1.result(
         "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
     )
@@ -262,6 +265,7 @@ def test_upstream_profiles_are_caps_32_a_while_balancing_allows_10_a_gives_10_a(
     assert cleared.status == "Accepted"
     assert central.call(identity, call.ClearChargingProfile(id=77)).status == "Unknown"
     assert _sent_to_charger(a1, "ClearChargingProfile") == []
+    assert solves == ["upstream charging profile"] * 2 + ["upstream charging profile cleared"]
     assert central.violations == []
 
 
