@@ -275,6 +275,8 @@ def store(
     purpose = profile["chargingProfilePurpose"]
     session_id: int | None = None
     upstream_tx = profile.get("transactionId")
+    if remote_start and purpose != TX_PROFILE:
+        raise CapRejected("a remote start's profile is a TxProfile")
     if purpose == CHARGE_POINT_MAX_PROFILE and connector_id != 0:
         raise CapRejected("a ChargePointMaxProfile is for connector 0")
     if purpose == TX_PROFILE and not remote_start:
@@ -355,13 +357,18 @@ def lapse(charger_id: int | None = None, now: datetime | None = None) -> int:
 def _bind_remote_starts(
     caps: list[UpstreamCap], sessions: dict[tuple[int, int], ChargeSession]
 ) -> None:
-    """A remote start's profile belongs to the first transaction on its connector that began
-    after it arrived."""
+    """A remote start's profile belongs to the transaction on its connector that began after it
+    arrived (a minute of clock difference allowed), within ``REMOTE_START_WAIT``."""
     for cap in caps:
         if cap.purpose != TX_PROFILE or cap.session_id is not None:
             continue
         session = sessions.get((cap.charger_id, cap.connector_id))
-        if session is not None and session.started_at >= cap.created_at - timedelta(minutes=1):
+        if (
+            session is not None
+            and cap.created_at - timedelta(minutes=1)
+            <= session.started_at
+            <= cap.created_at + REMOTE_START_WAIT
+        ):
             UpstreamCap.objects.filter(pk=cap.pk, session__isnull=True).update(session=session)
             cap.session_id = session.pk
 

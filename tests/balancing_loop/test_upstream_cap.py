@@ -110,3 +110,22 @@ def test_a_tx_profile_needs_its_transaction_and_lapses_with_it(world: World) -> 
     assert _limits_sent() == {"HARBOUR-A1": 10.0}
     ChargeSession.objects.filter(pk=session.pk).update(status=SessionStatus.COMPLETED)
     assert caps.lapse(world.charger_a1.pk) == 1
+
+
+def test_a_remote_starts_profile_binds_only_the_transaction_that_follows_it(world: World) -> None:
+    _only_a1(world, 32)
+    with pytest.raises(caps.CapRejected):  # a remote start's profile is a TxProfile
+        caps.store(world.charger_a1.pk, 1, _profile(8), remote_start=True)
+    caps.store(world.charger_a1.pk, 1, _profile(8, purpose="TxProfile"), remote_start=True)
+    late = ChargeSession.objects.create(
+        charger=world.charger_a1, connector=world.charger_a1.connectors.get(), id_tag="T",
+        started_at=timezone.now() + timedelta(minutes=10), meter_start_wh=0,
+    )  # fmt: skip
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    assert _limits_sent() == {"HARBOUR-A1": 32.0}  # not the transaction upstream started
+    assert UpstreamCap.objects.get().session_id is None
+    ChargeSession.objects.filter(pk=late.pk).update(started_at=timezone.now())
+    Charger.objects.filter(pk=world.charger_a1.pk).update(limit_sent_at=None)
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    assert _limits_sent() == {"HARBOUR-A1": 8.0}
+    assert UpstreamCap.objects.get().session_id == late.pk
