@@ -41,6 +41,9 @@ RECURRENCE = {"Daily": timedelta(days=1), "Weekly": timedelta(days=7)}
 # A remote start's profile waits this long for its transaction to begin, then lapses.
 REMOTE_START_WAIT = timedelta(minutes=5)
 DEFAULT_PHASES = 3  # OCPP 1.6: numberPhases absent means 3
+# A charger keeps a few profiles (MaxChargingProfilesInstalled); upstream's are kept up to this.
+MAX_PROFILES = 20
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1  # OCPP 1.6 integers, and the columns'
 
 
 class CapRejected(Exception):
@@ -273,6 +276,19 @@ def store(
     connector 0, a ChargePointMaxProfile on another. ``remote_start``: the profile of a
     RemoteStartTransaction, bound to the transaction that begins next on the connector."""
     purpose = profile["chargingProfilePurpose"]
+    schedule = profile["chargingSchedule"]
+    numbers = [profile["chargingProfileId"], profile["stackLevel"], profile.get("transactionId", 0)]
+    numbers += [schedule.get("duration", 0)]
+    numbers += [period["startPeriod"] for period in schedule["chargingSchedulePeriod"]]
+    if not all(INT32_MIN <= number <= INT32_MAX for number in numbers):
+        raise CapRejected("a number beyond 32 bits")
+    kept = UpstreamCap.objects.filter(charger_id=charger_id)
+    replaced = kept.filter(
+        Q(profile_id=profile["chargingProfileId"])
+        | Q(connector_id=connector_id, purpose=purpose, stack_level=profile["stackLevel"])
+    )
+    if kept.count() >= MAX_PROFILES and not replaced.exists():
+        raise CapRejected(f"{MAX_PROFILES} profiles are kept per charger")
     session_id: int | None = None
     upstream_tx = profile.get("transactionId")
     if remote_start and purpose != TX_PROFILE:
@@ -292,13 +308,9 @@ def store(
             if session.pk not in mapped:
                 raise CapRejected(f"transaction {upstream_tx} is not running on {connector_id}")
         session_id = session.pk
-    schedule = profile["chargingSchedule"]
     with transaction.atomic():
         lapse(charger_id)
-        UpstreamCap.objects.filter(charger_id=charger_id).filter(
-            Q(profile_id=profile["chargingProfileId"])
-            | Q(connector_id=connector_id, purpose=purpose, stack_level=profile["stackLevel"])
-        ).delete()
+        replaced.delete()
         cap = UpstreamCap.objects.create(
             charger_id=charger_id,
             connector_id=connector_id,
@@ -407,14 +419,20 @@ def caps_of(
         connectors = set(in_use.get(charger.pk, set())) | set(transactions)
         if not connectors:
             connectors = {c.connector_id for c in charger.connectors.all() if c.connector_id} or {1}
-        cap, changes_at = charger_cap(
-            profiles,
-            now,
-            voltage_v=voltage_v,
-            charger_phases=charger.phases,
-            connectors_in_use=sorted(connectors),
-            transactions=transactions,
-        )
+        try:
+            cap, changes_at = charger_cap(
+                profiles,
+                now,
+                voltage_v=voltage_v,
+                charger_phases=charger.phases,
+                connectors_in_use=sorted(connectors),
+                transactions=transactions,
+            )
+        except (ArithmeticError, ValueError, TypeError, KeyError):
+            # A schedule no arithmetic can follow (a date near year 9999, ...): upstream's wish
+            # is ignored, never the balancing of the installation.
+            logger.exception("Upstream profiles of charger %s cannot be read", charger.pk)
+            continue
         if cap is not None:
             found[charger.pk] = (cap, changes_at)
     return found

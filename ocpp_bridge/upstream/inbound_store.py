@@ -59,6 +59,8 @@ def connector_ids(charger_id: int) -> set[int]:
 
 def fusebox_transaction(charger_id: int, upstream_transaction_id: int) -> int | None:
     """Fusebox's transaction id (the session's) of upstream's id, while that session runs."""
+    if not caps.INT32_MIN <= upstream_transaction_id <= caps.INT32_MAX:
+        return None  # no transaction has that id
     close_old_connections()
     return (
         UpstreamTransaction.objects.filter(

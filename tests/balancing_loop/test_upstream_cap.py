@@ -129,3 +129,21 @@ def test_a_remote_starts_profile_binds_only_the_transaction_that_follows_it(worl
     service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
     assert _limits_sent() == {"HARBOUR-A1": 8.0}
     assert UpstreamCap.objects.get().session_id == late.pk
+
+
+def test_a_misbehaving_upstream_never_breaks_balancing(world: World) -> None:
+    _only_a1(world, 16)
+    with pytest.raises(caps.CapRejected):  # beyond what OCPP 1.6 and the columns hold
+        caps.store(world.charger_a1.pk, 0, _profile(6, id=2**40))
+    far = _profile(6, id=1)
+    far["chargingSchedule"]["startSchedule"] = "9999-12-31T23:59:59Z"
+    far["chargingSchedule"]["duration"] = 2**31 - 1
+    caps.store(world.charger_a1.pk, 0, far)  # no arithmetic can follow it: ignored
+    service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
+    assert _limits_sent() == {"HARBOUR-A1": 16.0}
+    for profile_id in range(2, 2 + caps.MAX_PROFILES - 1):
+        caps.store(world.charger_a1.pk, 0, _profile(16, id=profile_id, stackLevel=profile_id))
+    with pytest.raises(caps.CapRejected):
+        caps.store(world.charger_a1.pk, 0, _profile(16, id=99, stackLevel=99))
+    caps.store(world.charger_a1.pk, 0, _profile(12, id=2, stackLevel=2))  # a replacement is fine
+    assert UpstreamCap.objects.count() == caps.MAX_PROFILES

@@ -101,6 +101,10 @@ def test_an_unknown_transaction_id_is_rejected_unsent(
         world.charger_a1.ocpp_identity, call.RemoteStopTransaction(transaction_id=99)
     )
     assert answer.status == "Rejected"
+    answer = central.call(
+        world.charger_a1.ocpp_identity, call.RemoteStopTransaction(transaction_id=2**40)
+    )
+    assert answer.status == "Rejected"
     assert _sent_to_charger(a1, "RemoteStopTransaction") == []
 
 
