@@ -97,14 +97,18 @@ def verified_address(user_id: int) -> str | None:
     )
 
 
+def missing_subscriptions(user: Any) -> list[Subscription]:
+    """The role's defaults, unsaved, for every installation of ``user`` that has no
+    subscription yet."""
+    have = Subscription.objects.filter(user=user).values("installation_id")
+    missing = Membership.objects.filter(user=user).exclude(installation_id__in=have)
+    return [Subscription.for_membership(m) for m in missing.order_by("installation_id")]
+
+
 def ensure_subscriptions(user: Any) -> None:
     """Save the role's defaults for every installation of ``user`` that has no subscription
     yet (the Alerts page and the API show real rows)."""
-    have = Subscription.objects.filter(user=user).values("installation_id")
-    missing = Membership.objects.filter(user=user).exclude(installation_id__in=have)
-    Subscription.objects.bulk_create(
-        [Subscription.for_membership(m) for m in missing], ignore_conflicts=True
-    )
+    Subscription.objects.bulk_create(missing_subscriptions(user), ignore_conflicts=True)
 
 
 # --- incidents ---------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from portal.tenancy import Action
 
 
 class SubscriptionSerializer(ModelCleanMixin, serializers.ModelSerializer):
-    """Your alerts at one installation you are a member of. ``kinds``: ``fault``, ``offline``
-    (incidents opened and recovered), ``session_finished``, ``session_interrupted`` (your own
+    """Your alerts at one installation you are a member of. ``kinds``: ``fault``, ``offline``,
+    ``overload`` (incidents opened and recovered), ``session_finished``, ``session_interrupted`` (your own
     sessions); ``muted_chargers``: chargers of that installation; ``offline_threshold_minutes``:
     1-1440; ``delivery``: ``immediate`` or ``digest``."""
 
@@ -39,6 +39,21 @@ class SubscriptionSerializer(ModelCleanMixin, serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
         validators: list[Any] = []  # the one-per-installation rule answers below, by name
+
+    @staticmethod
+    def unsaved(subscription: Subscription) -> dict[str, Any]:
+        """The representation of a role's defaults not saved yet (no id, no muted chargers)."""
+        return {
+            "id": None,
+            "installation": subscription.installation_id,
+            "enabled": subscription.enabled,
+            "kinds": list(subscription.kinds),
+            "muted_chargers": [],
+            "offline_threshold_minutes": subscription.offline_threshold_minutes,
+            "delivery": subscription.delivery,
+            "created_at": None,
+            "updated_at": None,
+        }
 
     def validate_installation(self, installation: Installation) -> Installation:
         user = self.context["request"].user

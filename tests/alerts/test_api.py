@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.api_tokens import create_token
 from alerts.models import Subscription
 from tests.conftest import World, api_as
 
@@ -24,6 +25,26 @@ def test_listing_shows_your_own_with_your_roles_defaults(world: World) -> None:
     assert [(s["installation"], s["kinds"]) for s in dora] == [(world.site_a.pk, [])]
     ingrid = api_as(world.ingrid).get(URL).json()["results"]
     assert sorted(s["installation"] for s in ingrid) == sorted([world.site_a.pk, world.site_c.pk])
+
+
+def test_a_read_only_token_lists_the_defaults_without_saving_them(world: World) -> None:
+    _, key = create_token(world.ingrid, "Wallboard", read_only=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    listed = client.get(URL).json()["results"]
+    assert [(s["id"], s["installation"], s["kinds"]) for s in listed] == [
+        (None, world.site_a.pk, ["fault", "offline", "overload"]),
+        (None, world.site_c.pk, ["fault", "offline", "overload"]),
+    ]
+    assert listed[0]["muted_chargers"] == [] and listed[0]["delivery"] == "immediate"
+    only_c = client.get(URL, {"installation": world.site_c.pk}).json()["results"]
+    assert [s["installation"] for s in only_c] == [world.site_c.pk]
+    assert client.get(URL, {"enabled": "false"}).json()["results"] == []
+    assert not Subscription.objects.filter(user=world.ingrid).exists()
+
+    api_as(world.ingrid).get(URL)  # a full token's listing makes them
+    saved = client.get(URL).json()["results"]
+    assert all(s["id"] is not None for s in saved) and len(saved) == 2
 
 
 def test_you_change_your_own(world: World) -> None:
