@@ -50,6 +50,7 @@ AUDITED = [
     Audited("commands.Command", "charger.installation_id"),
     Audited("reporting.PricePeriod", "installation_id"),
     Audited("webhooks.Endpoint", "installation_id"),
+    Audited("upstream.UpstreamSettings", "installation_id"),
     Audited("accounts.ApiToken", "", frozenset({"last_used_at"})),
 ]
 # Commands change state as the charger answers; only their creation is a person's doing.

@@ -32,7 +32,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-DEFAULT_PORTS = {"https": 443, "http": 80}
+DEFAULT_PORTS = {"https": 443, "http": 80, "wss": 443, "ws": 80}
 LOWEST_OTHER_PORT = 1024
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -96,6 +96,11 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 # Who the guard speaks of in its messages: what the URL is for, and who gets called there.
 AUTHORIZER = ("The external authorizer", "authorizers")
 WEBHOOK = ("A webhook URL", "webhook receivers")
+UPSTREAM = ("An upstream central system URL", "central systems")
+# The schemes a purpose may use: (always, only with allow_local). Upstream speaks OCPP-J over
+# websockets: ws:// (security profiles 0 and 1) and wss:// are both for production.
+SCHEMES = {UPSTREAM: (("ws", "wss"), ())}
+HTTP_SCHEMES = (("https",), ("http",))
 
 
 def check_form(
@@ -108,8 +113,10 @@ def check_form(
     except ValueError:
         raise UnsafeDestination("This is not a valid URL.") from None
     scheme = parts.scheme.lower()
-    if scheme != "https" and not (scheme == "http" and allow_local):
-        raise UnsafeDestination(f"{purpose[0]} must be an https:// URL.")
+    always, local_only = SCHEMES.get(purpose, HTTP_SCHEMES)
+    if scheme not in always and not (scheme in local_only and allow_local):
+        named = " or ".join(f"{name}://" for name in always)
+        raise UnsafeDestination(f"{purpose[0]} must be a {named} URL.")
     host = parts.hostname
     if not host:
         raise UnsafeDestination("The URL needs a host name.")
@@ -156,6 +163,11 @@ def _connect_pinned(addresses: tuple[str, ...], port: int, timeout: float | None
         except OSError as error:
             last_error = error
     raise last_error or OSError("no address to connect to")
+
+
+def pinned_socket(destination: Destination, timeout: float | None) -> socket.socket:
+    """A TCP connection to the addresses ``resolve`` checked (e.g. under a websocket)."""
+    return _connect_pinned(destination.addresses, destination.port, timeout)
 
 
 class PinnedHTTP(http.client.HTTPConnection):

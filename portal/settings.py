@@ -330,6 +330,12 @@ WEBHOOKS_TIMEOUT_S = env_float("WEBHOOKS_TIMEOUT_S", 10.0)
 WEBHOOKS_SEND_INTERVAL_S = env_float("WEBHOOKS_SEND_INTERVAL_S", 5.0)
 WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", ACCESS_EXTERNAL_ALLOW_HTTP)
 
+# Upstream central systems (docs/upstream.md): UPSTREAM_ALLOW_LOCAL (default:
+# ACCESS_EXTERNAL_ALLOW_HTTP) accepts local addresses and any port; "Test connection" waits at most
+# UPSTREAM_TEST_TIMEOUT_S.
+UPSTREAM_ALLOW_LOCAL = env_bool("UPSTREAM_ALLOW_LOCAL", ACCESS_EXTERNAL_ALLOW_HTTP)
+UPSTREAM_TEST_TIMEOUT_S = env_float("UPSTREAM_TEST_TIMEOUT_S", 5.0)
+
 # E-mail alerts (docs/alerts.md): offline thresholds are checked and due e-mails sent every
 # ALERTS_CHECK_INTERVAL_S; past ALERTS_RATE_LIMIT_PER_HOUR immediate alerts in an hour, a
 # recipient's next alerts wait for the daily digest, sent at ALERTS_DIGEST_HOUR (UTC, 0-23).

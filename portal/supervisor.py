@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     # The demo runs on one machine: a webhook receiver on it (localhost) is what one tries first.
     os.environ.setdefault("WEBHOOKS_ALLOW_LOCAL", "true")
+    os.environ.setdefault("UPSTREAM_ALLOW_LOCAL", "true")
     prepare()
     running = services(args.var, args.web_port, with_workers=not args.no_workers)
     print(banner(args.web_port), flush=True)

@@ -26,6 +26,7 @@ from ocpp_bridge.api.views import (
     ConnectionAttemptViewSet,
 )
 from reporting.api.urls import register as register_reporting
+from upstream.api.urls import urlpatterns as upstream_urls
 from webhooks.api.urls import register as register_webhooks
 
 router = DefaultRouter()
@@ -68,5 +69,6 @@ urlpatterns = [
         InstallationLoadViewSet.as_view({"get": "retrieve"}),
         name="installation-load",
     ),
+    *upstream_urls,
     path("", include(router.urls)),
 ]
