@@ -13,8 +13,10 @@ to close (``presence_drafts``), so it sees the sweep's events once committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -80,6 +82,30 @@ def _offline_since(charger_ids: set[int]) -> dict[int, datetime]:
         if kind == EventType.CHARGER_OFFLINE:
             found[charger_id] = datetime.fromisoformat(last_seen) if last_seen else occurred_at
     return found
+
+
+def open_charger_faults(charger_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Chargers whose latest charger-level (connector 0) fault event is ``connector.faulted``:
+    that fault's payload. The bridge keeps connector 0's report in the connection only (there
+    is no Connector row for it), so a new connection reads it here: a recovery reported after
+    a reconnect or a bridge restart is then seen as one, and the same fault is not new. One
+    query over a small partial index (``outbox_charger_faults``)."""
+    if not charger_ids:
+        return {}
+    table = connection.ops.quote_name(Event._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT ON (charger_id) charger_id, type, payload FROM {table}"
+            " WHERE charger_id = ANY(%s) AND connector_id = 0 AND type IN (%s, %s)"
+            " ORDER BY charger_id, occurred_at DESC, id DESC",
+            [sorted(charger_ids), EventType.CONNECTOR_FAULTED, EventType.CONNECTOR_RECOVERED],
+        )
+        rows = cursor.fetchall()
+    return {
+        charger_id: json.loads(payload) if isinstance(payload, str) else payload
+        for charger_id, kind, payload in rows
+        if kind == EventType.CONNECTOR_FAULTED
+    }
 
 
 def emit_offline_after_grace(now: datetime | None = None) -> int:

@@ -77,6 +77,13 @@ class Event(TenantModel):
                 condition=Q(type__in=["charger.offline", "charger.online"]),
                 name="outbox_presence_episodes",
             ),
+            # A new connection asks for the charger's open charger-level fault
+            # (events.health.open_charger_faults): connector 0's faults and recoveries only.
+            models.Index(
+                fields=["charger", "-occurred_at", "-id"],
+                condition=Q(type__in=["connector.faulted", "connector.recovered"], connector_id=0),
+                name="outbox_charger_faults",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from balancing.triggers import chargers_changed
 from chargers.choices import EventKind, SessionStatus
 from chargers.models import Charger, ChargerEvent, ChargeSession, Connector
-from events.health import presence_drafts
+from events.health import open_charger_faults, presence_drafts
 from events.services import emit_many
 from ocpp_bridge.choices import AttemptReason
 from ocpp_bridge.models import ConnectionAttempt
@@ -31,9 +31,9 @@ logger = logging.getLogger(__name__)
 
 def find_chargers(identities: Collection[str]) -> dict[str, tuple[Charger, ConnectedState]]:
     """The chargers with these OCPP identities (checked at the websocket upgrade), each with
-    what its connection keeps in memory (connector statuses, sessions in progress); unknown
-    identities are left out. Three queries for any number of identities: in a reconnect storm
-    the upgrades are looked up in batches."""
+    what its connection keeps in memory (connector statuses, connector 0's open fault from the
+    outbox, sessions in progress); unknown identities are left out. One query each for any number
+    of identities: in a reconnect storm the upgrades are looked up in batches."""
     close_old_connections()
     chargers = {
         c.pk: c
@@ -47,6 +47,17 @@ def find_chargers(identities: Collection[str]) -> dict[str, tuple[Charger, Conne
     )
     for charger_id, connector_id, *reported in reports:
         connectors[charger_id][connector_id] = ReportedState(*reported)
+    for charger_id, fault in open_charger_faults(list(chargers)).items():  # no row for 0
+        error_code = "" if fault.get("error_code") == "NoError" else fault.get("error_code", "")
+        connectors[charger_id].setdefault(
+            0,
+            ReportedState(
+                fault.get("status", "Faulted"),
+                error_code,
+                fault.get("info", ""),
+                fault.get("vendor_error_code", ""),
+            ),
+        )
     sessions: dict[int, dict[int, ActiveSession]] = {pk: {} for pk in chargers}
     for charger_id, connector_id, tx, start in (
         ChargeSession.objects.filter(charger_id__in=chargers, status=SessionStatus.ACTIVE)

@@ -14,9 +14,10 @@ from chargers.models import Charger
 from commands import routing
 from commands.choices import CommandAction, CommandStatus
 from commands.models import Command
+from events import consumers
 from events.choices import EventType
 from events.health import emit_offline_after_grace
-from events.models import Event
+from events.models import Event, Incident
 from ocpp_bridge import sweeps
 from tests.conftest import World
 from tests.ocpp.conftest import BridgeHandle, Chargers, eventually
@@ -130,6 +131,33 @@ class TestChargerReports:
         (faulted,) = events_of(world.charger_a1, EventType.CONNECTOR_FAULTED)
         assert faulted.connector_id == 0
         assert faulted.payload["error_code"] == "HighTemperature"
+
+    def test_a_charger_fault_that_clears_across_a_reconnect_is_recovered(
+        self, world: World, chargers: Chargers
+    ) -> None:
+        """Connector 0's report lives in the connection only: a new connection (a reconnect, a
+        bridge restart) reads the open fault from the outbox, so it is neither lost nor new."""
+        a1 = chargers.connect(world.charger_a1)
+        a1.result("StatusNotification", status(0, "Faulted", "OtherError", vendorErrorCode="E7"))
+        a1.settle()
+        a1.close()
+        a1 = chargers.connect(world.charger_a1)  # the same fault, re-sent: not a new one
+        a1.result("StatusNotification", status(0, "Faulted", "OtherError", vendorErrorCode="E7"))
+        a1.settle()
+        a1.close()
+        a1 = chargers.connect(world.charger_a1)
+        a1.result("StatusNotification", status(0, "Available"))
+        a1.settle()
+        (faulted,) = events_of(world.charger_a1, EventType.CONNECTOR_FAULTED)
+        (recovered,) = events_of(world.charger_a1, EventType.CONNECTOR_RECOVERED)
+        assert faulted.connector_id == 0 and faulted.payload["vendor_error_code"] == "E7"
+        assert (recovered.connector_id, recovered.payload) == (0, {"status": "Available"})
+        consumers.run_all()
+        incident = Incident.objects.get(installation=world.site_a, kind="fault")
+        assert incident.ended_at == recovered.occurred_at
+        a1.result("StatusNotification", status(0, "Available"))  # nothing open any more
+        a1.settle()
+        assert len(events_of(world.charger_a1, EventType.CONNECTOR_RECOVERED)) == 1
 
     def test_firmware_and_diagnostics_status(self, world: World, chargers: Chargers) -> None:
         a1 = chargers.connect(world.charger_a1)
