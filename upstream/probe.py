@@ -60,7 +60,7 @@ def _tls_context(row: UpstreamSettings) -> ssl.SSLContext:
     return egress.tls_context()
 
 
-def test_connection(
+def probe_connection(
     row: UpstreamSettings, charger: Charger, timeout_s: float | None = None
 ) -> ProbeResult:
     """Open (and close) a websocket to ``charger``'s upstream URL under ``row``'s settings."""

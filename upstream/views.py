@@ -24,7 +24,7 @@ from portal.tenancy import Action
 from upstream import services
 from upstream.forms import OverrideForm, UpstreamSettingsForm
 from upstream.models import UpstreamSettings, effective_settings
-from upstream.probe import test_connection
+from upstream.probe import probe_connection
 
 
 def _add_errors(form: UpstreamSettingsForm, error: ValidationError) -> None:
@@ -205,7 +205,7 @@ class ChargerActionView(ChargerMixin, View):
         if row is None:
             messages.error(request, f"{charger.name} is not bridged: there is nothing to test.")
             return redirect(back)
-        outcome = test_connection(row, charger)
+        outcome = probe_connection(row, charger)
         report = (
             f"Test connection to {outcome.url}: {outcome.detail} ({outcome.duration_ms:.0f} ms)"
         )

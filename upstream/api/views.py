@@ -33,7 +33,7 @@ from upstream.api.serializers import (
     UpstreamSettingsSerializer,
 )
 from upstream.models import UpstreamSettings, effective_settings
-from upstream.probe import ProbeResult, test_connection
+from upstream.probe import ProbeResult, probe_connection
 
 ALL_ADMINISTER = {
     name: Action.ADMINISTER
@@ -163,7 +163,7 @@ class ChargerUpstreamViewSet(_SettingsViewSet):
         row = effective_settings(charger)
         if row is None:
             raise NotBridged()
-        return Response(_probe_json(test_connection(row, charger)))
+        return Response(_probe_json(probe_connection(row, charger)))
 
 
 def _probe_json(result: ProbeResult) -> dict[str, Any]:
