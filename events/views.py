@@ -41,7 +41,7 @@ def with_members(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
 
 class InstallationIncidentsView(InstallationPageMixin, ListView):
     """Offline and fault incidents of one installation, newest first; ``?state=open`` for those
-    still going on, ``?kind=offline|fault``."""
+    still going on, ``?kind=offline|fault|overload``."""
 
     model = Incident
     required_action = Action.OPERATE

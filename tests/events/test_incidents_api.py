@@ -120,6 +120,25 @@ class TestPages:
         )
         assert "A1 offline" not in closed.content.decode()
 
+    def test_an_overload_is_listed_with_its_fuse_on_the_tab_and_in_the_api(
+        self, world: World, client_as: Callable[[User], Client]
+    ) -> None:
+        Incident.objects.create(
+            installation=world.site_a,
+            kind=IncidentKind.OVERLOAD,
+            circuit=world.row_a,
+            started_at=T0,
+            summary="Row A overloaded: L1 40 A (limit 32 A)",
+        )
+        page = client_as(world.alice).get(
+            f"/installations/{world.site_a.pk}/incidents/?kind=overload"
+        )
+        html = page.content.decode()
+        assert "Row A overloaded: L1 40 A (limit 32 A)" in html
+        assert f'data-circuit="{world.row_a.pk}"' in html and "Fuse Row A" in html
+        (listed,) = api_as(world.ingrid).get("/api/v1/incidents/?kind=overload").json()["results"]
+        assert (listed["circuit"], listed["chargers"]) == (world.row_a.pk, [])
+
     def test_others_get_404_and_drivers_no_tab(
         self,
         world: World,
