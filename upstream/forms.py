@@ -31,7 +31,7 @@ class UpstreamSettingsForm(forms.ModelForm):
     )
     allowed_commands = forms.MultipleChoiceField(
         label="Commands upstream may send",
-        choices=UpstreamCommand.choices,
+        choices=[(command, command) for command in UpstreamCommand.values],  # OCPP's names
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Anything else is answered NotSupported.",
