@@ -97,10 +97,11 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 AUTHORIZER = ("The external authorizer", "authorizers")
 WEBHOOK = ("A webhook URL", "webhook receivers")
 UPSTREAM = ("An upstream central system URL", "central systems")
-# The schemes a purpose may use: (always, only with allow_local). Upstream speaks OCPP-J over
-# websockets: ws:// (security profiles 0 and 1) and wss:// are both for production.
-SCHEMES = {UPSTREAM: (("ws", "wss"), ())}
-HTTP_SCHEMES = (("https",), ("http",))
+# The schemes a purpose may use: (always, only with allow_local, how to say it). Upstream speaks
+# OCPP-J over websockets: ws:// (security profiles 0 and 1) and wss:// are both for production.
+SchemeRule = tuple[tuple[str, ...], tuple[str, ...], str]
+SCHEMES: dict[tuple[str, str], SchemeRule] = {UPSTREAM: (("ws", "wss"), (), "a ws:// or wss://")}
+HTTP_SCHEMES: SchemeRule = (("https",), ("http",), "an https://")
 
 
 def check_form(
@@ -113,10 +114,9 @@ def check_form(
     except ValueError:
         raise UnsafeDestination("This is not a valid URL.") from None
     scheme = parts.scheme.lower()
-    always, local_only = SCHEMES.get(purpose, HTTP_SCHEMES)
+    always, local_only, named = SCHEMES.get(purpose, HTTP_SCHEMES)
     if scheme not in always and not (scheme in local_only and allow_local):
-        named = " or ".join(f"{name}://" for name in always)
-        raise UnsafeDestination(f"{purpose[0]} must be a {named} URL.")
+        raise UnsafeDestination(f"{purpose[0]} must be {named} URL.")
     host = parts.hostname
     if not host:
         raise UnsafeDestination("The URL needs a host name.")
