@@ -243,3 +243,49 @@ def test_testing_an_unbridged_charger_is_a_conflict(world: World) -> None:
     answer = api_as(world.alice).post(charger_url(world.charger_a1.pk, "test/"))
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "not_bridged"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ["not", "an", "object"],
+        {**GOOD, "allowed_commands": "Reset"},
+        {**GOOD, "security_profile": "two"},
+        {**GOOD, "url": "wss://cs.example.com/\x00"},
+        {**GOOD, "password": "a-password-with-\x00-nul"},
+        {**GOOD, "url": "wss://cs.example.com/" + "x" * 600},
+        {**GOOD, "enabled": "perhaps"},
+    ],
+)
+def test_hostile_bodies_answer_400(world: World, body: Any) -> None:
+    answer = api_as(world.alice).put(site_url(world), body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["code"] == "invalid"
+    assert not UpstreamSettings.objects.exists()
+
+
+def test_the_status_costs_the_same_queries_for_more_chargers(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    from chargers.services import register_charger
+    from installations.services import create_installation
+
+    site = create_installation(world.alice, name="Big depot", main_fuse_a=1000)
+    url = f"/api/v1/installations/{site.pk}/upstream/"
+    client = api_as(world.alice)
+    client.put(url, {"url": "ws://cs.example.com/ocpp"}, format="json")
+
+    def add(number: int) -> None:
+        charger, _ = register_charger(
+            circuit=site.main_fuse, name=f"Bay {number}", ocpp_identity=f"BAY-{number}"
+        )
+        UpstreamLink.objects.create(charger=charger, since=timezone.now())
+
+    add(0)
+    with django_assert_max_num_queries(20) as few:
+        assert client.get(f"{url}status/").status_code == 200
+    for number in range(1, 10):
+        add(number)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        statuses = client.get(f"{url}status/").json()
+    assert len(statuses) == 10 and all(s["state"] == "connecting" for s in statuses)
