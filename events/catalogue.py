@@ -153,6 +153,27 @@ SPECS: tuple[EventSpec, ...] = (
         "A DiagnosticsStatusNotification (Uploading, Uploaded, UploadFailed, Idle).",
     ),
     EventSpec(
+        EventType.UPSTREAM_CONNECTED,
+        Severity.INFO,
+        1,
+        (),
+        "A bridged charger's upstream central system accepted its BootNotification.",
+    ),
+    EventSpec(
+        EventType.UPSTREAM_DISCONNECTED,
+        Severity.WARNING,
+        1,
+        ("reason",),
+        "A bridged charger's upstream connection, accepted before, ended (reconnecting).",
+    ),
+    EventSpec(
+        EventType.UPSTREAM_REFUSED,
+        Severity.WARNING,
+        1,
+        ("reason",),
+        "Upstream refused the charger: its BootNotification answered Rejected (retried).",
+    ),
+    EventSpec(
         EventType.SETTINGS_CHANGED,
         Severity.INFO,
         1,

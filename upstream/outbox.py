@@ -30,6 +30,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from chargers.models import Charger, ChargeSession
+from events.services import Draft, emit_many
 from portal.redis import get_redis
 from upstream.choices import QueuedAction
 from upstream.models import (
@@ -273,6 +274,17 @@ def write_link_states(states: Sequence[LinkState]) -> None:
             UpstreamLink.objects.bulk_create(
                 rows, update_conflicts=True, unique_fields=["charger"], update_fields=list(names)
             )
+
+
+def record_link_events(events: Sequence[tuple[int, str, dict[str, Any], datetime]]) -> None:
+    """The links' ``upstream.*`` events (docs/events.md): (charger id, type, payload, when)."""
+    close_old_connections()
+    drafts = [
+        Draft(event_type, charger_id, occurred_at=at, payload=payload)
+        for charger_id, event_type, payload, at in events
+    ]
+    with transaction.atomic():
+        emit_many(drafts)
 
 
 def forget_links(charger_ids: Sequence[int]) -> None:

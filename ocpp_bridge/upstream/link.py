@@ -281,7 +281,6 @@ class Link:
                 self._note_state(LinkState.PENDING, "upstream answered the boot Pending")
             else:
                 self._note_state(LinkState.REFUSED, f"upstream answered the boot {status}")
-                self.manager.emit(self, "upstream.refused")
             await asyncio.sleep(self.interval_s or DEFAULT_INTERVAL_S)
 
     async def _heartbeat(self) -> None:
@@ -643,8 +642,14 @@ class Link:
             heartbeat_interval_s=self.interval_s,
         )
         self.manager.status_changed(self, urgent=True)
-        if previous == LinkState.CONNECTED and state != LinkState.CONNECTED:
+        if previous == LinkState.CONNECTED and state in (
+            LinkState.UNREACHABLE,
+            LinkState.REFUSED,
+            LinkState.CONNECTING,
+        ):
             self.manager.emit(self, "upstream.disconnected")
+        if state == LinkState.REFUSED and previous != LinkState.REFUSED:
+            self.manager.emit(self, "upstream.refused")  # once until it is accepted again
 
     def _note_traffic(self, at_field: str, action_field: str, action: str) -> None:
         self._status_fields[at_field] = _now()
@@ -674,6 +679,7 @@ class UpstreamManager:
         self.last_connectors: dict[int, dict[int, Any]] = {}
         self.state_interval_s = state_interval_s
         self._dirty: dict[int, dict[str, Any]] = {}
+        self._events: list[tuple[int, str, dict[str, Any], datetime]] = []
         self._forget: set[int] = set()
         self._flush_now = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -826,9 +832,11 @@ class UpstreamManager:
         self._flush_now.set()
 
     def emit(self, link: Link, event_type: str) -> None:
-        """A change upstream integrators and owners care about (logged; the link's status row
-        tells the pages)."""
+        """An ``upstream.*`` event (docs/events.md), written with the next status rows."""
         logger.info("%s: %s %s", link.identity, event_type, link.reason)
+        payload = {} if event_type == "upstream.connected" else {"reason": link.reason[:200]}
+        self._events.append((link.charger_id, event_type, payload, _now()))
+        self._flush_now.set()
 
     async def _state_loop(self) -> None:
         while True:
@@ -848,6 +856,7 @@ class UpstreamManager:
                 self._dirty.setdefault(link.charger_id, {}).update(fields)
         dirty, self._dirty = self._dirty, {}
         forget, self._forget = self._forget, set()
+        events, self._events = self._events, []
         if dirty:
             states = [
                 outbox.LinkState(cid, fields) for cid, fields in dirty.items() if cid not in forget
@@ -855,6 +864,12 @@ class UpstreamManager:
             await self.db(outbox.write_link_states, states)
         if forget:
             await self.db(outbox.forget_links, sorted(forget))
+        if events:
+            try:
+                await self.db(outbox.record_link_events, events)
+            except Exception:
+                self._events[:0] = events  # kept for the next round
+                raise
 
     async def flush(self) -> None:
         await self._write_states()

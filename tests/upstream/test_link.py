@@ -3,6 +3,7 @@ re-send, security profiles (docs/upstream.md, "What is relayed")."""
 
 from __future__ import annotations
 
+from events.models import Event
 from tests.conftest import World
 from tests.ocpp.conftest import Chargers, eventually
 from tests.upstream.central import Central
@@ -72,6 +73,21 @@ def test_a_rejected_then_pending_boot_is_retried_after_upstream_interval(
         ).first()
     )
     assert link.boot_status == "Accepted"
+    events = eventually(
+        lambda: (
+            list(
+                Event.objects.filter(type__startswith="upstream.")
+                .order_by("id")
+                .values_list("type", "payload")
+            )
+            if Event.objects.filter(type="upstream.connected").exists()
+            else None
+        )
+    )
+    assert events == [
+        ("upstream.refused", {"reason": "upstream answered the boot Rejected"}),
+        ("upstream.connected", {}),
+    ]
 
 
 def test_profile_1_sends_basic_credentials_and_a_wrong_password_is_refused(
@@ -110,6 +126,7 @@ def test_status_is_re_sent_on_reconnect_not_replayed(
     boot(a1)
     eventually(lambda: central.of(identity, "BootNotification"))
     central.stop()
+    eventually(lambda: Event.objects.filter(type="upstream.disconnected").exists(), timeout=8)
     a1.result("StatusNotification", _status(1, "Preparing"))
     a1.result("StatusNotification", _status(1, "Charging"))
     a1.settle()
