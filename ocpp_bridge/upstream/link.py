@@ -258,8 +258,8 @@ class Link:
         """Upstream's frames: answers to our calls at once, its calls each in a task of its own
         (a command waits for the charger's answer; our answers must not wait behind it)."""
         async for raw in upstream._connection:
-            self.received(None)
             if _is_call(raw):
+                self.received(_action_of(raw))
                 self._spawn(upstream.route_message(raw), "inbound call")
             else:
                 await upstream.route_message(raw)
@@ -883,6 +883,19 @@ def _same(a: UpstreamSettings, b: UpstreamSettings) -> bool:
 def _is_call(raw: str | bytes) -> bool:
     head = raw[:16] if isinstance(raw, str) else raw[:16].decode("utf-8", "replace")
     return head.lstrip().lstrip("[").lstrip().startswith("2")
+
+
+def _action_of(raw: str | bytes) -> str | None:
+    """The action of a call frame, for the link's status (None if it has none)."""
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    return (
+        frame[2]
+        if isinstance(frame, list) and len(frame) > 2 and isinstance(frame[2], str)
+        else None
+    )
 
 
 def _describe(error: BaseException) -> str:

@@ -89,6 +89,8 @@ class CentralChargePoint(ChargePoint):
         if isinstance(frame, list) and len(frame) >= 4 and frame[0] == 2:
             self._check_order(frame[2], frame[3])
             self.central.record(Received(self.id, frame[2], frame[3], time.monotonic(), frame[1]))
+            if frame[2] in self.central.silent:
+                return  # a hung upstream: the call is never answered
         await super().route_message(raw_msg)
 
     async def _handle_call(self, msg: Any) -> Any:
@@ -194,6 +196,7 @@ class Central:
         self.data_transfer_answer: dict[str, Any] = {"status": "Accepted", "data": "upstream"}
         self.passwords: dict[str, str] = {}  # identity -> password: HTTP Basic required
         self.refuse_upgrades = False  # answer every upgrade 503 (an upstream in maintenance)
+        self.silent: set[str] = set()  # actions never answered (a hung upstream)
         # What happened.
         self.received: list[Received] = []
         self.violations: list[str] = []

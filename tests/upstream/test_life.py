@@ -4,6 +4,8 @@ row (docs/upstream.md)."""
 
 from __future__ import annotations
 
+import time
+
 from chargers.models import Charger
 from tests.conftest import World
 from tests.ocpp.conftest import Chargers, TestCharger, eventually
@@ -143,3 +145,40 @@ def test_bad_frames_from_upstream_get_a_call_error_and_never_reach_the_charger(
     assert a1.heartbeat_answers()
     assert a1.received == []
     assert _ready(chargers, world.charger_a1)
+
+
+def test_a_hung_upstream_never_holds_up_the_charger(
+    world: World, central: Central, chargers: Chargers
+) -> None:
+    from auth_access.models import ChargeCard
+    from upstream.choices import UpstreamAuthorization
+
+    ChargeCard.objects.create(user=world.dora, id_tag="DORA-1")
+    bridge_to(central, world.charger_a1, authorization=UpstreamAuthorization.UPSTREAM)
+    a1 = _connect(chargers, world.charger_a1)
+    identity = world.charger_a1.ocpp_identity
+    eventually(lambda: _ready(chargers, world.charger_a1))
+    central.silent = {"Authorize", "StartTransaction", "DataTransfer", "StatusNotification"}
+    started = time.monotonic()
+    # Authorize: upstream's deadline (5 s), then the offline rule (a card Fusebox knows).
+    reply = a1.send([2, "a1", "Authorize", {"idTag": "DORA-1"}], timeout=10)
+    assert reply[2]["idTagInfo"]["status"] == "Accepted"
+    assert 4 < time.monotonic() - started < 7
+    started = time.monotonic()
+    start = {
+        "connectorId": 1,
+        "idTag": "DORA-1",
+        "meterStart": 0,
+        "timestamp": "2026-02-01T18:00:00Z",
+    }
+    assert a1.result("StartTransaction", start)["idTagInfo"]["status"] == "Accepted"
+    a1.result(
+        "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
+    )
+    assert a1.heartbeat_answers()
+    assert time.monotonic() - started < 1  # nothing waited for upstream
+    eventually(lambda: central.of(identity, "StartTransaction"))  # sent, never answered
+    transfer = {"vendorId": "com.example"}
+    started = time.monotonic()
+    assert a1.result("DataTransfer", transfer) == {"status": "UnknownVendorId"}
+    assert time.monotonic() - started < 4.5
