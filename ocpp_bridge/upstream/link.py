@@ -756,6 +756,7 @@ class UpstreamManager:
     def _close(self, link: Link) -> None:
         if self.links.get(link.charger_id) is link:
             del self.links[link.charger_id]
+        self.last_connectors.pop(link.charger_id, None)
         task = asyncio.create_task(link.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
