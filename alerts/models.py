@@ -23,7 +23,7 @@ from django.db.models import Q
 
 from alerts.choices import INCIDENT_KINDS, AlertKind, DeliveryMode, MailStatus
 from chargers.models import Charger
-from installations.choices import Role
+from installations.choices import Role, roles_allowed
 from installations.models import Installation, Membership
 from portal.tenancy import Action, TenantModel
 
@@ -96,6 +96,23 @@ class Subscription(TenantModel):
             raise ValidationError(
                 {"kinds": f"Unknown alert kind: {', '.join(unknown)} (one of {AlertKind.values})."}
             )
+        incident_kinds = sorted(set(self.kinds or []) & set(INCIDENT_KINDS))
+        if incident_kinds and self.user_id and self.installation_id:
+            role = (
+                Membership.objects.filter(
+                    user_id=self.user_id, installation_id=self.installation_id
+                )
+                .values_list("role", flat=True)
+                .first()
+            )
+            if role is not None and not may_hear_of_incidents(role):
+                raise ValidationError(
+                    {
+                        "kinds": "Faults, offline chargers and fuse overloads are told to the "
+                        "installation's owners and installers; a driver may choose only their "
+                        f"own sessions' alerts (not {', '.join(incident_kinds)})."
+                    }
+                )
 
     # A person's own: a superuser too sees only theirs through restrict().
     personal = True
@@ -158,3 +175,9 @@ class AlertMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} to {self.to_address} ({self.status})"
+
+
+def may_hear_of_incidents(role: str) -> bool:
+    """Whether a member of this role is told of an installation's incidents (faults, offline
+    chargers, overloads): those who may operate its chargers, never a driver."""
+    return role in roles_allowed(Action.OPERATE)

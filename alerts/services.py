@@ -35,7 +35,12 @@ from django.utils import timezone
 
 from alerts import unsubscribe
 from alerts.choices import AlertKind, DeliveryMode, MailStatus
-from alerts.models import MAX_OFFLINE_THRESHOLD_MIN, AlertMail, Subscription
+from alerts.models import (
+    MAX_OFFLINE_THRESHOLD_MIN,
+    AlertMail,
+    Subscription,
+    may_hear_of_incidents,
+)
 from chargers.choices import StopReason
 from events.choices import IncidentKind
 from events.models import Event, Incident, IncidentCharger
@@ -157,7 +162,9 @@ def _incident_mails(incident: Incident, people: list[Subscriber], now: datetime)
     written = 0
     for person in people:
         sub = person.subscription
-        if not sub.wants(kind):
+        # A driver is never told of the installation's incidents, whatever was saved (an
+        # owner demoted to driver keeps their subscription row).
+        if not sub.wants(kind) or not may_hear_of_incidents(person.membership.role):
             continue
         user_id = person.membership.user_id
         opened_key = f"{prefix}opened:user:{user_id}"

@@ -67,6 +67,15 @@ def test_you_change_your_own(world: World) -> None:
     assert (stored.offline_threshold_minutes, stored.delivery) == (30, "digest")
 
 
+def test_a_driver_cannot_choose_the_installations_incidents(world: World) -> None:
+    client = api_as(world.dora)
+    (sub,) = client.get(URL).json()["results"]
+    answer = client.patch(f"{URL}{sub['id']}/", {"kinds": ["fault"]}, format="json")
+    assert answer.status_code == 400
+    assert "owners and installers" in str(answer.json())
+    assert Subscription.objects.get(pk=sub["id"]).kinds != ["fault"]
+
+
 def test_nobody_else_reaches_a_subscription(world: World) -> None:
     (sub,) = api_as(world.alice).get(URL).json()["results"]
     for user in [world.ingrid, world.oscar, world.dora]:

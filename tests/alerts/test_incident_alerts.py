@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from alerts import outbox, services
 from alerts.choices import AlertKind, DeliveryMode, MailStatus
 from alerts.models import AlertMail, Subscription
 from chargers.services import register_charger
+from installations.choices import Role
+from installations.models import Membership
 from tests.alerts.conftest import ago, fault, offline, online, recovered, run
 from tests.conftest import World
 
@@ -125,6 +128,24 @@ def test_a_fault_is_alerted_at_once_and_a_fault_cleared_at_once_is_one_email(
     outbox.send_due()
     (cleared,) = [m for m in sent_to("alice@example.com") if "A1" in m.subject]
     assert cleared.subject == "[Fusebox] Harbour car park: fault on A1, cleared"
+
+
+def test_a_driver_never_hears_of_the_installations_incidents(world: World) -> None:
+    """Not by choosing a fault kind (refused), nor with one saved before a demotion."""
+    sub = subscription(world.dave, world.site_a)
+    sub.kinds = ["fault", "session_finished"]
+    with pytest.raises(ValidationError, match="owners and installers"):
+        sub.full_clean()
+    Subscription.objects.filter(pk=sub.pk).update(kinds=["fault", "offline"])  # as if demoted
+    ingrid = Membership.objects.get(user=world.ingrid, installation=world.site_a)
+    subscription(world.ingrid, world.site_a)
+    ingrid.role = Role.DRIVER
+    ingrid.save()
+    fault(world.charger_a2.pk, 2, ago(1), "GroundFailure")
+    run()
+    outbox.send_due()
+    assert sent_to("alice@example.com") != []
+    assert sent_to("dave@example.com") == [] and sent_to("ingrid@example.com") == []
 
 
 def test_muted_chargers_are_left_out_and_a_muted_incident_is_not_sent(world: World) -> None:
