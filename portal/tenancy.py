@@ -70,6 +70,9 @@ class TenantQuerySet(models.QuerySet):
         with a read-only token, only its installations with one limited to some."""
         if scope.read_only and action != Action.VIEW:
             return self.none()
+        token_filter = getattr(self.model, "token_filter", None)  # a model of no installation
+        if token_filter is not None:
+            return self.filter(token_filter(scope))
         lookup = getattr(self.model, "installation_lookup", None)
         if scope.installation_ids is None or lookup is None:
             return self

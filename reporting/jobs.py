@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import APIException, NotFound
 
+from accounts.api_tokens import TokenScope
 from reporting.exports import ExportFormat, Table, write_csv, write_xlsx
 from reporting.models import ExportJob, ExportStatus
 from reporting.tables import export_filename
@@ -119,7 +120,10 @@ def start(
 ) -> ExportJob:
     """Record the job and hand it to a worker once the transaction commits."""
     now = timezone.now()
+    scope = getattr(user, "token_scope", None)  # an API token limited to some installations
+    limited = scope is not None and scope.installation_ids is not None
     job = ExportJob.objects.create(
+        token_installations=sorted(scope.installation_ids) if limited else None,
         requested_by=user,
         source=source.value,
         format=fmt.value,
@@ -221,8 +225,13 @@ def rebuild(job: ExportJob) -> Export:
         builder: Builder = import_string(BUILDERS[Source(job.source)])
     except (KeyError, ValueError):
         raise ExportError("This export is no longer available.") from None
+    user = job.requested_by
+    if job.token_installations is not None:  # within the token's installations, as asked
+        user.token_scope = TokenScope(
+            read_only=True, installation_ids=frozenset(job.token_installations)
+        )
     try:
-        return builder.export_for(job.requested_by, job.arguments, job.parameters)
+        return builder.export_for(user, job.arguments, job.parameters)
     except (Http404, PermissionDenied, NotFound):
         raise ExportError("You may no longer see what this export covers.") from None
     except (APIException, DjangoValidationError) as error:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -234,6 +235,13 @@ class ExportJob(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(help_text="The file is deleted after this.")
+    token_installations = ArrayField(
+        models.BigIntegerField(),
+        null=True,
+        blank=True,
+        help_text="Asked with an API token limited to these installations: the worker builds "
+        "the export within them, and only such a token (or the web) lists the job.",
+    )
 
     objects = TenantQuerySet.as_manager()
 
@@ -249,6 +257,14 @@ class ExportJob(models.Model):
 
     # A person's own: a superuser too sees only theirs through restrict().
     personal = True
+
+    @classmethod
+    def token_filter(cls, scope: Any) -> Q:
+        """What a request with an API token limited to some installations may list: the jobs
+        asked within those installations (not the user's other jobs)."""
+        if scope.installation_ids is None:
+            return Q()
+        return Q(token_installations__contained_by=sorted(scope.installation_ids))
 
     @classmethod
     def tenant_filter(cls, user: Any, action: Action) -> Q:

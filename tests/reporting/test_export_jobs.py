@@ -28,10 +28,12 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
+from accounts.api_tokens import TokenScope
 from accounts.models import User
 from installations.models import Membership
 from portal.celery import app as celery_app
 from reporting import jobs, tasks
+from reporting.exports import ExportFormat
 from reporting.models import ExportJob, ExportStatus
 from tests.conftest import World
 from tests.reporting.conftest import make_session, price_from
@@ -456,3 +458,49 @@ def test_a_large_export_in_the_browser(
     )
     page.goto(reverse("reporting:export_jobs"))
     expect(page.get_by_test_id("export-jobs").locator("tbody tr")).to_have_count(1)
+
+
+@pytest.mark.django_db
+def test_a_token_limited_to_some_installations_keeps_its_limits_in_its_jobs(
+    world: World, exports: Path
+) -> None:
+    """The worker builds a limited token's export within its installations, and such a token
+    lists only the jobs asked within them (not the user's other jobs)."""
+    from accounts.api_tokens import create_token
+
+    history(world)
+    _, key_c = create_token(world.ingrid, "office only", installations=[world.site_c])
+    _, key_all = create_token(world.ingrid, "everything")
+
+    def with_key(key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    # The harbour's 30 sessions are a job for a full token; a web job too.
+    full = with_key(key_all).get("/api/v1/reports/export/", {"kind": "sessions", "format": "csv"})
+    assert full.status_code == 202
+    web_job = ExportJob.objects.get(pk=full.json()["id"])
+    assert web_job.token_installations is None
+    # A job asked through the office-only token (large by its parameters when asked, say)
+    # is rebuilt within the office: none of the harbour's sessions.
+    ingrid = User.objects.get(pk=world.ingrid.pk)
+    ingrid.token_scope = TokenScope(read_only=False, installation_ids=frozenset({world.site_c.pk}))
+    limited_job = jobs.start(
+        ingrid, jobs.Source.API, ExportFormat.CSV, arguments={},
+        parameters={"kind": "sessions", "format": "csv"}, title="limited",
+    )  # fmt: skip
+    assert limited_job.token_installations == [world.site_c.pk]
+    with default_storage.open(run_job(limited_job).file.name) as written:
+        rows = csv_rows(written.read())
+    assert rows[0][0] == "Start" and not any("Harbour" in ",".join(row) for row in rows)
+    assert len(run_job(web_job).file.name) > 0
+
+    office = with_key(key_c)
+    assert [j["id"] for j in office.get("/api/v1/reports/exports/").json()["results"]] == [
+        limited_job.pk
+    ]
+    assert office.get(f"/api/v1/reports/exports/{web_job.pk}/").status_code == 404
+    assert office.get(f"/api/v1/reports/exports/{web_job.pk}/download/").status_code == 404
+    listed = with_key(key_all).get("/api/v1/reports/exports/").json()["results"]
+    assert sorted(j["id"] for j in listed) == sorted([web_job.pk, limited_job.pk])
