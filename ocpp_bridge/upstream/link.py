@@ -36,10 +36,12 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings as django_settings
 from ocpp.messages import Call, CallError, MessageType
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from auth_access import egress
 from commands.routing import PRESENCE_KEY
 from ocpp_bridge.framing import FrameRouter, schema_error
 from ocpp_bridge.upstream.inbound import InboundHandlers
@@ -199,6 +201,8 @@ class Link:
                 await self._connect_and_serve()
             except asyncio.CancelledError:
                 raise
+            except UnsafeUpstream as unsafe:
+                self._note_state(LinkState.REFUSED, f"not connected: {unsafe}")
             except InvalidStatus as refused:
                 status = refused.response.status_code
                 self._note_state(
@@ -228,8 +232,22 @@ class Link:
             headers["Authorization"] = f"Basic {token}"
         context = _tls_context(settings) if self.url.startswith("wss://") else None
         self._note_state(LinkState.CONNECTING, "")
+        # The SSRF guard at every connect, as at save: DNS answers change. The websocket then
+        # runs over a socket to the very addresses checked (no rebinding between the two).
+        try:
+            destination = await asyncio.to_thread(
+                egress.resolve,
+                self.url,
+                allow_local=django_settings.UPSTREAM_ALLOW_LOCAL,
+                purpose=egress.UPSTREAM,
+            )
+        except egress.UnsafeDestination as error:
+            raise UnsafeUpstream(str(error)) from None
+        sock = await asyncio.to_thread(egress.pinned_socket, destination, 10)
         async with connect(
             self.url,
+            sock=sock,
+            server_hostname=destination.host if context else None,
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             additional_headers=headers,
             ssl=context,
@@ -897,6 +915,10 @@ def _action_of(raw: str | bytes) -> str | None:
         if isinstance(frame, list) and len(frame) > 2 and isinstance(frame[2], str)
         else None
     )
+
+
+class UnsafeUpstream(Exception):
+    """The upstream URL fails the SSRF guard now (``auth_access.egress``): not connected."""
 
 
 def _describe(error: BaseException) -> str:

@@ -40,6 +40,13 @@ def bridge_to(central: Central, charger: Charger, **options: object) -> Upstream
 
 
 @pytest.fixture(autouse=True)
+def _local_upstreams(settings: object) -> None:
+    """The test central systems listen on 127.0.0.1: allowed as in the demo (tests that check
+    production's rule set it False)."""
+    settings.UPSTREAM_ALLOW_LOCAL = True  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
 def _quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
     """Links reconnect within a fraction of a second in tests (minutes in production)."""
     from ocpp_bridge.upstream.link import Link

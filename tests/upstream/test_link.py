@@ -151,3 +151,22 @@ def test_heartbeat_at_upstream_interval(world: World, central: Central, chargers
     a1 = chargers.connect(world.charger_a1, accepted=False)
     boot(a1)
     eventually(lambda: len(central.of(identity, "Heartbeat")) >= 2, timeout=5)
+
+
+def test_the_ssrf_guard_is_checked_at_every_connect(
+    world: World, central: Central, chargers: Chargers, settings: object
+) -> None:
+    """A URL saved while allowed, which the guard refuses now (production's rule: no local
+    addresses), is never connected to; the link says why."""
+    bridge_to(central, world.charger_a1)
+    settings.UPSTREAM_ALLOW_LOCAL = False  # type: ignore[attr-defined]
+    a1 = chargers.connect(world.charger_a1, accepted=False)
+    boot(a1)
+    refused = eventually(
+        lambda: UpstreamLink.objects.filter(
+            charger=world.charger_a1, state=LinkState.REFUSED
+        ).first()
+    )
+    assert refused.reason.startswith("not connected:") and "127.0.0.1" in refused.reason
+    a1.settle()
+    assert central.received == []
