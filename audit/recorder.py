@@ -9,11 +9,13 @@ changed."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.db import models
@@ -81,8 +83,26 @@ def _fields(instance: models.Model, spec: Audited) -> dict[str, Any]:
             continue
         if not model_field.editable and not _is_secret(name):
             continue  # set by the system (live state, what a charger reported), not by people
-        values[name] = _value(getattr(instance, name))
+        value = _value(getattr(instance, name))
+        values[name] = _url_origin(value) if name.endswith("url") and value else value
     return values
+
+
+def _url_origin(url: Any) -> Any:
+    """A URL as the log keeps it: scheme, host and port, and a short digest of the rest. Paths
+    and queries may carry secrets (a chat service's webhook URL is its own credential), and the
+    log outlives them; the digest still tells one URL from another."""
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.hostname or ''}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+    except ValueError:
+        origin = "(not a URL)"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    return f"{origin}/… #{digest}" if url.rstrip("/") != origin else origin
 
 
 def _installation(instance: models.Model, spec: Audited) -> int | None:

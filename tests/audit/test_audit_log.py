@@ -184,3 +184,28 @@ def test_deleting_an_installation_deletes_its_events_and_writes_none_for_its_par
     assert not Event.objects.filter(installation_id=site.pk).exists()
     deleted = AuditEntry.objects.get(object_type="Installation", action="deleted")
     assert deleted.installation_id is None and deleted.actor == carol
+
+
+def test_urls_are_logged_by_their_origin_not_their_secret_path(world: World, monkeypatch) -> None:
+    """A chat service's webhook URL is its own credential: the log keeps its scheme and host and
+    a digest that tells one URL from another, never the path."""
+    from auth_access import egress
+
+    monkeypatch.setattr(egress, "lookup", lambda host, port: ["93.184.216.34"])
+    client = api_as(world.alice)
+    secret_url = "https://hooks.example.com/services/T000/B000/XXXXSECRETXXXX"
+    made = client.post(
+        "/api/v1/webhooks/",
+        {"installation": world.site_a.pk, "url": secret_url},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    client.patch(
+        f"/api/v1/webhooks/{made.json()['id']}/",
+        {"url": secret_url.replace("XXXX", "YYYY")},
+        format="json",
+    )
+    logged = str(list(AuditEntry.objects.values_list("changes", flat=True)))
+    assert "SECRET" not in logged and "services" not in logged
+    changed = AuditEntry.objects.get(object_type="Endpoint", action="changed").changes["url"]
+    assert changed[0].startswith("https://hooks.example.com/… #") and changed[0] != changed[1]
