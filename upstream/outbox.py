@@ -29,10 +29,13 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession
+from commands import routing
+from commands.choices import CommandAction, CommandSource
 from events.services import Draft, emit_many
 from portal.redis import get_redis
-from upstream.choices import QueuedAction
+from upstream.choices import QueuedAction, UpstreamAuthorization
 from upstream.models import (
     UpstreamLink,
     UpstreamMessage,
@@ -225,6 +228,39 @@ def delivered(
                     "id_tag_status": str((answer.get("idTagInfo") or {}).get("status", ""))[:12],
                 },
             )
+            tag_status = (answer.get("idTagInfo") or {}).get("status")
+            if tag_status in REFUSED_TAG_STATUSES:
+                stop_refused_transaction(start_of)
+
+
+# An idTagInfo status in upstream's StartTransaction answer that ends the transaction where
+# upstream decides (OCPP 1.6 5.18 / StopTransactionOnInvalidId).
+REFUSED_TAG_STATUSES = frozenset({"Blocked", "Expired", "Invalid"})
+
+
+def stop_refused_transaction(session_id: int) -> bool:
+    """Upstream refused the idTag of a transaction it was told of: where upstream decides (or
+    both must), the charger is asked to stop it (RemoteStopTransaction through the command
+    path, after this transaction commits); where Fusebox decides, upstream's answer only
+    informs. True if a stop was asked for."""
+    session = (
+        ChargeSession.objects.filter(pk=session_id, status=SessionStatus.ACTIVE)
+        .select_related("charger")
+        .first()
+    )
+    if session is None:
+        return False
+    chosen = effective_settings(session.charger)
+    if chosen is None or chosen.authorization == UpstreamAuthorization.FUSEBOX:
+        return False
+    routing.issue_command(
+        session.charger,
+        CommandAction.REMOTE_STOP_TRANSACTION,
+        {"transactionId": session.pk},
+        source=CommandSource.SYSTEM,
+    )
+    logger.info("Session %s: upstream refused its idTag; stop asked of the charger", session.pk)
+    return True
 
 
 def attempt_failed(message_id: int) -> int:

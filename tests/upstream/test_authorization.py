@@ -12,6 +12,7 @@ from tests.ocpp.conftest import Chargers, TestCharger, eventually
 from tests.upstream.central import Central
 from tests.upstream.conftest import boot, bridge_to
 from upstream.choices import OfflineAuthorization, UpstreamAuthorization
+from upstream.models import UpstreamTransaction
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +116,34 @@ def test_while_upstream_is_unreachable_the_offline_rule_decides(
     assert _authorize(a1, "STRANGER") == stranger
     a1.settle()
     assert _record("DORA-1").source == DecisionSource.FALLBACK
+
+
+@pytest.mark.parametrize(
+    ("mode", "stopped"),
+    [(UpstreamAuthorization.UPSTREAM, True), (UpstreamAuthorization.FUSEBOX, False)],
+)
+def test_a_transaction_upstream_refuses_is_stopped_where_upstream_decides(
+    world: World, central: Central, chargers: Chargers, mode: str, stopped: bool
+) -> None:
+    """Upstream accepted the card, then answers the StartTransaction Blocked (it was blocked
+    meanwhile): where upstream decides, the charger is asked to stop that transaction; where
+    Fusebox decides, upstream's answer only informs."""
+    central.id_tags["DORA-1"] = "Accepted"
+    a1 = _connect(world, central, chargers, authorization=mode)
+    assert _authorize(a1, "DORA-1") == "Accepted"
+    central.id_tags["DORA-1"] = "Blocked"
+    started = a1.result(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "DORA-1", "meterStart": 0, "timestamp": "2026-02-01T18:00:00Z"},
+    )
+    identity = world.charger_a1.ocpp_identity
+    eventually(lambda: central.of(identity, "StartTransaction"))
+    if stopped:
+        stop = eventually(
+            lambda: [m for m in a1.received if m[2] == "RemoteStopTransaction"] or None
+        )
+        assert stop[0][3] == {"transactionId": started["transactionId"]}
+    else:
+        a1.settle()
+        eventually(lambda: UpstreamTransaction.objects.filter(id_tag_status="Blocked").exists())
+        assert [m for m in a1.received if m[2] == "RemoteStopTransaction"] == []
