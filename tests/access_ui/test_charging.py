@@ -264,3 +264,14 @@ def test_only_the_holder_and_operators_may_stop_a_session(
     assert "Dora Driver is charging since" in html
     assert 'aria-label="Stop charging on connector 1"' in html
     assert not Command.objects.exists()
+
+
+def test_a_session_without_an_account_is_someone_charging(
+    world: World, client_as: ClientAs
+) -> None:
+    """An open installation's session of an unknown card has no user: the panel and the page
+    still show (a failed lookup in a filter argument raised and made both a 500)."""
+    put_online(world.charger_a1)
+    running(world.charger_a1, None)  # type: ignore[arg-type]
+    assert "Someone is charging" in panel(client_as(world.alice), world.charger_a1)
+    assert client_as(world.alice).get(detail(world.charger_a1)).status_code == 200

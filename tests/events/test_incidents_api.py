@@ -172,6 +172,16 @@ class TestPages:
         other = client.get(f"/chargers/{world.charger_a2.pk}/")
         assert b'id="incidents"' in other.content and b"data-incident=" not in other.content
 
+    def test_an_acknowledgement_whose_author_is_gone_still_shows(
+        self, world: World, incident: Incident, client_as: Callable[[User], Client]
+    ) -> None:
+        """Acknowledged by someone whose account was deleted since: "Someone", not a 500."""
+        Incident.objects.filter(pk=incident.pk).update(
+            acknowledged_at=incident.started_at, acknowledged_by=None
+        )
+        page = client_as(world.alice).get(f"/installations/{world.site_a.pk}/incidents/")
+        assert page.status_code == 200 and b"Someone" in page.content
+
     def test_a_bad_note_is_a_message_not_an_error(
         self, world: World, incident: Incident, client_as: Callable[[User], Client]
     ) -> None:
