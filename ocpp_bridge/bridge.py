@@ -9,7 +9,7 @@
 - ``batching.Decisions``: Authorize decisions in batches (one statement, one write each).
 - ``presence.Presence``: presence keys and live-state hashes in Redis, batched per round.
 - ``presence.CommandRunner``: commands from this node's Redis queue.
-- ``upstream.link.UpstreamManager``: bridged chargers' links to their upstream central systems.
+- ``upstream.manager.UpstreamManager``: bridged chargers' links to their upstream central systems.
 - Last-seen times reach the database at most every ``last_seen_interval_s``, in one statement.
 
 ``serve_bridge()`` runs a bridge until SIGTERM/SIGINT (the ``run_bridge`` command); tests drive a
@@ -44,7 +44,7 @@ from ocpp_bridge.batching import Decisions
 from ocpp_bridge.meter_buffer import MeterBuffer
 from ocpp_bridge.presence import STOP, CommandRunner, Presence
 from ocpp_bridge.server import OcppServer, tls_context
-from ocpp_bridge.upstream.link import UpstreamManager
+from ocpp_bridge.upstream.manager import UpstreamManager
 from portal.redis import get_async_redis
 
 logger = logging.getLogger(__name__)
