@@ -133,6 +133,26 @@ def check_form(
     return scheme, host, port, target
 
 
+def problem(
+    url: str,
+    *,
+    allow_local: bool,
+    purpose: tuple[str, str] = AUTHORIZER,
+    resolve_host: bool = True,
+) -> str | None:
+    """Why Fusebox will not call ``url`` (the message for the owner), or None: the check made
+    when a URL is saved. ``resolve_host``: look the host up and check every address (a new URL);
+    otherwise only its form (an unchanged one, so editing another setting does not need DNS)."""
+    try:
+        if resolve_host:
+            resolve(url, allow_local=allow_local, purpose=purpose)
+        else:
+            check_form(url, allow_local=allow_local, purpose=purpose)
+    except UnsafeDestination as error:
+        return str(error)
+    return None
+
+
 def resolve(url: str, *, allow_local: bool, purpose: tuple[str, str] = AUTHORIZER) -> Destination:
     """Check ``url`` and every address its host resolves to now; UnsafeDestination otherwise."""
     scheme, host, port, target = check_form(url, allow_local=allow_local, purpose=purpose)

@@ -34,16 +34,12 @@ SAMPLE_IDENTITY = "CP-1"  # stands in for {identity} when the URL is checked
 
 def url_problem(url: str, *, resolve: bool = True) -> str | None:
     """Why Fusebox will not connect to ``url`` (scheme, form, SSRF guard), or None."""
-    concrete = url.replace(IDENTITY_PLACEHOLDER, SAMPLE_IDENTITY)
-    allow_local = settings.UPSTREAM_ALLOW_LOCAL
-    try:
-        if resolve:
-            egress.resolve(concrete, allow_local=allow_local, purpose=egress.UPSTREAM)
-        else:
-            egress.check_form(concrete, allow_local=allow_local, purpose=egress.UPSTREAM)
-    except egress.UnsafeDestination as error:
-        return str(error)
-    return None
+    return egress.problem(
+        url.replace(IDENTITY_PLACEHOLDER, SAMPLE_IDENTITY),
+        allow_local=settings.UPSTREAM_ALLOW_LOCAL,
+        purpose=egress.UPSTREAM,
+        resolve_host=resolve,
+    )
 
 
 def certificate_problem(pem: str) -> str | None:

@@ -37,15 +37,9 @@ def new_secret() -> str:
 def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
     """Why Fusebox will not send to ``url`` (the SSRF guard of ``auth_access.egress``), or None.
     ``resolve``: also look the host up and check every address (as at every send)."""
-    allow_local = settings.WEBHOOKS_ALLOW_LOCAL
-    try:
-        if resolve:
-            egress.resolve(url, allow_local=allow_local, purpose=egress.WEBHOOK)
-        else:
-            egress.check_form(url, allow_local=allow_local, purpose=egress.WEBHOOK)
-    except egress.UnsafeDestination as error:
-        return str(error)
-    return None
+    return egress.problem(
+        url, allow_local=settings.WEBHOOKS_ALLOW_LOCAL, purpose=egress.WEBHOOK, resolve_host=resolve
+    )
 
 
 def unknown_event_types(types: list[str]) -> list[str]:

@@ -82,14 +82,13 @@ class AccessPolicy(TenantModel):
             # call, DNS may change). A new URL's host is resolved here, so a typo shows at once;
             # an unchanged one only has its form checked, so changing another setting does not
             # depend on DNS.
-            allow_local = settings.ACCESS_EXTERNAL_ALLOW_HTTP
-            try:
-                if self.external_url == getattr(self, "_stored_url", None):
-                    egress.check_form(self.external_url, allow_local=allow_local)
-                else:
-                    egress.resolve(self.external_url, allow_local=allow_local)
-            except egress.UnsafeDestination as error:
-                errors["external_url"] = str(error)
+            unsafe = egress.problem(
+                self.external_url,
+                allow_local=settings.ACCESS_EXTERNAL_ALLOW_HTTP,
+                resolve_host=self.external_url != getattr(self, "_stored_url", None),
+            )
+            if unsafe:
+                errors["external_url"] = unsafe
         if self.external_secret and len(self.external_secret) < MIN_SECRET_LENGTH:
             errors["external_secret"] = f"Use at least {MIN_SECRET_LENGTH} characters."
         if self.external_enabled:
