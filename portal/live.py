@@ -11,7 +11,8 @@ tells of events (the type only: pages fetch what they show).
 ``portal.live_views.installation_stream`` (``/installations/<pk>/live/``, served by the ASGI
 app) passes the installation through the tenancy gate (404 for others), subscribes to the channel
 and sends ``event: change`` for each message about a charger the user may see, a comment every
-``HEARTBEAT_S`` so proxies keep the connection, and ends after ``STREAM_FOR_S`` (the browser's
+``HEARTBEAT_S`` so proxies keep the connection, checks access again every ``RECHECK_S`` (a
+logout or a lost role ends the stream), and ends after ``STREAM_FOR_S`` (the browser's
 EventSource reconnects on its own). The subscription is closed when the client goes away (the
 ASGI handler cancels the iterator). Pages fetch their JSON on ``change`` and keep a slow poll.
 """

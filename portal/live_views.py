@@ -2,7 +2,12 @@
 
 ``event: change`` carries ``{"chargers": [ids]}`` and, when the change tells of events,
 ``"events": [{"charger": id or null, "type": ...}]``: only the chargers (and their events) the
-user may see, plus the installation's own events."""
+user may see, plus the installation's own events.
+
+Access is checked again every ``RECHECK_S`` while the stream is open, from the session as it is
+in the store then: a user who logged out, changed their password, was deactivated or lost their
+role on the installation stops hearing of it within that time (the stream ends; EventSource's
+reconnect then gets 404), and a driver's visible chargers follow their permissions."""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from importlib import import_module
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import (
@@ -37,6 +45,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 STREAM_FOR_S = 300.0  # then the stream ends and EventSource reconnects (and re-checks access)
 RETRY_MS = 3000  # the reconnect delay the browser is told
+RECHECK_S = 30.0  # access is checked again this often while a stream is open
 
 
 def _visible_chargers(user: object, installation_pk: int) -> set[int] | None:
@@ -54,11 +63,27 @@ def _visible_chargers(user: object, installation_pk: int) -> set[int] | None:
         connection.close()
 
 
+def _visible_now(session_key: str | None, installation_pk: int) -> set[int] | None:
+    """``_visible_chargers`` for the user the session holds now (read again from the session
+    store: a logout, a password change or a deactivated account gives the anonymous user)."""
+    if session_key is None:
+        return None
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    try:
+        user = get_user(request)  # type: ignore[arg-type]
+    finally:
+        connection.close()
+    return _visible_chargers(user, installation_pk)
+
+
 def _event(name: str, data: dict[str, object]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def _stream(installation_pk: int, visible: set[int]) -> AsyncIterator[str]:
+async def _stream(
+    installation_pk: int, visible: set[int], session_key: str | None
+) -> AsyncIterator[str]:
     redis = get_async_redis()
     pubsub = redis.pubsub()
     try:
@@ -66,8 +91,15 @@ async def _stream(installation_pk: int, visible: set[int]) -> AsyncIterator[str]
         yield f"retry: {RETRY_MS}\n: live installation {installation_pk}\n\n"
         ends_at = time.monotonic() + STREAM_FOR_S
         heartbeat_at = time.monotonic() + HEARTBEAT_S
+        recheck_at = time.monotonic() + RECHECK_S
         while (now := time.monotonic()) < ends_at:
-            wait_s = max(0.0, min(heartbeat_at, ends_at) - now)
+            if now >= recheck_at:
+                recheck_at = now + RECHECK_S
+                rechecked = await sync_to_async(_visible_now)(session_key, installation_pk)
+                if rechecked is None:
+                    return  # no longer theirs: the reconnect gets 404
+                visible = rechecked
+            wait_s = max(0.0, min(heartbeat_at, ends_at, recheck_at) - now)
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait_s)
             if message is not None and message["type"] == "message":
                 data = _parse(message["data"])
@@ -129,7 +161,10 @@ async def installation_stream(request: HttpRequest, pk: int) -> HttpResponseBase
         # A plain 404, not the rendered page: Django renders an async view's exceptions in a
         # pooled executor thread whose database connection no request would close.
         return HttpResponseNotFound("No such installation.", content_type="text/plain")
-    response = StreamingHttpResponse(_stream(pk, visible), content_type="text/event-stream")
+    session_key = request.session.session_key
+    response = StreamingHttpResponse(
+        _stream(pk, visible, session_key), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
     return response

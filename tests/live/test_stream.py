@@ -11,10 +11,12 @@ import time
 from typing import Any
 
 import pytest
+from django.contrib.sessions.models import Session
 
+from auth_access.models import ChargerPermission
 from balancing import service
 from balancing.models import BalancingTrigger
-from installations.models import Installation
+from installations.models import Installation, Membership
 from portal import live, live_views
 from portal.redis import get_redis
 from tests.balancing_loop.test_loop import _plug_in
@@ -197,5 +199,58 @@ def test_a_balancing_decision_that_sends_limits_is_streamed(asgi_server: str, wo
         assert decision is not None and decision.commands_sent > 0
         expected = sorted([world.charger_a1.pk, world.charger_a2.pk])
         assert _chargers_of(stream.next_event()) == expected
+    finally:
+        stream.close()
+
+
+def _ends_within(stream: EventStream, seconds: float) -> None:
+    """The server closes ``stream`` (no further event) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (block := stream.next_block(timeout=max(0.1, deadline - time.monotonic()))) != {}:
+        assert "event" not in block or block["event"] != "change", block
+        assert time.monotonic() < deadline, "the stream outlived the user's access"
+
+
+def test_a_driver_who_loses_their_role_stops_hearing_within_the_recheck(
+    asgi_server: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_views, "RECHECK_S", 0.3)
+    stream = _stream(asgi_server, world, world.dave)
+    try:
+        Membership.objects.filter(user=world.dave, installation=world.site_a).delete()
+        time.sleep(0.6)  # a recheck has run
+        live.publish_change(world.site_a.pk, [world.charger_a1.pk])
+        _ends_within(stream, 3)
+    finally:
+        stream.close()
+    assert open_stream(asgi_server, f"/installations/{world.site_a.pk}/live/", world.dave) == 404
+
+
+def test_a_logged_out_session_stops_hearing_within_the_recheck(
+    asgi_server: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_views, "RECHECK_S", 0.3)
+    stream = _stream(asgi_server, world, world.alice)
+    try:
+        Session.objects.all().delete()  # what logging out everywhere does to the store
+        time.sleep(0.6)
+        live.publish_change(world.site_a.pk, [world.charger_a1.pk])
+        _ends_within(stream, 3)
+    finally:
+        stream.close()
+
+
+def test_a_driver_granted_a_charger_hears_of_it_after_the_recheck(
+    asgi_server: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_views, "RECHECK_S", 0.3)
+    stream = _stream(asgi_server, world, world.dave)  # allowed on A1 only
+    try:
+        live.publish_change(world.site_a.pk, [world.charger_a2.pk])  # not theirs: nothing
+        membership = Membership.objects.get(user=world.dave, installation=world.site_a)
+        ChargerPermission.objects.create(membership=membership, charger=world.charger_a2)
+        time.sleep(0.6)
+        live.publish_change(world.site_a.pk, [world.charger_a2.pk])
+        assert _chargers_of(stream.next_event()) == [world.charger_a2.pk]
     finally:
         stream.close()
