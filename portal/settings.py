@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "audit",
     "alerts",
     "upstream",
+    "modes",
 ]
 
 MIDDLEWARE = [

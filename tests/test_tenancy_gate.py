@@ -27,6 +27,7 @@ from chargers.models.session import SignedMeterValue
 from commands.models import Command
 from events.models import Event, Incident, IncidentCharger
 from installations.models import Invitation, Membership
+from modes.models import ChargerMode, ChargingWindow, SessionPlan, SurplusSettings, SurplusState
 from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
@@ -129,6 +130,14 @@ def _populate_everything(world: World) -> None:
             installation=charger.installation, url="wss://csms.example.com/ocpp"
         )
         UpstreamLink.objects.create(charger=charger, since=now)
+        ChargerMode.objects.create(charger=charger, mode="surplus")
+        SessionPlan.objects.create(charger=charger, session=charger.sessions.first())
+        ChargingWindow.objects.create(
+            installation=charger.installation, day_type="weekday", start_time="22:00",
+            end_time="06:00",
+        )  # fmt: skip
+        SurplusSettings.objects.create(installation=charger.installation)
+        SurplusState.objects.create(charger=charger)
 
 
 @pytest.mark.django_db
