@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "audit",
     "alerts",
     "upstream",
+    "planning",
     "modes",
 ]
 
@@ -305,6 +306,10 @@ BALANCING_OVERLOAD_DEBOUNCE_S = env_int("BALANCING_OVERLOAD_DEBOUNCE_S", 60, min
 # REPORT_EXPORT_RETENTION_HOURS); fewer stream at once.
 REPORT_EXPORT_SYNC_ROWS = env_int("REPORT_EXPORT_SYNC_ROWS", 20_000, minimum=0)
 REPORT_EXPORT_RETENTION_HOURS = env_int("REPORT_EXPORT_RETENTION_HOURS", 24, minimum=1)
+
+# Capacity planning: the largest site (chargers, changes included) a what-if replays while the
+# request waits (docs/planning.md).
+PLANNING_MAX_CHARGERS = env_int("PLANNING_MAX_CHARGERS", 300, minimum=1)
 
 # Access control: allow plain http:// external authorizer URLs (development and tests only).
 ACCESS_EXTERNAL_ALLOW_HTTP = env_bool("ACCESS_EXTERNAL_ALLOW_HTTP", False)

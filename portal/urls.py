@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("", include("webhooks.urls")),
     path("", include("upstream.urls")),
+    path("", include("planning.urls")),
     path("", include("alerts.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
     path("accounts/api-tokens/", account_views.ApiTokensView.as_view(), name="api_tokens"),

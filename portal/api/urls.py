@@ -19,12 +19,14 @@ from installations.api.views import (
     MembershipViewSet,
     MyInvitationsView,
 )
+from modes.api.urls import urlpatterns as modes_urls
 from ocpp_bridge.api.views import (
     ChargerEventViewSet,
     ChargeSessionViewSet,
     CommandViewSet,
     ConnectionAttemptViewSet,
 )
+from planning.api.urls import urlpatterns as planning_urls
 from reporting.api.urls import register as register_reporting
 from upstream.api.urls import urlpatterns as upstream_urls
 from webhooks.api.urls import register as register_webhooks
@@ -70,5 +72,7 @@ urlpatterns = [
         name="installation-load",
     ),
     *upstream_urls,
+    *modes_urls,
+    *planning_urls,
     path("", include(router.urls)),
 ]
