@@ -35,6 +35,7 @@ from commands import reserved, routing
 from commands.choices import CommandAction, CommandSource, CommandStatus
 from commands.models import Command
 from installations.models import Installation
+from modes import inputs as mode_inputs
 from portal import live
 from upstream import caps as upstream_caps
 
@@ -179,6 +180,7 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
         for circuit in circuits
     ]
     snapshot_chargers = []
+    entries: dict[int, dict[str, Any]] = {}
     for charger in chargers:
         state = states[charger.pk]
         connected = any(c.status in CAR_CONNECTED_STATUSES for c in charger.connectors.all())
@@ -209,8 +211,10 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
             entry["can_switch_phases"] = True
             entry["active_phases"] = charger.allocated_phases or 3
         if charger.pk in caps:
-            _apply_upstream_cap(entry, caps[charger.pk][0])
+            _apply_cap(entry, caps[charger.pk][0], "upstream_cap")
+        entries[charger.pk] = entry
         snapshot_chargers.append(entry)
+    _apply_modes(installation, chargers, sessions, states, entries, fuses, now)
     return {
         "now": now.isoformat(),
         "installation": {
@@ -224,17 +228,45 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
     }
 
 
-def _apply_upstream_cap(entry: dict[str, Any], cap_a: float) -> None:
-    """An upstream charging profile's limit (``upstream.caps``) as one more cap on the charger:
-    ``max_current`` = the lower of the two. A cap below the charger's minimum pauses the car
-    (0 A): its range is then made one without a 0.1 A step, which the engine cannot give a
-    limit in (``balancing.engine.demand.assess``). ``upstream_cap`` tells the decision's reader."""
-    entry["upstream_cap"] = round(cap_a, 2)
+def _apply_cap(entry: dict[str, Any], cap_a: float, key: str) -> None:
+    """One more cap on the charger, from upstream's charging profiles (``upstream.caps``) or
+    its charge mode (``modes.inputs``): ``max_current`` = the lower of the two. A cap below the
+    charger's minimum pauses the car (0 A): its range is then made one without a 0.1 A step,
+    which the engine cannot give a limit in (``balancing.engine.demand.assess``). ``key``
+    (``upstream_cap``, ``mode_cap``) tells the decision's reader."""
+    entry[key] = round(cap_a, 2)
     if cap_a >= entry["min_current"]:
         entry["max_current"] = min(entry["max_current"], cap_a)
         return
     no_step = math.floor(entry["min_current"] * 10) / 10 + 0.05
     entry["min_current"] = entry["max_current"] = no_step
+
+
+def _apply_modes(
+    installation: Installation,
+    chargers: list[Charger],
+    sessions: dict[int, ChargeSession],
+    states: dict[int, routing.LiveState],
+    entries: dict[int, dict[str, Any]],
+    fuses: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Fold each car's charge mode (docs/balancing.md "Charge modes") into its entry: a cap
+    (``mode_cap``, the lower cap wins), a raised priority, 1 phase for a surplus car on a
+    charger that can switch; ``mode`` and ``mode_reason`` tell the decision's reader."""
+    decided = mode_inputs.decide(installation, chargers, sessions, states, entries, fuses, now)
+    for charger_id, decision in decided.items():
+        entry = entries[charger_id]
+        entry["mode"] = str(decision.mode)
+        entry["mode_reason"] = decision.reason
+        if decision.one_phase and entry["phases"] == 3:
+            entry["phases"] = 1
+            entry.pop("can_switch_phases", None)
+            entry.pop("active_phases", None)
+            entry["car_phases"] = None
+        if decision.cap_a is not None:
+            _apply_cap(entry, decision.cap_a, "mode_cap")
+        entry["priority"] += decision.priority_boost
 
 
 def _previously_finished(installation: Installation) -> set[str]:

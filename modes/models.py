@@ -63,7 +63,8 @@ class ChargerMode(TenantModel):
 class SessionPlan(TenantModel):
     """A session's own mode, and for By departure its need, plan and status.
 
-    ``energy_need_wh`` or ``target_soc_percent`` (one of them) says how much the car needs;
+    ``energy_need_wh`` or ``target_soc_percent`` (one of them) says how much the car needs (the
+    energy from ``baseline_energy_wh`` on, the session's energy when the plan was set);
     ``plan`` is the last plan balancing computed (``modes.planner``): a list of
     ``{"start", "end", "current_a"}`` slots from then to the departure; ``cap_a`` and
     ``reason`` are what it asked of balancing at that moment. ``soc_start_percent`` and
@@ -90,6 +91,10 @@ class SessionPlan(TenantModel):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    baseline_energy_wh = models.BigIntegerField(
+        default=0,
+        help_text="The session's energy when the plan was set: the need counts from there.",
     )
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

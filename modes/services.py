@@ -219,6 +219,7 @@ def set_session_plan(
         "energy_need_wh": math.ceil(energy_need_wh) if energy_need_wh is not None else None,
         "target_soc_percent": round(target_soc_percent) if target_soc_percent is not None else None,
         "set_by": by,
+        "baseline_energy_wh": session.energy_wh if session is not None else 0,
         "status": PlanStatus.PENDING,
         "plan": [],
         "planned_at": None,
