@@ -115,6 +115,9 @@ class Outcome:
     # in seconds since local midnight.
     day_profile_a: list[tuple[int, float]] = field(default_factory=list)
     solve_seconds: float = 0.0
+    # Per visit, in the order given: the energy it got (Wh) and the largest current it drew (A).
+    delivered_wh: list[float] = field(default_factory=list)
+    peak_draw_a: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -124,6 +127,7 @@ class _Car:
     arrive_at: datetime
     leave_at: datetime
     delivered_wh: float = 0.0
+    peak_draw_a: float = 0.0
     allocation_a: float = 0.0
     allocation_phases: int = 3
     draw_a: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
@@ -165,7 +169,9 @@ def replay(
     fuses = {fuse.id: fuse for fuse in site.fuses}
     paths = {charger.id: _path(charger.fuse, fuses) for charger in site.chargers}
     cars = []
-    for index, visit in enumerate(sorted(visits, key=lambda v: (v.arrival, v.charger))):
+    order = sorted(range(len(visits)), key=lambda at: (visits[at].arrival, visits[at].charger))
+    for index in order:
+        visit = visits[index]
         arrive = max(start, _round_to_grid(visit.arrival, start, step_s))
         leave = min(end, max(arrive + step, _round_to_grid(visit.departure, start, step_s)))
         if visit.charger in chargers and arrive < end:
@@ -241,6 +247,7 @@ def replay(
             seconds = min(step_s, remaining_wh / power_w * 3600) if power_w > 0 else 0.0
             car.delivered_wh = min(car.visit.need_wh, car.delivered_wh + power_w * step_s / 3600)
             share = seconds / step_s
+            car.peak_draw_a = max(car.peak_draw_a, amps)
             for phase in used:
                 car.draw_a[phase] = amps
                 for fuse_id in paths[charger.id]:
@@ -281,7 +288,16 @@ def replay(
             if profile_seconds[slot]
         ],
         solve_seconds=solve_seconds,
+        delivered_wh=_per_visit(len(visits), cars, "delivered_wh"),
+        peak_draw_a=_per_visit(len(visits), cars, "peak_draw_a"),
     )
+
+
+def _per_visit(count: int, cars: list[_Car], name: str) -> list[float]:
+    values = [0.0] * count
+    for car in cars:
+        values[car.index] = getattr(car, name)
+    return values
 
 
 def _path(fuse_id: str, fuses: dict[str, FuseSpec]) -> list[str]:

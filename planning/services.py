@@ -127,14 +127,23 @@ class Report:
             "scenarios": [_scenario_dict(scenario) for scenario in self.scenarios],
         }
 
+    def figures(self) -> list[tuple[str, list[str]]]:
+        """Each figure's label and its value per scenario (the page's table, the export's)."""
+        return [(label, [value(s) for s in self.scenarios]) for label, value in FIGURES]
+
+    def labelled_figures(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The figures with each value's scenario label (a phone shows it next to the value)."""
+        labels = [scenario.label for scenario in self.scenarios]
+        return [(label, list(zip(labels, values, strict=True))) for label, values in self.figures()]
+
     def table(self) -> Table:
         """The report for the CSV/Excel export: one row per figure, one column per scenario."""
         columns = [Column("Figure", Kind.TEXT, 34)] + [
             Column(scenario.label, Kind.TEXT, 18) for scenario in self.scenarios
         ]
         rows: list[list[Any]] = []
-        for label, value in FIGURES:
-            rows.append([label, *(value(scenario) for scenario in self.scenarios)])
+        for label, values in self.figures():
+            rows.append([label, *values])
         if self.validation is not None:
             # Today's column only: the record is today's setup.
             blank = [""] * (len(self.scenarios) - 1)
