@@ -20,6 +20,7 @@ from installations.api.views import (
     MyInvitationsView,
 )
 from modes.api.urls import urlpatterns as modes_urls
+from modes.api.urls import urlpatterns as modes_urls
 from ocpp_bridge.api.views import (
     ChargerEventViewSet,
     ChargeSessionViewSet,
@@ -72,6 +73,7 @@ urlpatterns = [
         name="installation-load",
     ),
     *upstream_urls,
+    *modes_urls,
     *modes_urls,
     *planning_urls,
     path("", include(router.urls)),
