@@ -256,17 +256,39 @@ def _apply_modes(
     charger that can switch; ``mode`` and ``mode_reason`` tell the decision's reader."""
     decided = mode_inputs.decide(installation, chargers, sessions, states, entries, fuses, now)
     for charger_id, decision in decided.items():
-        entry = entries[charger_id]
-        entry["mode"] = str(decision.mode)
-        entry["mode_reason"] = decision.reason
-        if decision.one_phase and entry["phases"] == 3:
-            entry["phases"] = 1
-            entry.pop("can_switch_phases", None)
-            entry.pop("active_phases", None)
-            entry["car_phases"] = None
-        if decision.cap_a is not None:
-            _apply_cap(entry, decision.cap_a, "mode_cap")
-        entry["priority"] += decision.priority_boost
+        fold_mode(entries[charger_id], decision)
+
+
+def fold_mode(entry: dict[str, Any], decision: mode_inputs.ModeInput) -> None:
+    """One car's mode input folded into its snapshot entry (pure)."""
+    entry["mode"] = str(decision.mode)
+    entry["mode_reason"] = decision.reason
+    if decision.one_phase and entry["phases"] == 3:
+        entry["phases"] = 1
+        entry.pop("can_switch_phases", None)
+        entry.pop("active_phases", None)
+        entry["car_phases"] = None
+    if decision.cap_a is not None:
+        _apply_cap(entry, decision.cap_a, "mode_cap")
+    entry["priority"] += decision.priority_boost
+    floor = decision.floor_a
+    if floor is not None and entry["min_current"] < floor <= entry["max_current"]:
+        entry["mode_floor"] = {"from": entry["min_current"], "to": floor}
+        entry["min_current"] = floor
+
+
+def solve_with_floors(scenario: dict[str, Any]) -> dict[str, Any]:
+    """Solve; a raised car that its floor (``fold_mode``) left paused gets its own minimum back
+    and the snapshot is solved again, so it charges on what there is rather than not at all."""
+    result = solve(scenario)
+    paused = set(result["paused"])
+    relaxed = [e for e in scenario["chargers"] if "mode_floor" in e and e["id"] in paused]
+    if not relaxed:
+        return result
+    for entry in relaxed:
+        entry["min_current"] = entry["mode_floor"]["from"]
+        entry["mode_floor"]["relaxed"] = True
+    return solve(scenario)
 
 
 def _previously_finished(installation: Installation) -> set[str]:
@@ -473,7 +495,7 @@ def balance(
         return None
     scenario = build_scenario(installation)
     started = time.perf_counter()
-    result = solve(scenario)
+    result = solve_with_floors(scenario)
     solve_ms = (time.perf_counter() - started) * 1000
     chargers = {
         charger.ocpp_identity: charger

@@ -50,6 +50,9 @@ class ModeInput:
     priority_boost: int
     reason: str
     one_phase: bool = False
+    # The least it must get if it charges at all (a raised car's catch-up current): Now cars
+    # of lower priority are then admitted only in what is left (balancing.service.fold_mode).
+    floor_a: float | None = None
 
 
 def decide(
@@ -262,6 +265,7 @@ def _departures(
             result.cap_a,
             PRIORITY_BOOST if result.boost else 0,
             f"departure {result.reason}",
+            floor_a=result.cap_a if result.boost else None,
         )
         if _plan_changed(plan, result, now):
             plan.status = result.status
