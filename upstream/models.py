@@ -180,7 +180,8 @@ class UpstreamLink(TenantModel):
 class UpstreamMessage(models.Model):
     """A transaction message waiting for (or delivered to) upstream; sent in ``id`` order per
     charger. ``payload`` carries Fusebox's transaction id; the link puts upstream's in its place
-    when it sends (``UpstreamTransaction``)."""
+    when it sends (``UpstreamTransaction``). ``sent_at`` set: done with (answered, skipped, or
+    ``failed``: given up after ``outbox.MAX_ATTEMPTS`` attempts, docs/upstream.md)."""
 
     charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="+")
     session = models.ForeignKey(
@@ -190,8 +191,14 @@ class UpstreamMessage(models.Model):
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)  # answered by upstream
+    sent_at = models.DateTimeField(null=True, blank=True)  # answered by upstream, or given up
     answer = models.JSONField(null=True, blank=True)
+    failed = models.BooleanField(
+        default=False,
+        db_default=False,  # the bridge queues MeterValues with a plain INSERT
+        help_text="Given up after MAX_ATTEMPTS attempts upstream refused or left unanswered "
+        "(``answer`` says why); the queue behind it went on.",
+    )
 
     class Meta:
         indexes = [

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -47,7 +47,13 @@ from upstream.models import (
 logger = logging.getLogger(__name__)
 
 CHANNEL = "fusebox:upstream:settings"
-MAX_ATTEMPTS = 3  # a message upstream answers with a CallError this often is given up
+# OCPP 1.6 (4.8, "Error responses to transaction-related messages"; the TransactionMessage
+# Attempts and TransactionMessageRetryInterval keys of a charge point): a transaction message
+# upstream answers with a CallError (or an answer against the schema), or leaves unanswered,
+# is tried again after RETRY_INTERVAL_S times the attempts so far, and given up ("failed") after
+# MAX_ATTEMPTS attempts; the queue behind it goes on. Time without a connection never counts.
+MAX_ATTEMPTS = 3
+RETRY_INTERVAL_S = 10.0
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -207,15 +213,17 @@ def delivered(
     answer: dict[str, Any],
     sent_at: datetime,
     start_of: int | None = None,
+    *,
+    failed: bool = False,
 ) -> None:
-    """Upstream answered the message (``answer``: its payload, or ``{"error": ...}`` when it was
-    given up). ``start_of``: the session whose StartTransaction this was: upstream's
-    ``transactionId`` is kept for it (in the same transaction)."""
+    """Upstream answered the message (``answer``: its payload), or it was given up (``failed``,
+    ``answer``: ``{"error": ...}``). ``start_of``: the session whose StartTransaction this was:
+    upstream's ``transactionId`` is kept for it (in the same transaction)."""
     close_old_connections()
     message = UpstreamMessage.objects.filter(pk=message_id)
     upstream_id = answer.get("transactionId")
-    if start_of is None or not isinstance(upstream_id, int):
-        message.update(sent_at=sent_at, answer=storable(answer))
+    if failed or start_of is None or not isinstance(upstream_id, int):
+        message.update(sent_at=sent_at, answer=storable(answer), failed=failed)
         return
     with transaction.atomic():
         message.update(sent_at=sent_at, answer=storable(answer))
@@ -264,11 +272,50 @@ def stop_refused_transaction(session_id: int) -> bool:
 
 
 def attempt_failed(message_id: int) -> int:
-    """Count a failed attempt (upstream's CallError, or no answer in time); the attempts so far."""
+    """Count a failed attempt (upstream's CallError, or no answer in time); the attempts so far
+    (one statement)."""
     close_old_connections()
-    message = UpstreamMessage.objects.filter(pk=message_id)
-    message.update(attempts=F("attempts") + 1)
-    return message.values_list("attempts", flat=True).first() or 0
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(UpstreamMessage._meta.db_table)
+        cursor.execute(
+            f"UPDATE {table} SET attempts = attempts + 1 WHERE id = %s RETURNING attempts",
+            [message_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True)
+class Failures:
+    """A charger's messages given up (``UpstreamMessage.failed``): how many, and the last."""
+
+    count: int
+    last_action: str = ""
+    last_error: str = ""
+    last_at: datetime | None = None
+
+
+def failures(charger_ids: Sequence[int]) -> dict[int, Failures]:
+    """The failed messages of these chargers (two queries whatever their number)."""
+    counts = dict(
+        UpstreamMessage.objects.filter(charger_id__in=charger_ids, failed=True)
+        .values_list("charger_id")
+        .annotate(n=Count("id"))
+        .values_list("charger_id", "n")
+    )
+    if not counts:
+        return {}
+    last = (
+        UpstreamMessage.objects.filter(charger_id__in=list(counts), failed=True)
+        .order_by("charger_id", "-id")
+        .distinct("charger_id")
+        .values_list("charger_id", "action", "answer", "sent_at")
+    )
+    found = {cid: Failures(n) for cid, n in counts.items()}
+    for cid, action, answer, at in last:
+        error = answer.get("error", "") if isinstance(answer, dict) else ""
+        found[cid] = Failures(counts[cid], action, str(error)[:200], at)
+    return found
 
 
 def queued_count(charger_ids: Sequence[int]) -> dict[int, int]:

@@ -159,6 +159,8 @@ class ChargerStatus:
     last_received_at: datetime | None
     last_received_action: str
     queued: int  # transaction messages not yet delivered
+    failed: int = 0  # transaction messages given up (outbox.MAX_ATTEMPTS)
+    last_failure: str = ""  # the last one given up: its action and why
 
     @property
     def state_label(self) -> str:
@@ -182,6 +184,7 @@ def charger_statuses(chargers: Iterable[Charger]) -> list[ChargerStatus]:
         .annotate(count=Count("id"))
         .values_list("charger_id", "count")
     )
+    failures = outbox.failures(ids)
     statuses = []
     for charger in chargers:
         override = rows.get((charger.installation_id, charger.pk))
@@ -204,6 +207,14 @@ def charger_statuses(chargers: Iterable[Charger]) -> list[ChargerStatus]:
                 last_received_at=link.last_received_at if link else None,
                 last_received_action=link.last_received_action if link else "",
                 queued=queued.get(charger.pk, 0),
+                failed=failures[charger.pk].count if charger.pk in failures else 0,
+                last_failure=_failure_text(failures.get(charger.pk)),
             )
         )
     return statuses
+
+
+def _failure_text(failures: outbox.Failures | None) -> str:
+    if failures is None:
+        return ""
+    return f"{failures.last_action}: {failures.last_error}"[:300]

@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from ocpp.messages import Call, CallError, MessageType
@@ -63,6 +64,13 @@ DEFAULT_INTERVAL_S = 60  # upstream's interval when it says 0
 LIVE_QUEUE = 200  # live messages waiting to go out; beyond, the oldest are dropped
 REMOTE_START_VALID_S = 300.0  # how long upstream's remote start (or Authorize) vouches for a card
 QUEUE_BATCH = 50
+# Reconnection: exponential backoff with full jitter, capped; when a link to the same central
+# system (scheme, host, port) connects again, the links to it waiting in backoff retry within a
+# spread of their number / RECONNECTS_PER_S seconds (at least 1, at most SPREAD_MAX_S): a
+# central system that is back is not left waiting minutes, nor hit by all of them at once.
+BACKOFF_CAP_S = 120.0
+RECONNECTS_PER_S = 200.0
+SPREAD_MAX_S = 10.0
 POLL_S = 60.0  # the queue is read at least this often (a wake-up lost is late, never lost)
 
 
@@ -115,7 +123,9 @@ class Link:
     OCPP identity), ``settings`` (the ``UpstreamSettings`` in force), ``bridge``."""
 
     backoff_base_s = 1.0
-    backoff_cap_s = 300.0
+    backoff_cap_s = BACKOFF_CAP_S
+    retry_interval_s = outbox.RETRY_INTERVAL_S
+    call_timeout_s = CALL_TIMEOUT_S
 
     def __init__(
         self,
@@ -150,6 +160,8 @@ class Link:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._attempt = 0
+        self._retry_now = asyncio.Event()  # set: leave the backoff wait now
+        self._retry_handle: asyncio.TimerHandle | None = None
         self.sent = 0  # messages upstream answered
         self._status_fields: dict[str, Any] = {}
 
@@ -220,7 +232,35 @@ class Link:
                 break
             self._attempt += 1
             ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** min(self._attempt, 20))
-            await asyncio.sleep(random.uniform(0, ceiling))
+            await self._back_off(random.uniform(0, ceiling))
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait ``seconds`` before the next attempt, or less: until ``retry_soon`` says the
+        central system is back."""
+        self._retry_now.clear()
+        self.manager.backing_off(self, True)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_now.wait(), seconds)
+        finally:
+            self.manager.backing_off(self, False)
+            if self._retry_handle is not None:
+                self._retry_handle.cancel()
+                self._retry_handle = None
+
+    def retry_soon(self, within_s: float) -> None:
+        """Another link reached this link's central system: if this one waits in backoff, it
+        tries again within ``within_s`` seconds (a random moment: the links spread out)."""
+        if self._retry_handle is None and not self._retry_now.is_set():
+            delay = random.uniform(0, within_s)
+            self._retry_handle = asyncio.get_running_loop().call_later(delay, self._retry_now.set)
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """The central system this link connects to: scheme, host, port."""
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        return parts.scheme, (parts.hostname or "").lower(), port
 
     async def _connect_and_serve(self) -> None:
         headers: dict[str, str] = {}
@@ -242,6 +282,18 @@ class Link:
         except egress.UnsafeDestination as error:
             raise UnsafeUpstream(str(error)) from None
         sock = await asyncio.to_thread(egress.pinned_socket, destination, 10)
+        try:
+            await self._serve(sock, destination, context, headers)
+        finally:
+            sock.close()  # a failed handshake leaves it to us (closing twice does nothing)
+
+    async def _serve(
+        self,
+        sock: Any,
+        destination: egress.Destination,
+        context: ssl.SSLContext | None,
+        headers: dict[str, str],
+    ) -> None:
         async with connect(
             self.url,
             sock=sock,
@@ -259,6 +311,7 @@ class Link:
                 self._note_state(LinkState.REFUSED, "upstream did not agree to ocpp1.6")
                 return
             self.upstream = UpstreamChargePoint(self, websocket)
+            self.manager.reached(self)  # the others waiting for this central system: soon
             reader = self._spawn(self._read(self.upstream), "reader")
             try:
                 await self._boot()
@@ -329,12 +382,14 @@ class Link:
         action: str,
         payload: dict[str, Any],
         *,
-        timeout_s: float = CALL_TIMEOUT_S,
+        timeout_s: float | None = None,
         require_accepted: bool = True,
     ) -> Any:
-        """One call to upstream and its answer payload. ``UpstreamUnavailable`` when not
-        connected (or, ``require_accepted``, not accepted); ``TimeoutError``; an ``OCPPError``
-        for upstream's CallError."""
+        """One call to upstream and its answer payload (within ``timeout_s``, by default
+        ``call_timeout_s``). ``UpstreamUnavailable`` when not connected (or,
+        ``require_accepted``, not accepted); ``TimeoutError``; an ``OCPPError`` for upstream's
+        CallError."""
+        timeout_s = timeout_s or self.call_timeout_s
         upstream = self.upstream
         if upstream is None or (require_accepted and not self.accepted):
             raise UpstreamUnavailable(action)
@@ -447,35 +502,52 @@ class Link:
                         message.session_id,
                         True,
                     )
-                if not await self._send_queued(message):
-                    return progressed
+                sent = await self._send_queued(message)
+                if sent is None:
+                    return progressed  # the connection is gone: it stays queued
                 progressed = True
+                if not sent:  # tried again after a pause, before anything behind it
+                    self._queue_dirty = True
+                    return progressed
         return progressed
 
-    async def _send_queued(self, message: outbox.Pending) -> bool:
-        """Send one queued message; False if the connection is gone (it stays queued)."""
+    async def _send_queued(self, message: outbox.Pending) -> bool | None:
+        """Send one queued message. True: answered, or given up after ``outbox.MAX_ATTEMPTS``
+        attempts (marked failed; the queue goes on); False: refused or unanswered this time, to
+        be tried again (after a pause of ``outbox.RETRY_INTERVAL_S`` times the attempts so
+        far); None: not connected (it stays queued)."""
         start_of = message.session_id if message.action == "StartTransaction" else None
         try:
             answer = await self.call(message.action, message.payload)
         except UpstreamUnavailable:
-            return False
-        except TimeoutError:
-            await self.db(outbox.attempt_failed, message.id)
-            return False  # the connection is in doubt: the ping or the next attempt tells
-        except Exception as error:  # upstream's CallError, or an answer against the schema
+            return None
+        except Exception as error:  # no answer in time, upstream's CallError, a bad answer
             attempts = await self.db(outbox.attempt_failed, message.id)
-            logger.info("%s: upstream refused %s: %s", self.identity, message.action, error)
-            if attempts >= outbox.MAX_ATTEMPTS:
-                await self.db(
-                    outbox.delivered,
-                    self.charger_id,
-                    message.id,
-                    {"error": _describe(error)},
-                    _now(),
-                )
+            why = (
+                f"no answer within {self.call_timeout_s:g} s"
+                if isinstance(error, TimeoutError)
+                else _describe(error)
+            )
+            logger.info("%s: upstream %s #%s: %s", self.identity, message.action, message.id, why)
+            if attempts < outbox.MAX_ATTEMPTS:
+                await self._pause(self.retry_interval_s * attempts)
+                return False
+            given_up = {"error": f"{why} ({attempts} attempts)"}
+            await self.db(
+                outbox.delivered, self.charger_id, message.id, given_up, _now(), failed=True
+            )
+            logger.warning("%s: upstream %s #%s failed", self.identity, message.action, message.id)
             return True
         await self.db(outbox.delivered, self.charger_id, message.id, answer, _now(), start_of)
         return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, less if the connection ends meanwhile."""
+        upstream = self.upstream
+        if upstream is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(upstream._connection.wait_closed()), seconds)
 
     async def _resend_statuses(self) -> None:
         """Every connector's current status (OCPP 1.6: status is re-sent, not replayed)."""

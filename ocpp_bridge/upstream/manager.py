@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp_bridge.upstream.link import Link, _now
+from ocpp_bridge.upstream.link import RECONNECTS_PER_S, SPREAD_MAX_S, Link, _now
 from upstream import outbox
 from upstream.choices import ChargerDown, LinkState
 
@@ -49,6 +49,8 @@ class UpstreamManager:
         self._flush_now = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[Any]] = set()
+        # Links waiting in reconnection backoff, by central system (scheme, host, port).
+        self._backing_off: dict[tuple[str, str, int], set[Link]] = {}
 
     async def start(self) -> None:
         for name, coroutine in [
@@ -125,6 +127,31 @@ class UpstreamManager:
         task = asyncio.create_task(link.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    # --- reconnection ---------------------------------------------------------------------------
+
+    def backing_off(self, link: Link, waiting: bool) -> None:
+        """``link`` starts (or ends) waiting in reconnection backoff."""
+        if waiting:
+            self._backing_off.setdefault(link.origin, set()).add(link)
+            return
+        waiting_links = self._backing_off.get(link.origin)
+        if waiting_links is not None:
+            waiting_links.discard(link)
+            if not waiting_links:
+                del self._backing_off[link.origin]
+
+    def reached(self, link: Link) -> None:
+        """``link`` connected to its central system: the links to the same one that wait in
+        backoff try again soon, spread over their number / ``RECONNECTS_PER_S`` seconds (at
+        least 1, at most ``SPREAD_MAX_S``) so that a central system that is back is not left
+        waiting minutes, nor hit by all of them at once."""
+        waiting_links = self._backing_off.get(link.origin)
+        if not waiting_links:
+            return
+        spread_s = min(SPREAD_MAX_S, max(1.0, len(waiting_links) / RECONNECTS_PER_S))
+        for other in waiting_links:
+            other.retry_soon(spread_s)
 
     # --- settings changes ---------------------------------------------------------------------
 

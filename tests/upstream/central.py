@@ -15,8 +15,9 @@ It records every call it receives, in arrival order per charge point (``received
 camelCase payload), answers as configured (``boot``: a list of statuses used in turn per charge
 point, then ``boot_status``; ``id_tags``: Authorize statuses per idTag; transaction ids from
 ``next_transaction_id``), checks HTTP Basic credentials when ``passwords`` names the identity,
-can send calls to a connected charge point and await the answer (``call``, ``send_raw``), and
-can be stopped and started again on the same port.
+can leave actions unanswered (``silent``) or answer them with a CallError a number of times
+(``refuse``), can send calls to a connected charge point and await the answer (``call``,
+``send_raw``), and can be stopped and started again on the same port.
 
 Tests are sync code: every public method is called from the test's thread and runs on the
 central system's own loop thread (``tests.ocpp.conftest.LoopThread``).
@@ -95,6 +96,13 @@ class CentralChargePoint(ChargePoint):
 
     async def _handle_call(self, msg: Any) -> Any:
         try:
+            refusals = self.central.refuse.get(msg.action, 0)
+            if refusals > 0:  # told to refuse it: a CallError, not a violation
+                self.central.refuse[msg.action] = refusals - 1
+                await self._send(
+                    CallError(msg.unique_id, "InternalError", "refused by the test", {}).to_json()
+                )
+                return None
             return await super()._handle_call(msg)
         except Exception as error:
             self.central.violate(self.id, f"{msg.action} refused: {error!r}")
@@ -197,6 +205,7 @@ class Central:
         self.passwords: dict[str, str] = {}  # identity -> password: HTTP Basic required
         self.refuse_upgrades = False  # answer every upgrade 503 (an upstream in maintenance)
         self.silent: set[str] = set()  # actions never answered (a hung upstream)
+        self.refuse: dict[str, int] = {}  # action -> how many more to answer with a CallError
         # What happened.
         self.received: list[Received] = []
         self.violations: list[str] = []

@@ -48,11 +48,13 @@ def _local_upstreams(settings: object) -> None:
 
 @pytest.fixture(autouse=True)
 def _quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Links reconnect within a fraction of a second in tests (minutes in production)."""
+    """Links reconnect, and retry a refused message, within a fraction of a second in tests
+    (minutes and seconds in production)."""
     from ocpp_bridge.upstream.link import Link
 
     monkeypatch.setattr(Link, "backoff_base_s", 0.05)
     monkeypatch.setattr(Link, "backoff_cap_s", 0.3)
+    monkeypatch.setattr(Link, "retry_interval_s", 0.1)  # a refused transaction message
 
 
 BOOT = {"chargePointVendor": "Wallbox", "chargePointModel": "Pulsar", "firmwareVersion": "6.1"}

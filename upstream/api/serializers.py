@@ -78,6 +78,11 @@ class ChargerStatusSerializer(serializers.Serializer):
     last_received_at = serializers.DateTimeField(allow_null=True)
     last_received_action = serializers.CharField()
     queued = serializers.IntegerField(help_text="Transaction messages not yet delivered.")
+    failed = serializers.IntegerField(
+        help_text="Transaction messages given up after 3 attempts upstream refused or left "
+        "unanswered (the queue behind each went on)."
+    )
+    last_failure = serializers.CharField(help_text="The last one given up: its action and why.")
 
 
 class ProbeResultSerializer(serializers.Serializer):
