@@ -49,6 +49,12 @@ class PlanSummary:
     slots: list[SlotRow]
     expected_wh: float | None
 
+    @property
+    def need_kwh(self) -> float | None:
+        """The energy need as the driver gave it, in kWh (None: a target SoC)."""
+        need = self.plan.energy_need_wh
+        return need / 1000 if need else None
+
 
 def _slot_energy_wh(current_a: float, seconds: float, voltage_v: float, phases: int) -> float:
     return current_a * voltage_v * phases * seconds / 3600

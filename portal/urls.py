@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("", include("webhooks.urls")),
     path("", include("upstream.urls")),
+    path("", include("modes.urls")),
     path("", include("planning.urls")),
     path("", include("alerts.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
