@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "upstream",
     "planning",
     "modes",
+    "tariffs",
 ]
 
 MIDDLEWARE = [

@@ -31,6 +31,7 @@ from modes.models import ChargerMode, ChargingWindow, SessionPlan, SurplusSettin
 from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
+from tariffs.models import DayAheadPrice, Holiday, Tariff, TariffBand
 from tests.conftest import World
 from upstream.models import UpstreamLink, UpstreamSettings
 from webhooks.models import Delivery, Endpoint
@@ -138,6 +139,18 @@ def _populate_everything(world: World) -> None:
         )  # fmt: skip
         SurplusSettings.objects.create(installation=charger.installation)
         SurplusState.objects.create(charger=charger)
+        Holiday.objects.create(installation=charger.installation, date=now.date())
+        tariff = Tariff.objects.create(
+            installation=charger.installation, currency="EUR", effective_from=now
+        )
+        TariffBand.objects.create(
+            tariff=tariff, day_type="weekday", start_time="07:00", end_time="22:00",
+            price_per_kwh="0.32",
+        )  # fmt: skip
+        DayAheadPrice.objects.create(
+            installation=charger.installation, start=now, end=now + timedelta(hours=1),
+            price_per_kwh="0.10", currency="EUR",
+        )  # fmt: skip
 
 
 @pytest.mark.django_db
