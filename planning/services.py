@@ -6,11 +6,11 @@ setup, which validates the replay against what history recorded, and with the ch
 fuses and chargers. Both return a ``Report``: the figures side by side, ready for the page, the
 API's JSON (``Report.as_dict``) and the CSV/Excel export (``Report.table``).
 
-Runs are inline (a web request waits for them): a site of up to ``PLANNING_MAX_CHARGERS``
-chargers over at most ``MAX_DAYS`` days takes a few seconds at most, because the replay's solves
-are bounded by its time grid (``replay.grid_step_s``), never by the number of cars. Larger sites
-are refused with a message, so a web worker is never held for a minute (``bench.planning``
-replays a 1,000-charger depot over 30 days in the figures of docs/benchmarks.md).
+A site of up to ``PLANNING_MAX_CHARGERS`` chargers is replayed while the request waits (a few
+seconds at most: the replay's solves are bounded by its time grid, ``replay.grid_step_s``,
+never by the number of cars); a larger one raises ``TooLargeToWait`` and the page or API runs it
+as a background job (``planning.jobs``), so a web worker is never held for long
+(``bench.planning``: a 1,000-charger depot over 30 days in docs/benchmarks.md).
 
 Errors are one class, ``PlanningError``, with a message per field.
 """
@@ -43,6 +43,11 @@ MAX_DAYS = 92
 MAX_NEW_SITE_DAYS = 31
 VALIDATION_TOLERANCE = 0.05
 ROTATIONS = ("L1L2L3", "L2L3L1", "L3L1L2")
+
+
+class TooLargeToWait(Exception):
+    """The site is larger than a replay while a request waits (``PLANNING_MAX_CHARGERS``): run
+    it as a background job (``planning.jobs``)."""
 
 
 class PlanningError(Exception):
@@ -237,9 +242,12 @@ def what_if(
     *,
     days: int = DEFAULT_DAYS,
     now: datetime | None = None,
+    inline: bool = True,
 ) -> Report:
     """Replay the installation's last ``days`` days with today's setup and with ``changes``.
-    Every query goes through ``restrict(user, Action.OPERATE)``: owners and installers."""
+    Every query goes through ``restrict(user, Action.OPERATE)``: owners and installers.
+    ``inline``: a request waits for it, so a site too large raises ``TooLargeToWait`` (after
+    the checks, so a bad request still gets its 400 at once)."""
     if not 1 <= days <= MAX_DAYS:
         raise PlanningError({"days": f"Give 1 to {MAX_DAYS} days."})
     end = (now or timezone.now()).replace(microsecond=0)
@@ -253,11 +261,15 @@ def what_if(
         sessions=ChargeSession.objects.restrict(user, Action.OPERATE),
         decisions=BalancingDecision.objects.restrict(user, Action.OPERATE),
     )
-    return replay_history(history, changes, installation=installation)
+    return replay_history(history, changes, installation=installation, inline=inline)
 
 
 def replay_history(
-    history: History, changes: Changes, *, installation: Installation | None = None
+    history: History,
+    changes: Changes,
+    *,
+    installation: Installation | None = None,
+    inline: bool = False,
 ) -> Report:
     """The report of a loaded history: today, checked against the record, and changed."""
     site = history.site
@@ -274,7 +286,7 @@ def replay_history(
             }
         )
     changed = changed_site(site, changes)
-    _check_size(changed, "extra_chargers")
+    _check_size(changed, inline=inline)
     zone = ZoneInfo(installation.time_zone) if installation else ZoneInfo("UTC")
     today = replay(
         site, history.visits, history.start, history.end, base_load=history.base_load, zone=zone
@@ -361,15 +373,9 @@ def describe(changes: Changes, fuse_names: dict[str, str]) -> list[str]:
     return said
 
 
-def _check_size(site: Site, field_name: str) -> None:
-    limit = settings.PLANNING_MAX_CHARGERS
-    if len(site.chargers) > limit:
-        raise PlanningError(
-            {
-                field_name: f"{len(site.chargers)} chargers is more than a planning run while "
-                f"you wait holds (at most {limit}, PLANNING_MAX_CHARGERS)."
-            }
-        )
+def _check_size(site: Site, *, inline: bool) -> None:
+    if inline and len(site.chargers) > settings.PLANNING_MAX_CHARGERS:
+        raise TooLargeToWait(len(site.chargers))
 
 
 # ---------- A new site ----------
@@ -415,8 +421,15 @@ class NewSite:
         )
 
 
-def new_site(plan: NewSite, *, today: date | None = None, zone: tzinfo | None = None) -> Report:
-    """Replay a preset's visits on a new site from the next Monday, for ``plan.days`` days."""
+def new_site(
+    plan: NewSite,
+    *,
+    today: date | None = None,
+    zone: tzinfo | None = None,
+    inline: bool = True,
+) -> Report:
+    """Replay a preset's visits on a new site from the next Monday, for ``plan.days`` days
+    (``inline``: as ``what_if``)."""
     problems_found: dict[str, str] = {}
     if plan.circuits * plan.chargers_per_circuit <= 0:
         problems_found["chargers_per_circuit"] = "A site needs at least one charger."
@@ -438,7 +451,7 @@ def new_site(plan: NewSite, *, today: date | None = None, zone: tzinfo | None = 
     problem = failsafe_problem(site)
     if problem:
         raise PlanningError({"failsafe_current_a": problem})
-    _check_size(site, "chargers_per_circuit")
+    _check_size(site, inline=inline)
     zone = zone or ZoneInfo(settings.TIME_ZONE)
     today = today or timezone.now().astimezone(zone).date()
     first_day = today + timedelta(days=(7 - today.weekday()) % 7 or 7)

@@ -4,7 +4,9 @@ report's CSV and Excel export) and "Plan a new site".
 The Planning tab is for owners and installers (``Action.OPERATE`` through the tenancy gate:
 drivers and other tenants get a 404). The forms are GET forms: a report is computed, never
 stored, so its URL (and the export links, the same URL with ``export=csv`` or ``xlsx``) can be
-shared. Charts are server-rendered SVG (``reporting.charts``).
+shared. Charts are server-rendered SVG (``reporting.charts``). A site larger than
+``PLANNING_MAX_CHARGERS`` goes to a worker (``planning.jobs``): the page redirects to itself with
+``job=<token>`` and refreshes until the report is there.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
 
 from installations.models import Circuit
 from installations.views import InstallationPageMixin
-from planning import services
+from planning import jobs, services
 from planning.forms import NewSiteForm, PlanningForm, WhatIfForm
 from planning.presets import PresetName
 from portal.tenancy import Action
@@ -28,6 +32,10 @@ from reporting.exports import ExportFormat
 from reporting.report_base import export_response
 
 CHART_DAY = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+class _Redirect(Exception):  # control flow: the page becomes a redirect
+    """The run went to a worker: show its page."""
 
 
 def charts(report: services.Report) -> list[dict[str, Any]]:
@@ -50,14 +58,27 @@ def charts(report: services.Report) -> list[dict[str, Any]]:
 
 
 class ReportPageMixin:
-    """Runs the form's report on a bound, valid form; answers exports."""
+    """Runs the form's report on a bound, valid form (or reads the background run that
+    ``?job=`` names); answers exports."""
 
     request: HttpRequest
+    job: dict[str, Any] | None = None
 
     def run(self, form: PlanningForm) -> services.Report | None:
         raise NotImplementedError
 
+    def start_job(self, form: PlanningForm) -> str:
+        raise NotImplementedError
+
     def report_for(self, form: PlanningForm) -> services.Report | None:
+        token = self.request.GET.get("job", "")
+        if token:
+            self.job = jobs.state(token, self.request.user)
+            if self.job is None:
+                raise Http404("No such planning run.")
+            if self.job["status"] == jobs.JobStatus.FAILED and form.is_valid():
+                form.add_problems(self.job.get("error") or {})
+            return self.job.get("report")  # type: ignore[no-any-return]
         if not form.is_bound or not form.is_valid():
             return None
         try:
@@ -65,6 +86,18 @@ class ReportPageMixin:
         except services.PlanningError as error:
             form.add_problems(error.fields)
             return None
+        except services.TooLargeToWait:
+            query = self.request.GET.copy()
+            query["job"] = self.start_job(form)
+            raise _Redirect(f"{self.request.path}?{query.urlencode()}") from None
+
+    def dispatch_report(self, form: PlanningForm, stem: str) -> HttpResponse | None:
+        """The report (``self.report``), or the response that replaces the page."""
+        try:
+            self.report = self.report_for(form)
+        except _Redirect as redirect_to:
+            return redirect(str(redirect_to))
+        return self.exported(self.report, stem)
 
     def exported(self, report: services.Report | None, stem: str) -> HttpResponse | None:
         wanted = self.request.GET.get("export", "")
@@ -85,16 +118,23 @@ class PlanningView(ReportPageMixin, InstallationPageMixin, TemplateView):
         circuits = self.restricted(Circuit).filter(installation=self.installation)
         bound = "days" in request.GET
         self.form = WhatIfForm(request.GET if bound else None, circuits=circuits)
-        self.report = self.report_for(self.form)
-        exported = self.exported(self.report, f"what-if-{self.installation.pk}")
-        if exported is not None:
-            return exported
-        return super().get(request, *args, **kwargs)
+        answer = self.dispatch_report(self.form, f"what-if-{self.installation.pk}")
+        return answer or super().get(request, *args, **kwargs)
 
     def run(self, form: PlanningForm) -> services.Report:
         data = form.cleaned_data
         changes = services.changes_for(self.installation, data)
-        return services.what_if(self.installation, self.request.user, changes, days=data["days"])
+        self.asked_at = timezone.now()
+        return services.what_if(
+            self.installation, self.request.user, changes, days=data["days"], now=self.asked_at
+        )
+
+    def start_job(self, form: PlanningForm) -> str:
+        data = form.cleaned_data
+        changes = services.changes_for(self.installation, data)
+        return jobs.start_what_if(
+            self.request.user, self.installation, changes, data["days"], self.asked_at
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -103,6 +143,7 @@ class PlanningView(ReportPageMixin, InstallationPageMixin, TemplateView):
         context.update(
             form=self.form,
             report=self.report,
+            job=self.job,
             charts=charts(self.report) if self.report else [],
             query=query.urlencode(),
         )
@@ -117,21 +158,23 @@ class NewSiteView(ReportPageMixin, LoginRequiredMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         bound = "preset" in request.GET
         self.form = NewSiteForm(request.GET if bound else None)
-        self.report = self.report_for(self.form)
-        exported = self.exported(self.report, "new-site")
-        if exported is not None:
-            return exported
-        return super().get(request, *args, **kwargs)
+        answer = self.dispatch_report(self.form, "new-site")
+        return answer or super().get(request, *args, **kwargs)
 
-    def run(self, form: PlanningForm) -> services.Report:
+    def plan(self, form: PlanningForm) -> services.NewSite:
         data = dict(form.cleaned_data)
         data["base_load_a"] = data.get("base_load_a") or 0.0
-        plan = services.NewSite(
+        return services.NewSite(
             preset=PresetName(data.pop("preset")),
             charger_phases=int(data.pop("charger_phases")),
             **data,
         )
-        return services.new_site(plan)
+
+    def run(self, form: PlanningForm) -> services.Report:
+        return services.new_site(self.plan(form))
+
+    def start_job(self, form: PlanningForm) -> str:
+        return jobs.start_new_site(self.request.user, self.plan(form))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -140,6 +183,7 @@ class NewSiteView(ReportPageMixin, LoginRequiredMixin, TemplateView):
         context.update(
             form=self.form,
             report=self.report,
+            job=self.job,
             charts=charts(self.report) if self.report else [],
             query=query.urlencode(),
         )

@@ -118,3 +118,15 @@ class ReportSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
     validation = ValidationReportSerializer(allow_null=True)
     scenarios = ScenarioReportSerializer(many=True)
+
+
+class JobStartedSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="queued")
+    job = serializers.CharField(help_text="The run's token.")
+    url = serializers.CharField(help_text="Where to read it: GET what-if/jobs/{token}/.")
+
+
+class JobSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="queued, running, done or failed")
+    report = ReportSerializer(allow_null=True)
+    error = serializers.DictField(child=serializers.CharField(), allow_null=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from planning.api.views import NewSiteViewSet, WhatIfViewSet
+from planning.api.views import JobViewSet, NewSiteViewSet, WhatIfViewSet
 
 urlpatterns = [
     path(
@@ -11,4 +11,5 @@ urlpatterns = [
         name="installation-what-if",
     ),
     path("what-if/new-site/", NewSiteViewSet.as_view({"post": "create"}), name="what-if-new-site"),
+    path("what-if/jobs/<str:token>/", JobViewSet.as_view({"get": "retrieve"}), name="what-if-job"),
 ]

@@ -1,0 +1,1 @@
+"""Capacity planning benchmark (python -m bench.planning)."""
