@@ -35,6 +35,7 @@ class SlotRow:
     energy_wh: float
     price_per_kwh: float | None
     share: int
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,41 @@ def _slot_energy_wh(current_a: float, seconds: float, voltage_v: float, phases: 
     return current_a * voltage_v * phases * seconds / 3600
 
 
+def _prices(charger: Charger, start: datetime, end: datetime) -> list[Any]:
+    """The installation's price slots over the plan (``tariffs``; none without that app)."""
+    try:
+        from tariffs.prices import price_slots
+    except ImportError:  # pragma: no cover - the tariffs app is not installed
+        return []
+    return price_slots(charger.installation, start, end)
+
+
+def _price_at(prices: list[Any], moment: datetime) -> tuple[float | None, str]:
+    for slot in prices:
+        if slot.start <= moment < slot.end:
+            price = slot.price_per_kwh
+            return (float(price) if price is not None else None), getattr(slot, "currency", "")
+    return None, ""
+
+
 def slot_rows(plan: SessionPlan, charger: Charger) -> list[SlotRow]:
-    """The plan's slots (``SessionPlan.plan``) with their energy and, when balancing gave one,
-    their price."""
+    """The plan's slots (``SessionPlan.plan``) with their energy and their price where the
+    installation has one (a slot's own ``price_per_kwh`` first). One query for the prices."""
     voltage_v = float(charger.installation.voltage_v)
     maximum = max(float(charger.max_current_a), 0.1)
-    rows = []
+    parsed = []
     for slot in plan.plan or []:
         start = parse_datetime(str(slot.get("start", "")))
         end = parse_datetime(str(slot.get("end", "")))
-        if start is None or end is None or end <= start:
-            continue
+        if start is not None and end is not None and end > start:
+            parsed.append((start, end, slot))
+    prices = _prices(charger, parsed[0][0], parsed[-1][1]) if parsed else []
+    rows = []
+    for start, end, slot in parsed:
         current = float(slot.get("current_a") or 0.0)
-        price = slot.get("price_per_kwh")
+        price, currency = _price_at(prices, start)
+        if slot.get("price_per_kwh") is not None:
+            price = float(slot["price_per_kwh"])
         rows.append(
             SlotRow(
                 start=start,
@@ -81,8 +104,9 @@ def slot_rows(plan: SessionPlan, charger: Charger) -> list[SlotRow]:
                 energy_wh=_slot_energy_wh(
                     current, (end - start).total_seconds(), voltage_v, charger.phases
                 ),
-                price_per_kwh=float(price) if price is not None else None,
+                price_per_kwh=price,
                 share=max(4, min(100, round(current / maximum * 100))),
+                currency=currency,
             )
         )
     return rows

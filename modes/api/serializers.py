@@ -32,6 +32,7 @@ class PlanSlotSerializer(serializers.Serializer):
     current_a = serializers.FloatField(help_text="Planned current per phase (A).")
     energy_wh = serializers.FloatField(help_text="The energy the slot delivers as planned.")
     price_per_kwh = serializers.FloatField(allow_null=True)
+    currency = serializers.CharField(help_text="Of the price; empty without one.")
 
 
 class SessionPlanSerializer(serializers.ModelSerializer):
@@ -81,6 +82,7 @@ class SessionPlanSerializer(serializers.ModelSerializer):
                 "current_a": slot.current_a,
                 "energy_wh": round(slot.energy_wh, 1),
                 "price_per_kwh": slot.price_per_kwh,
+                "currency": slot.currency,
             }
             for slot in self._summary(plan).slots
         ]

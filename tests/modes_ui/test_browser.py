@@ -72,7 +72,7 @@ def test_a_driver_on_a_phone_sets_a_departure_and_sees_the_plan(
     expect(
         panel.get_by_role("list", name="Planned charging").get_by_role("listitem")
     ).to_have_count(2)
-    expect(panel.get_by_text("16 A · 11040 Wh · 0.12/kWh")).to_be_visible()
+    expect(panel.get_by_text("16 A · 11040 Wh · 0.12 EUR/kWh")).to_be_visible()
     assert_fits(phone)
     screenshot(phone, "modes-02-driver-plan")
 

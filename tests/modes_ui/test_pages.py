@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from modes import services
 from modes.choices import ChargeMode, DayType, PlanStatus
 from modes.models import ChargingWindow, SessionPlan, SurplusSettings
 from modes.views import week_bars
+from reporting.models import PricePeriod
 from tests.conftest import World
 from tests.web.conftest import field_errors
 
@@ -158,12 +160,31 @@ def test_the_panel_shows_the_plan_and_whether_it_will_be_met(
     )  # fmt: skip
     page = html(client_as(world.dora).get(reverse("chargers:detail", args=[world.charger_a1.pk])))
     assert "Cannot be met: you will get about 33.1 kWh" in page
-    assert "16 A · 33120 Wh · 0.30/kWh" in page
+    assert "16 A · 33120 Wh · 0.30 EUR/kWh" in page
     # My charging lists it with a link to the plan.
     mine = html(client_as(world.dora).get(reverse("reporting:my_charging")))
     assert "Charging now" in mine and "Cannot be met: you will get about 33.1 kWh" in mine
     assert reverse("modes:plan", args=[world.charger_a1.pk]) in mine
     assert session.pk
+
+
+def test_a_slot_without_a_price_of_its_own_shows_the_installations(
+    world: World, client_as: ClientAs
+) -> None:
+    running(world.charger_a1, world.dora)
+    plan = services.set_session_plan(
+        world.charger_a1, by=world.dora, departure_at=timezone.now() + timedelta(hours=3),
+        energy_need_wh=6000,
+    )  # fmt: skip
+    PricePeriod.objects.filter(installation=world.site_a).update(price_per_kwh=Decimal("0.25"))
+    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=30)
+    SessionPlan.objects.filter(pk=plan.pk).update(
+        status=PlanStatus.ON_TRACK, planned_at=timezone.now(),
+        plan=[{"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+               "current_a": 10.0}],
+    )  # fmt: skip
+    page = html(client_as(world.dora).get(reverse("chargers:detail", args=[world.charger_a1.pk])))
+    assert "10 A · 6900 Wh · 0.25 EUR/kWh" in page
 
 
 def test_a_car_outside_the_scheduled_hours_waits_until_they_open(
