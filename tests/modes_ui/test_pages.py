@@ -17,10 +17,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from chargers.models import Charger, ChargeSession
+from commands.routing import LIVE_KEY
 from modes import services
 from modes.choices import ChargeMode, DayType, PlanStatus
 from modes.models import ChargingWindow, SessionPlan, SurplusSettings
 from modes.views import week_bars
+from portal.redis import get_redis
 from reporting.models import PricePeriod
 from tests.conftest import World
 from tests.web.conftest import field_errors
@@ -68,6 +70,29 @@ def test_a_driver_sets_a_departure_from_the_charger_page(world: World, client_as
     page = html(client.get(answer.url))
     assert "Departure set: the plan follows within a minute." in page
     assert "Waiting for the session" in page
+
+
+def test_where_the_charger_reports_soc_a_driver_may_give_a_target_charge(
+    world: World, client_as: ClientAs
+) -> None:
+    session = running(world.charger_a1, world.dora)
+    get_redis().hset(LIVE_KEY.format(charger_id=world.charger_a1.pk), "soc_percent", "40")
+    client = client_as(world.dora)
+    page = html(client.get(reverse("chargers:detail", args=[world.charger_a1.pk])))
+    assert 'name="target_soc_percent"' in page and "Or charge to (%)" in page
+    url = reverse("modes:plan", args=[world.charger_a1.pk])
+    form = {"mode": "departure", "departure_time": local_in(world, 6), "energy_need_kwh": ""}
+    answer = client.post(url, {**form, "target_soc_percent": "30"})
+    assert answer.status_code == 400
+    assert field_errors(answer, "target_soc_percent") == [
+        "The car is already at 40 %; give a higher target."
+    ]
+    answer = client.post(url, {**form, "target_soc_percent": "80"})
+    assert answer.status_code == 302
+    plan = SessionPlan.objects.get(session=session)
+    assert (plan.target_soc_percent, plan.energy_need_wh) == (80, None)
+    page = html(client.get(reverse("chargers:detail", args=[world.charger_a1.pk])))
+    assert "charged to <strong>80 %</strong>" in page
 
 
 def test_a_departure_already_passed_today_means_tomorrow(world: World, client_as: ClientAs) -> None:
