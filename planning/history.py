@@ -108,13 +108,14 @@ def load_history(
             continue
         car_max_a, car_phases, last_sample = cars.get(row["id"], (None, None, None))
         departure = row["stopped_at"] or last_sample or end
-        recorded_wh += row["energy_wh"]
+        energy_wh = max(0, row["energy_wh"])  # a meter that went backwards delivered nothing
+        recorded_wh += energy_wh
         visits.append(
             Visit(
                 identities[row["charger_id"]],
                 row["started_at"],
                 max(departure, row["started_at"]),
-                float(row["energy_wh"]),
+                float(energy_wh),
                 car_max_a,
                 car_phases,
             )

@@ -13,6 +13,10 @@ draws and hands what a car does not take to others, as the live loop does), and 
 ``min(allocation, its own maximum, the charger's maximum)`` on its phases until it has its
 energy, then stops; a full car leaves the snapshot (the live loop learns that within a few
 solves). So the number of solves is bounded by the grid, never by the number of cars.
+
+Visits that overlap on one charger (a charger of two connectors) each get a place: the second
+car is balanced as a charger of its own with the same limits on the same fuse (the engine knows
+chargers, not connectors), so such a charger may draw up to its maximum per car.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class _Car:
     index: int
     arrive_at: datetime
     leave_at: datetime
+    slot: str = ""
     delivered_wh: float = 0.0
     peak_draw_a: float = 0.0
     allocation_a: float = 0.0
@@ -182,7 +187,7 @@ def replay(
     base_entries = sorted(base_load, key=lambda entry: entry[0])
     base_at = 0
     base: dict[str, list[float]] = {}
-    present: dict[str, _Car] = {}  # charger id -> the car on it
+    present: dict[str, _Car] = {}  # slot (charger id, "#2" for a second car) -> the car on it
     slots = 86400 // PROFILE_SLOT_S
     profile_sum = [0.0] * slots
     profile_seconds = [0.0] * slots
@@ -195,13 +200,13 @@ def replay(
     moment = start
     while moment < end:
         changed = False
-        for charger_id in [cid for cid, car in present.items() if car.leave_at <= moment]:
-            del present[charger_id]
+        for slot in [slot for slot, car in present.items() if car.leave_at <= moment]:
+            del present[slot]
             changed = True
         for car in arrivals.get(moment, ()):
-            if car.visit.charger not in present:  # a charger holds one car at a time
-                present[car.visit.charger] = car
-                changed = True
+            car.slot = _free_slot(present, car.visit.charger)
+            present[car.slot] = car
+            changed = True
         while base_at < len(base_entries) and base_entries[base_at][0] <= moment:
             new_base = base_entries[base_at][1]
             if new_base != base:
@@ -300,6 +305,16 @@ def _per_visit(count: int, cars: list[_Car], name: str) -> list[float]:
     return values
 
 
+def _free_slot(present: dict[str, _Car], charger_id: str) -> str:
+    """Where a car plugs in: its charger, or when another car is on it (a charger of several
+    connectors), its next connector, balanced like a charger of its own on the same fuse."""
+    slot, number = charger_id, 1
+    while slot in present:
+        number += 1
+        slot = f"{charger_id}#{number}"
+    return slot
+
+
 def _path(fuse_id: str, fuses: dict[str, FuseSpec]) -> list[str]:
     path: list[str] = []
     node: str | None = fuse_id
@@ -335,7 +350,7 @@ def _snapshot(
     for car in wanting:
         charger = chargers[car.visit.charger]
         entry: dict[str, Any] = {
-            "id": charger.id,
+            "id": car.slot,
             "fuse": charger.fuse,
             "phases": charger.phases,
             "rotation": charger.rotation,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from planning.replay import ChargerSpec, FuseSpec, Site, Visit, grid_step_s, replay
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -93,3 +95,14 @@ def test_the_grid_grows_with_the_work() -> None:
     assert grid_step_s(timedelta(days=28), 20) == 900
     assert grid_step_s(timedelta(days=7), 20) == 300
     assert grid_step_s(timedelta(days=30), 1000) == 1800
+
+
+def test_cars_that_overlap_on_one_charger_each_charge() -> None:
+    # A charger of two connectors: both cars are balanced, each within the charger's limits.
+    visits = [
+        visit("cp-0", 8, 4, 30, car_max_a=16.0, car_phases=3),
+        visit("cp-0", 9, 4, 30, car_max_a=16.0, car_phases=3),
+    ]
+    outcome = replay(site(main_a=63), visits, START, END, step_s=300)
+    assert outcome.delivered_kwh == pytest.approx(60.0)
+    assert outcome.peak_main_a == [32.0, 32.0, 32.0]
