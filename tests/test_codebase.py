@@ -27,6 +27,7 @@ OUR_APPS = {
     "webhooks",
     "alerts",
     "upstream",
+    "tariffs",
 }
 
 

@@ -29,6 +29,7 @@ from ocpp_bridge.api.views import (
 )
 from planning.api.urls import urlpatterns as planning_urls
 from reporting.api.urls import register as register_reporting
+from tariffs.api.urls import urlpatterns as tariffs_urls
 from upstream.api.urls import urlpatterns as upstream_urls
 from webhooks.api.urls import register as register_webhooks
 
@@ -76,5 +77,6 @@ urlpatterns = [
     *modes_urls,
     *modes_urls,
     *planning_urls,
+    *tariffs_urls,
     path("", include(router.urls)),
 ]
