@@ -39,6 +39,15 @@ def read_only(user: User) -> APIClient:
     return client
 
 
+def limited_to(user: User, installation: object) -> APIClient:
+    client = APIClient()
+    key = f"fbx_lim_{user.pk}"
+    token = ApiToken.objects.create(user=user, name="lim", prefix=key[:12], key_hash=hash_key(key))
+    token.installations.add(installation)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
 def in_hours(hours: float) -> str:
     return (timezone.now() + timedelta(hours=hours)).isoformat()
 
@@ -384,3 +393,26 @@ def test_surplus_is_for_owners_and_installers_of_the_installation(world: World) 
     assert token.get(url).status_code == 200
     assert token.post(url, {"surplus_a": [1, 1, 1]}, format="json").status_code == 403
     assert not SurplusSettings.objects.exists()
+
+
+def test_a_token_limited_to_another_installation_reaches_none_of_these(world: World) -> None:
+    """Ingrid installs sites A and C; her token for C reaches nothing of A."""
+    token = limited_to(world.ingrid, world.site_c)
+    session = running(world.charger_a1, world.dora)
+    plan = {"departure_at": in_hours(8), "energy_need_wh": 10000}
+    for method, url, body in [
+        ("get", f"/api/v1/chargers/{world.charger_a1.pk}/mode/", None),
+        ("put", f"/api/v1/chargers/{world.charger_a1.pk}/mode/", {"mode": "surplus"}),
+        ("put", f"/api/v1/chargers/{world.charger_a1.pk}/plan/", plan),
+        ("put", f"/api/v1/sessions/{session.pk}/plan/", plan),
+        ("get", f"/api/v1/installations/{world.site_a.pk}/charging-windows/", None),
+        ("put", f"/api/v1/installations/{world.site_a.pk}/charging-windows/", {"windows": []}),
+        ("get", f"/api/v1/installations/{world.site_a.pk}/surplus/", None),
+        ("post", f"/api/v1/installations/{world.site_a.pk}/surplus/", {"surplus_a": [1, 1, 1]}),
+    ]:
+        answer = getattr(token, method)(url, body, format="json")
+        assert answer.status_code == 404, (method, url, answer.status_code)
+    assert not SessionPlan.objects.exists() and not SurplusSettings.objects.exists()
+    assert services.charger_mode(world.charger_a1) == ChargeMode.NOW
+    ok = api_as(world.ingrid).get(f"/api/v1/installations/{world.site_a.pk}/surplus/")
+    assert ok.status_code == 200
