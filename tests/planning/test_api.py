@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import World, api_as
+from tests.upstream.test_config_api import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,11 @@ def test_the_installer_may_plan_and_drivers_and_other_tenants_get_404(
         assert response.status_code == 404, user
         assert response.json()["error"]["code"] == "not_found"
     assert what_if(APIClient(), world).status_code in (401, 403)
+    # A token limited to another installation does not reach this one; a read-only token may
+    # not run one (a what-if is OPERATE).
+    elsewhere = token_client(world.alice, installations=[world.site_c])
+    assert what_if(elsewhere, world).status_code == 404
+    assert what_if(token_client(world.alice, read_only=True), world).status_code == 403
 
 
 @pytest.mark.parametrize(
