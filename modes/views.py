@@ -36,12 +36,16 @@ from chargers.models import Charger, ChargeSession
 from commands import routing
 from installations.views import InstallationPageMixin
 from modes import readouts, services
-from modes.choices import ChargeMode, DayType
+from modes.choices import ChargeMode, DayType, PlanStatus
 from modes.forms import ChargerModesForm, PlanForm, SurplusForm, WindowsForm, windows_text
 from modes.models import ChargerMode, ChargingWindow, SessionPlan, SurplusSettings
 from portal.tenancy import Action
 from portal.views import TenantMixin
 
+# The panel fetches itself again this often: soon while a plan waits for balancing's first
+# solve, slowly while a session runs (the plan is recomputed at every solve).
+PENDING_POLL_MS = 5_000
+SESSION_POLL_MS = 60_000
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 MINUTES_PER_DAY = 24 * 60
 
@@ -96,6 +100,11 @@ def plan_context(
             reports_soc=reports_soc and session is not None,
         )
     waits = readouts.waits_until(charger, plan, now)
+    poll_ms = None
+    if shown is not None and shown.status == PlanStatus.PENDING and session is not None:
+        poll_ms = PENDING_POLL_MS
+    elif session is not None:
+        poll_ms = SESSION_POLL_MS
     return {
         "charger": charger,
         "session": session,
@@ -107,7 +116,8 @@ def plan_context(
         "waits_until": waits_text(waits, charger.installation.time_zone, now),
         "never_opens": session is not None and readouts.never_opens(charger, plan),
         "form": form,
-        "next": request.get_full_path(),
+        "next": request.GET.get("next") or request.get_full_path(),
+        "poll_ms": poll_ms,
     }
 
 
@@ -143,7 +153,11 @@ class PlanView(_ChargerMixin, View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         charger = self.charger()
-        return render(request, "modes/plan.html", plan_context(request, charger))
+        context = plan_context(request, charger)
+        if request.GET.get("fragment"):  # the panel alone, for its polling (static/js/modes.js)
+            context["fragment"] = True
+            return render(request, "modes/_plan_panel.html", context)
+        return render(request, "modes/plan.html", context)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         charger = self.charger()

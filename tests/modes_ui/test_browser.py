@@ -66,9 +66,9 @@ def test_a_driver_on_a_phone_sets_a_departure_and_sees_the_plan(
         status=PlanStatus.ON_TRACK, planned_at=timezone.now(), plan=slots, needed_wh=12_500,
         delivered_wh=getattr(plan, "baseline_energy_wh", 0),
     )  # fmt: skip
-    phone.reload()
+    # The panel follows without a reload (static/js/modes.js polls while the plan is pending).
     panel = phone.locator("[data-plan-panel]")
-    expect(panel.get_by_text("On track", exact=True)).to_be_visible()
+    expect(panel.get_by_text("On track", exact=True)).to_be_visible(timeout=15_000)
     expect(
         panel.get_by_role("list", name="Planned charging").get_by_role("listitem")
     ).to_have_count(2)

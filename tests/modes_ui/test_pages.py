@@ -95,6 +95,23 @@ def test_where_the_charger_reports_soc_a_driver_may_give_a_target_charge(
     assert "charged to <strong>80 %</strong>" in page
 
 
+def test_the_panel_alone_for_its_polling(world: World, client_as: ClientAs) -> None:
+    running(world.charger_a1, world.dora)
+    client = client_as(world.dora)
+    url = reverse("modes:plan", args=[world.charger_a1.pk])
+    page = html(client.get(reverse("chargers:detail", args=[world.charger_a1.pk])))
+    assert 'data-poll-ms="60000"' in page  # a session runs: slowly
+    services.set_session_plan(
+        world.charger_a1, by=world.dora, departure_at=timezone.now() + timedelta(hours=3),
+        energy_need_wh=6000,
+    )  # fmt: skip
+    fragment = html(client.get(f"{url}?fragment=1&next=/my/charging/"))
+    assert fragment.lstrip().startswith("<link") and "<html" not in fragment
+    assert 'data-poll-ms="5000"' in fragment  # waiting for balancing: soon
+    assert 'name="next" value="/my/charging/"' in fragment
+    assert client_as(world.oscar).get(f"{url}?fragment=1").status_code == 404
+
+
 def test_a_departure_already_passed_today_means_tomorrow(world: World, client_as: ClientAs) -> None:
     running(world.charger_a1, world.dora)
     client_as(world.dora).post(
