@@ -20,7 +20,6 @@ from installations.api.views import (
     MyInvitationsView,
 )
 from modes.api.urls import urlpatterns as modes_urls
-from modes.api.urls import urlpatterns as modes_urls
 from ocpp_bridge.api.views import (
     ChargerEventViewSet,
     ChargeSessionViewSet,
@@ -74,7 +73,6 @@ urlpatterns = [
         name="installation-load",
     ),
     *upstream_urls,
-    *modes_urls,
     *modes_urls,
     *planning_urls,
     *tariffs_urls,
