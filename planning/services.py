@@ -304,7 +304,11 @@ def replay_history(
             zone=zone,
         )
         scenarios.append(Scenario("changed", "Changed", changed, outcome, turned_away))
-    notes = []
+    notes = [
+        f"Arrivals and departures are rounded to {today.step_s // 60}-minute steps, which "
+        "shortens some stays and lengthens others: read today's column as the baseline of the "
+        "changed one (a few cars may show as short today that were not)."
+    ]
     if history.base_load_share <= 0:
         notes.append(
             "No stored balancing decision carries a base load for this period (no building "

@@ -44,7 +44,8 @@ def test_the_owner_gets_today_validated_against_history_and_the_changed_setup(
     assert today["peak_main_a"] == [32.0, 16.0, 16.0]  # and a 1-phase car on L1 (A2)
     assert max(changed["peak_main_a"]) <= 50
     assert len(today["day_profile"]) == 96
-    assert report["notes"] and "assumes none" in report["notes"][0]  # no decisions: no base load
+    assert "rounded to 15-minute steps" in report["notes"][0]
+    assert "assumes none" in report["notes"][1]  # no balancing decision: no base load
     assert "2 more 3-phase 16 A chargers on Row A" in report["changes"]
 
 

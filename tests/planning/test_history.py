@@ -49,7 +49,7 @@ def test_the_base_load_comes_from_the_stored_decisions(world: World) -> None:
     decision(world, 40, main_limit_a=43, row_base_a=5)
     report = services.what_if(world.site_a, world.alice, Changes(), days=28)
     (today,) = report.scenarios
-    assert report.base_load_share == 1.0 and report.notes == []
+    assert report.base_load_share == 1.0 and len(report.notes) == 1  # the grid's note only
     assert today.outcome.peak_main_a == [52.0, 36.0, 36.0]  # 20 A of building + the cars
     assert report.validation is not None and report.validation.within_tolerance
 
@@ -59,7 +59,7 @@ def test_a_base_load_known_for_part_of_the_period_is_said(world: World) -> None:
     decision(world, 7, main_limit_a=53, row_base_a=0)
     report = services.what_if(world.site_a, world.alice, Changes(), days=28)
     assert report.base_load_share == pytest.approx(0.25, abs=0.01)
-    assert "known for the last 25% of the period" in report.notes[0]
+    assert "known for the last 25% of the period" in report.notes[1]
     assert report.scenarios[0].outcome.peak_main_a[0] == 42.0
 
 
