@@ -90,6 +90,8 @@ def problems(site: Site, changes: Changes) -> dict[str, str]:
         found["extra_chargers_circuit"] = "Choose the circuit the new chargers go on."
     if changes.circuit_a is not None and changes.circuit_fuse not in fuse_ids:
         found["circuit"] = "Choose the circuit to resize."
+    if changes.extra_chargers and changes.extra_charger_phases == 3 and site.phases == 1:
+        found["extra_charger_phases"] = "A 3-phase charger cannot sit on a 1-phase installation."
     if not site.chargers and not changes.extra_chargers:
         found["extra_chargers"] = (
             "The installation has no chargers: add some here, or plan a new site."

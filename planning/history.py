@@ -91,6 +91,7 @@ def load_history(
         voltage_v=float(installation.voltage_v),
         failsafe_current_a=installation.failsafe_current_a,
         max_phase_imbalance_a=installation.max_phase_imbalance_a,
+        phases=installation.phases,
     )
     identities = {row.pk: row.ocpp_identity for row in charger_rows}
     rows = list(

@@ -77,6 +77,7 @@ class Site:
     voltage_v: float = 230.0
     failsafe_current_a: float = 6.0
     max_phase_imbalance_a: float | None = None
+    phases: int = 3  # a 1-phase installation holds 1-phase chargers only
 
     @property
     def main_fuse(self) -> FuseSpec:

@@ -124,3 +124,23 @@ def test_presets_are_deterministic_and_never_ask_more_than_a_car_can_take() -> N
     assert sum(1 for v in office if v.arrival.weekday() < 5) > 5 * sum(
         1 for v in office if v.arrival.weekday() >= 5
     )
+
+
+def test_a_three_phase_charger_cannot_join_a_one_phase_installation() -> None:
+    one_phase = Site(fuses=SITE.fuses, chargers=SITE.chargers, phases=1)
+    found = problems(one_phase, Changes(extra_chargers=1, extra_chargers_fuse="row"))
+    assert found == {
+        "extra_charger_phases": "A 3-phase charger cannot sit on a 1-phase installation."
+    }
+    assert (
+        problems(
+            one_phase,
+            Changes(
+                extra_chargers=1,
+                extra_chargers_fuse="row",
+                extra_charger_phases=1,
+                extra_charger_max_current_a=16,
+            ),
+        )
+        == {}
+    )
