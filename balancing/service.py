@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,9 @@ from commands.choices import CommandAction, CommandSource, CommandStatus
 from commands.models import Command
 from installations.models import Installation
 from modes import inputs as mode_inputs
+from modes import offline
+from modes.choices import ChargeMode, PlanStatus
+from modes.models import SessionPlan
 from portal import live
 from upstream import caps as upstream_caps
 
@@ -347,6 +350,8 @@ class LimitChange:
     current_a: float
     phases: int
     lowering: bool
+    # The TxProfile of a departure plan on the charger's transaction (``with_plan_profiles``).
+    plan_profile: dict[str, Any] | None = None
 
 
 def planned_changes(
@@ -465,7 +470,7 @@ def _limit_profiles(change: LimitChange, now: datetime) -> list[dict[str, Any]]:
         profiles.append((CHARGER_MAX_PROFILE_ID, "ChargePointMaxProfile"))
         if change.lowering:
             profiles.reverse()
-    return [
+    payloads = [
         charging_profile(
             change.current_a,
             change.phases,
@@ -477,6 +482,56 @@ def _limit_profiles(change: LimitChange, now: datetime) -> list[dict[str, Any]]:
         )
         for profile_id, purpose in profiles
     ]
+    if change.plan_profile is not None:  # it governs its connector: first down, last up
+        payloads.insert(0 if change.lowering else len(payloads), change.plan_profile)
+    return payloads
+
+
+def with_plan_profiles(
+    changes: list[LimitChange], failsafe_a: float, now: datetime | None = None
+) -> list[LimitChange]:
+    """Each change of a charger whose running session has a departure plan carries the plan's
+    TxProfile (``modes.offline``; docs/balancing.md "A plan survives a lost connection"): it
+    overrides the TxDefaultProfiles for its transaction, so it is sent with every limit, never
+    above that limit while it is valid nor above the failsafe after it. One query."""
+    if not changes:
+        return changes
+    now = now or timezone.now()
+    plans = {
+        plan.charger_id: plan
+        for plan in SessionPlan.objects.filter(
+            charger__in=[change.charger.pk for change in changes],
+            session__status=SessionStatus.ACTIVE,
+            mode=ChargeMode.DEPARTURE,
+        )
+        .exclude(status=PlanStatus.PENDING)
+        .select_related("session__connector")
+    }
+    if not plans:
+        return changes
+    with_profiles = []
+    for change in changes:
+        plan = plans.get(change.charger.pk)
+        if plan is not None:
+            steps = offline.periods(
+                now,
+                limit_a=change.current_a,
+                limit_until=now + limit_ttl(),
+                failsafe_a=failsafe_a,
+                plan=offline.restriction(plan.status, plan.plan, plan.departure_at),
+                departure=plan.departure_at,
+                met=plan.status == PlanStatus.MET,
+            )
+            profile = offline.tx_profile(
+                steps,
+                now=now,
+                connector_id=plan.session.connector.connector_id,
+                transaction_id=plan.session.pk,
+                phases=change.phases,
+            )
+            change = replace(change, plan_profile=profile)
+        with_profiles.append(change)
+    return with_profiles
 
 
 def balance(
@@ -505,7 +560,10 @@ def balance(
         chargers[e["id"]] for e in scenario["chargers"] if e["online"] and e["id"] in chargers
     ]
     failsafe = send_failsafe(online, installation.failsafe_current_a)
-    commands = failsafe + send_limits(planned_changes(chargers, scenario, result))
+    changes = with_plan_profiles(
+        planned_changes(chargers, scenario, result), installation.failsafe_current_a
+    )
+    commands = failsafe + send_limits(changes)
     forget_refused_failsafe(failsafe)
     _watch(installation, scenario, result, chargers)
     decision = BalancingDecision(

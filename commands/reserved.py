@@ -3,10 +3,11 @@
 Fusebox owns three charging profiles on each charger (connector 0): the failsafe profile (id
 1000, TxDefaultProfile, stack level 0), the balancing limit (id 1001, TxDefaultProfile, stack
 level 1) and, on chargers with several connectors, the cap on their sum (id 1002,
-ChargePointMaxProfile, stack level 1). It also owns the authorization settings
-(``MANAGED_CONFIGURATION_KEYS``, set from the installation's authorization mode) and the Local
-Authorization List (synced from who may charge), and the reservations it records
-(``auth_access.reservations``). ``refusal(action, payload)`` says why a manual
+ChargePointMaxProfile, stack level 1); during a session with a departure plan, also the plan's
+TxProfile (id 1003, on the transaction's connector: ``modes.offline``). It also owns the
+authorization settings (``MANAGED_CONFIGURATION_KEYS``, set from the installation's
+authorization mode) and the Local Authorization List (synced from who may charge), and the
+reservations it records (``auth_access.reservations``). ``refusal(action, payload)`` says why a manual
 command would undo one of these, and what to use instead; ``send_manual`` records every command a
 person sends, refused ones included (status ``refused``, with the reason), with who sent it.
 
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 FAILSAFE_PROFILE_ID = 1000
 BALANCING_PROFILE_ID = 1001
 CHARGER_MAX_PROFILE_ID = 1002
+# A departure plan's TxProfile on its transaction's connector (modes.offline), stack level 1.
+# Not kept from being cleared: without it the balancing limit and failsafe apply again (only
+# the plan's schedule offline is lost until its next limit), so nothing can overload.
+PLAN_PROFILE_ID = 1003
 FUSEBOX_PROFILE_IDS = frozenset({FAILSAFE_PROFILE_ID, BALANCING_PROFILE_ID, CHARGER_MAX_PROFILE_ID})
 FUSEBOX_STACK_LEVELS = frozenset({0, 1})
 FUSEBOX_PROFILE_PURPOSES = frozenset({"TxDefaultProfile", "ChargePointMaxProfile"})

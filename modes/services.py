@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from chargers.choices import SessionStatus
 from chargers.models import Charger, ChargeSession
+from commands.choices import CommandAction, CommandSource
+from commands.reserved import PLAN_PROFILE_ID
 from installations.models import Installation
 from modes import hours
 from modes.choices import ChargeMode, DayType, PlanStatus
@@ -229,6 +231,9 @@ def set_session_plan(
     }
     with transaction.atomic():
         if session is not None:
+            previous = SessionPlan.objects.filter(session=session).first()
+            if previous is not None and mode != ChargeMode.DEPARTURE:
+                _clear_plan_profile(previous)
             plan, _ = SessionPlan.objects.update_or_create(
                 session=session, defaults={**values, "charger": charger}
             )
@@ -237,6 +242,25 @@ def set_session_plan(
             plan = SessionPlan.objects.create(charger=charger, **values)
         _request_solve(charger.installation_id, "session plan")
     return plan
+
+
+def _clear_plan_profile(plan: SessionPlan) -> None:
+    """A departure plan of a running session has its TxProfile on the charger (``modes.offline``),
+    which overrides the balancing limit for the transaction: it goes with the plan. (Clearing one
+    that was never sent is harmless: the charger answers Unknown.)"""
+    from commands import routing
+
+    if plan.mode != ChargeMode.DEPARTURE or plan.session_id is None:
+        return
+    if plan.session.status != SessionStatus.ACTIVE:
+        return
+    routing.issue_command(
+        plan.charger,
+        CommandAction.CLEAR_CHARGING_PROFILE,
+        {"id": PLAN_PROFILE_ID},
+        source=CommandSource.SYSTEM,
+        timeout_s=15,
+    )
 
 
 def current_plan(charger: Charger, now: datetime | None = None) -> SessionPlan | None:
@@ -264,6 +288,7 @@ def clear_session_plan(plan: SessionPlan, *, by: User | None = None) -> None:
         raise PermissionDenied("This is another driver's plan.")
     installation_id = plan.charger.installation_id
     with transaction.atomic():
+        _clear_plan_profile(plan)
         plan.delete()
         _request_solve(installation_id, "session plan")
 

@@ -253,6 +253,12 @@ class ProfileStore:
         amperes = to_amperes(period.limit, profile.unit, phases, self.voltage_v)
         return Limit(amperes, period.number_phases)
 
+    def tx_profile_limit(
+        self, connector_id: int, at: datetime, tx_start: datetime, tx_id: int | None
+    ) -> Limit | None:
+        """The running transaction's own TxProfile limit, if it has one now."""
+        return self._as_limit(self._winner(TX_PROFILE, (connector_id,), at, tx_start, tx_id))
+
     def transaction_limit(
         self, connector_id: int, at: datetime, tx_start: datetime | None, tx_id: int | None
     ) -> Limit | None:

@@ -145,8 +145,19 @@ class Station:
             connector.phases_allowed = None
             tx = connector.transaction
             if not self.online:
-                # The balancer cannot reach us: its dynamic limits give way to the failsafe.
+                # The balancer cannot reach us: its dynamic limits give way to the failsafe; a
+                # running transaction's own schedule (its TxProfile) is still followed below it.
                 limit_a = min(limit_a, float(self.config.get("FailsafeCurrent")))
+                own = (
+                    self.profiles.tx_profile_limit(
+                        connector.connector_id, at, tx.started_at, tx.transaction_id
+                    )
+                    if tx
+                    else None
+                )
+                if own is not None:
+                    limit_a = min(limit_a, own.current_a)
+                    connector.phases_allowed = own.phases
             else:
                 limit = self.profiles.transaction_limit(
                     connector.connector_id,

@@ -201,6 +201,21 @@ def test_offline_the_failsafe_current_replaces_the_dynamic_limit() -> None:
     assert car.current_a == 0
 
 
+def test_offline_a_transactions_own_schedule_is_still_followed_below_the_failsafe() -> None:
+    st = station()
+    car = plug(st)
+    st.profiles.install(ChargingProfile.from_ocpp(0, profile(limit=0)))
+    # the schedule starts at 09:00: it waits until 10:01, then allows 16 A
+    waits_then_charges = [{"start_period": 0, "limit": 0}, {"start_period": 3660, "limit": 16}]
+    tx = profile("TxProfile", periods=waits_then_charges, transaction_id=7)
+    st.profiles.install(ChargingProfile.from_ocpp(1, tx))
+    st.online = False
+    st.advance(T0 + timedelta(seconds=30), 20, speed=1)
+    assert car.current_a == 0  # the schedule says wait (the failsafe alone would give 8 A)
+    st.advance(T0 + timedelta(seconds=90), 20, speed=1)
+    assert car.current_a == pytest.approx(8)  # the schedule's 16 A, capped by the failsafe
+
+
 @pytest.mark.parametrize(
     ("phases", "rotation", "model", "expected"),
     [
