@@ -78,7 +78,9 @@ class LocalListStateAdmin(admin.ModelAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "charger", "connector_id", "user", "expires_at", "status"]
+    list_display = [
+        "created_at", "charger", "connector_id", "user", "upstream_host", "expires_at", "status",
+    ]  # fmt: skip
     list_filter = ["status"]
     list_select_related = ["charger", "user"]
     raw_id_fields = [

@@ -17,6 +17,10 @@ bridge) marks it ``used`` with its session. ``expire(now)`` (Celery beat) marks 
 their expiry ``expired`` and settles those whose command timed out; the charger drops an
 expired reservation by itself.
 
+A bridged charger's upstream central system reserves and cancels through
+``reserve_for_upstream`` / ``cancel_for_upstream`` (no Fusebox driver: held for upstream's
+idTag, upstream's reservationId kept beside Fusebox's, docs/upstream.md).
+
 Errors of input are ``ValidationError`` (400 in the API, naming the field); an actor without
 the right is ``AccessError`` (403).
 """
@@ -53,6 +57,7 @@ MAX_RESERVATION = timedelta(hours=24)
 # A duration is turned into an expiry when the request is read, checked a moment later.
 EXPIRY_SLACK = timedelta(seconds=10)
 COMMAND_TIMEOUT_S = 30.0
+UPSTREAM_COMMAND_TIMEOUT_S = 20.0  # upstream waits for the answer (usually 30 s)
 EXPIRIES_PER_SWEEP = 1000
 
 # What the charger's ReserveNow statuses mean, in words.
@@ -371,6 +376,122 @@ def use(
     )
     return Reservation.objects.filter(which, usable, charger_id=charger_id).update(
         status=ReservationStatus.USED, session_id=session_id, ended_at=now
+    )
+
+
+def reserve_for_upstream(
+    charger_id: int,
+    connector_id: int,
+    id_tag: str,
+    parent_id_tag: str,
+    expires_at: datetime,
+    upstream_id: int,
+    upstream_host: str,
+) -> tuple[int | None, str]:
+    """Upstream's ReserveNow at a bridged charger (docs/upstream.md, "Reservations from
+    upstream"): a ``Reservation`` with no driver, held for upstream's idTag, sent to the charger
+    with Fusebox's id. The site's rules apply as to any reservation: the charger takes
+    reservations, connector 0 only where it may be reserved, an expiry from a minute to
+    ``MAX_RESERVATION`` ahead, one open reservation per connector (or per charger for 0).
+    Upstream's id of a reservation it already holds here replaces that one (OCPP 1.6 5.13).
+
+    Returns (the pending ReserveNow command to execute, "") or (None, the status to answer
+    upstream without asking the charger: Rejected or Occupied)."""
+    charger = Charger.objects.get(pk=charger_id)
+    now = timezone.now()
+    try:
+        _check_connector(charger, connector_id)
+        _check_expiry(expires_at, now)
+    except ValidationError:
+        return None, "Rejected"
+    with transaction.atomic():
+        Charger.objects.select_for_update().filter(pk=charger.pk).first()
+        replaced = Reservation.objects.filter(
+            charger=charger,
+            upstream_reservation_id=upstream_id,
+            status__in=Reservation.OPEN_STATUSES,
+        ).exclude(upstream_host="")
+        held = Reservation.objects.filter(
+            charger=charger, status__in=Reservation.OPEN_STATUSES, expires_at__gt=now
+        ).exclude(pk__in=replaced.values("pk"))
+        if connector_id != 0:
+            held = held.filter(connector_id__in=[0, connector_id])
+        if held.exists():
+            return None, "Occupied"
+        fields = {
+            "connector_id": connector_id,
+            "id_tag": id_tag,
+            "parent_id_tag": parent_id_tag,
+            "expires_at": expires_at,
+            "status": ReservationStatus.REQUESTED,
+            "charger_answer": "",
+            "reason": "",
+        }
+        reservation = replaced.first()
+        if reservation is None:
+            reservation = Reservation.objects.create(
+                charger=charger,
+                user=None,
+                upstream_host=upstream_host[:255],
+                upstream_reservation_id=upstream_id,
+                created_at=now,
+                **fields,
+            )
+        else:
+            for name, value in fields.items():
+                setattr(reservation, name, value)
+            reservation.save(update_fields=list(fields))
+        payload = reserve_now_payload(reservation)
+        if parent_id_tag:
+            payload["parentIdTag"] = parent_id_tag
+        reservation.reserve_command = Command.objects.create(
+            charger=charger,
+            action=CommandAction.RESERVE_NOW,
+            payload=payload,
+            source=CommandSource.UPSTREAM,
+            timeout_s=UPSTREAM_COMMAND_TIMEOUT_S,
+        )
+        reservation.save(update_fields=["reserve_command"])
+    return reservation.reserve_command.pk, ""
+
+
+def cancel_for_upstream(charger_id: int, upstream_id: int) -> int | None:
+    """Upstream's CancelReservation: its open reservation ``upstream_id`` at this charger ends
+    (cancelled, by no one) and the pending CancelReservation command to execute is returned;
+    None when upstream holds no such reservation here (answered Rejected, the charger not
+    asked)."""
+    now = timezone.now()
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update()
+            .filter(
+                charger_id=charger_id,
+                upstream_reservation_id=upstream_id,
+                status__in=Reservation.OPEN_STATUSES,
+            )
+            .exclude(upstream_host="")
+            .first()
+        )
+        if reservation is None:
+            return None
+        reservation.cancel_command = Command.objects.create(
+            charger_id=charger_id,
+            action=CommandAction.CANCEL_RESERVATION,
+            payload={"reservationId": reservation.pk},
+            source=CommandSource.UPSTREAM,
+            timeout_s=UPSTREAM_COMMAND_TIMEOUT_S,
+        )
+        reservation.status, reservation.ended_at = ReservationStatus.CANCELLED, now
+        reservation.save(update_fields=["cancel_command", "status", "ended_at"])
+    return reservation.cancel_command.pk
+
+
+def upstream_ids(reservation_ids: list[int]) -> dict[int, int]:
+    """Upstream's reservationId of each of these reservations it made (Fusebox id -> upstream's)."""
+    return dict(
+        Reservation.objects.filter(pk__in=reservation_ids, upstream_reservation_id__isnull=False)
+        .exclude(upstream_host="")
+        .values_list("pk", "upstream_reservation_id")
     )
 
 

@@ -172,7 +172,8 @@ class Pending:
 
 def pending(charger_id: int, limit: int = 50) -> list[Pending]:
     """The oldest unsent messages of the charger, in order, with upstream's transaction ids
-    (one query: the messages and their sessions' upstream ids)."""
+    (one query: the messages and their sessions' upstream ids) and, in StartTransactions,
+    upstream's reservation ids (one or two more queries when the batch holds a start)."""
     close_old_connections()
     rows = list(
         UpstreamMessage.objects.filter(charger_id=charger_id, sent_at__isnull=True)
@@ -185,9 +186,16 @@ def pending(charger_id: int, limit: int = 50) -> list[Pending]:
             "session__upstream_transaction__upstream_transaction_id",
         )[:limit]
     )
+    reserved = _upstream_reservations(rows)
     found = []
     for pk, action, payload, session_id, upstream_id in rows:
         mapped = True
+        if action == QueuedAction.START_TRANSACTION and (
+            "reservationId" in payload or session_id in reserved
+        ):
+            payload = {k: v for k, v in payload.items() if k != "reservationId"}
+            if session_id in reserved:
+                payload["reservationId"] = reserved[session_id]
         if action != QueuedAction.START_TRANSACTION:
             # A StartTransaction sent earlier in this very batch maps after it is answered:
             # the link asks again (``mapped`` False and a Start before it in the batch).
@@ -195,6 +203,40 @@ def pending(charger_id: int, limit: int = 50) -> list[Pending]:
             if mapped:
                 payload = {**payload, "transactionId": upstream_id}
         found.append(Pending(pk, action, payload, session_id, mapped))
+    return found
+
+
+def _upstream_reservations(rows: Sequence[tuple[Any, ...]]) -> dict[int, int]:
+    """For the StartTransactions among ``rows`` that name a reservation: upstream's
+    reservationId by session, where upstream made the reservation (the one the charger named,
+    or the one the start used). Fusebox's own reservations are unknown upstream: their id is
+    left out of what upstream gets."""
+    starts = {
+        session_id: payload.get("reservationId")
+        for _, action, payload, session_id, _ in rows
+        if action == QueuedAction.START_TRANSACTION and session_id is not None
+    }
+    if not starts:
+        return {}
+    named = {s: ours for s, ours in starts.items() if isinstance(ours, int)}
+    from auth_access.models import Reservation
+
+    found: dict[int, int] = {}
+    made_upstream = Reservation.objects.exclude(upstream_host="").filter(
+        upstream_reservation_id__isnull=False
+    )
+    by_id = dict(
+        made_upstream.filter(pk__in=set(named.values())).values_list(
+            "pk", "upstream_reservation_id"
+        )
+    )
+    for session_id, ours in named.items():
+        if ours in by_id:
+            found[session_id] = by_id[ours]
+    for session_id, theirs in made_upstream.filter(session_id__in=list(starts)).values_list(
+        "session_id", "upstream_reservation_id"
+    ):
+        found[session_id] = theirs
     return found
 
 

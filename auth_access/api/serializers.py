@@ -259,7 +259,9 @@ class LocalListSyncSerializer(serializers.Serializer):
 
 
 class ReservationSerializer(serializers.ModelSerializer):
-    user = UserSummarySerializer(read_only=True)
+    user = UserSummarySerializer(
+        read_only=True, allow_null=True, help_text="None: made by the upstream central system."
+    )
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     reserve_command = CommandSerializer(read_only=True)
     cancel_command = CommandSerializer(read_only=True)
@@ -269,7 +271,8 @@ class ReservationSerializer(serializers.ModelSerializer):
         fields = [
             "id", "charger", "connector_id", "user", "card", "id_tag", "expires_at", "status",
             "charger_answer", "reason", "created_by", "created_at", "ended_at", "session",
-            "reserve_command", "cancel_command",
+            "reserve_command", "cancel_command", "parent_id_tag", "upstream_host",
+            "upstream_reservation_id",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 class Reservation(TenantModel):
-    """A connector of a charger held for one driver until ``expires_at``.
+    """A connector of a charger held for one driver (or, made by the charger's upstream central
+    system, for its idTag: ``upstream_host``, ``upstream_reservation_id``) until ``expires_at``.
 
     The charger gets ReserveNow with ``reservationId`` = this row's id and ``idTag``: a card
     registered for the driver at the installation, or the driver's virtual idTag (they start
@@ -39,8 +40,11 @@ class Reservation(TenantModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="reservations",
-        help_text="The driver the connector is held for.",
+        help_text="The driver the connector is held for; none: made by the charger's upstream "
+        "central system for its idTag (``upstream_host``).",
     )
     card = models.ForeignKey(
         "auth_access.ChargeCard",
@@ -51,6 +55,18 @@ class Reservation(TenantModel):
         help_text="The card whose idTag was sent; none: the driver's virtual idTag.",
     )
     id_tag = models.CharField("idTag", max_length=20)
+    parent_id_tag = models.CharField(
+        "parentIdTag", max_length=20, blank=True, help_text="Upstream's, when it sent one."
+    )
+    upstream_host = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Made by the upstream central system at this host (its ReserveNow); empty: "
+        "made in Fusebox.",
+    )
+    upstream_reservation_id = models.IntegerField(
+        null=True, blank=True, help_text="Upstream's reservationId (the charger gets this id)."
+    )
     expires_at = models.DateTimeField()
     status = models.CharField(
         max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.REQUESTED
@@ -110,11 +126,23 @@ class Reservation(TenantModel):
 
     def __str__(self) -> str:
         where = "any connector" if self.connector_id == 0 else f"#{self.connector_id}"
-        return f"Reservation {self.pk} of {self.charger} {where} for {self.user}"
+        return f"Reservation {self.pk} of {self.charger} {where} for {self.holder}"
 
     @classmethod
     def driver_scope(cls, user: AbstractBaseUser, action: Action) -> Q | None:
         return Q(user=user) if action == Action.VIEW else None
+
+    @property
+    def by_upstream(self) -> bool:
+        """Made by the charger's upstream central system (no Fusebox driver)."""
+        return bool(self.upstream_host)
+
+    @property
+    def holder(self) -> str:
+        """Who the connector is held for, in words: the driver, or upstream's idTag."""
+        if self.user is not None:
+            return self.user.name or self.user.email
+        return f"idTag {self.id_tag} (upstream)"
 
     @property
     def is_open(self) -> bool:

@@ -15,13 +15,17 @@ against the schema with their CallError; here:
   connected, is an InternalError saying so;
 - some calls never reach the charger: ChangeConfiguration of a key Fusebox keeps (Rejected),
   SetChargingProfile / ClearChargingProfile (kept as caps: ``upstream.caps``), TriggerMessage of
-  what the link holds (``Link.trigger``), ReserveNow / CancelReservation (Rejected: see the
-  limits in docs/upstream.md).
+  what the link holds (``Link.trigger``);
+- ReserveNow / CancelReservation are Fusebox reservations held for upstream's idTag
+  (``auth_access.reservations.reserve_for_upstream``): the site's rules may answer Rejected or
+  Occupied without asking the charger; otherwise the charger's answer. CancelReservation of an
+  id upstream holds no reservation under at this charger is Rejected.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ocpp.exceptions import (
@@ -38,6 +42,7 @@ from commands import reserved
 from commands.choices import CommandStatus
 from ocpp_bridge.framing import NOT_SUPPORTED, OCPP16_CODES, snake_case
 from ocpp_bridge.upstream import inbound_store as store
+from upstream import caps
 from upstream.choices import FIRMWARE_COMMANDS
 
 if TYPE_CHECKING:
@@ -63,6 +68,24 @@ LINK_TRIGGERS = frozenset({"BootNotification", "Heartbeat", "StatusNotification"
 def forbidden_key(key: str) -> bool:
     """Whether upstream's ChangeConfiguration of ``key`` is answered Rejected, unsent."""
     return key.strip().casefold() in MANAGED_KEYS or FORBIDDEN_KEY_PATTERN.search(key) is not None
+
+
+def _date_time(value: str, name: str) -> datetime:
+    """Upstream's date-time (a zone required; ``Z`` accepted)."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{name} is not a date-time with a zone: {value[:40]!r}"}
+        )
+    return parsed
+
+
+def _int32(value: int, name: str) -> None:
+    if not caps.INT32_MIN <= value <= caps.INT32_MAX:
+        raise PropertyConstraintViolationError(details={"cause": f"{name} is not a 32-bit integer"})
 
 
 def charger_error(code: str, description: Any) -> OCPPError:
@@ -110,6 +133,11 @@ class InboundHandlers:
         """Send ``action`` to the charger through the command path; its answer's payload."""
         bridge = self.link.bridge
         command_id = await bridge.db(store.create_command, self.link.charger_id, action, payload)
+        return await self._run(command_id)
+
+    async def _run(self, command_id: int) -> dict[str, Any]:
+        """Execute the pending command ``command_id`` on the charger; its answer's payload."""
+        bridge = self.link.bridge
         await bridge.commands.execute(command_id)
         done = await bridge.db(store.outcome, command_id)
         if done.status in (CommandStatus.ACCEPTED, CommandStatus.REJECTED):
@@ -240,18 +268,49 @@ class InboundHandlers:
         )
         return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
-    # --- reservations: not taken from upstream (docs/upstream.md, limits) ----------------------
+    # --- reservations: Fusebox's, held for upstream's idTag (docs/upstream.md) ----------------
 
     @on(Action.reserve_now)
-    async def on_upstream_reserve_now(self, connector_id: int, **kwargs: Any) -> Any:
+    async def on_upstream_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        parent_id_tag: str | None = None,
+    ) -> Any:
         self._allow(Action.reserve_now)
         await self._check_connector(connector_id, zero=True)
-        return call_result.ReserveNow(status="Rejected")
+        expires_at = _date_time(expiry_date, "expiryDate")
+        _int32(reservation_id, "reservationId")
+        command_id, refused = await self.link.bridge.db(
+            store.reserve,
+            self.link.charger_id,
+            connector_id,
+            id_tag,
+            parent_id_tag or "",
+            expires_at,
+            reservation_id,
+            self.link.origin[1],
+        )
+        if command_id is None:  # the site's rules refused it: the charger is not asked
+            return call_result.ReserveNow(status=refused)
+        answer = await self._run(command_id)
+        if answer.get("status") == "Accepted":
+            self.link.note_reservation(id_tag, expires_at)
+        return call_result.ReserveNow(**snake_case(answer))
 
     @on(Action.cancel_reservation)
     async def on_upstream_cancel_reservation(self, reservation_id: int) -> Any:
         self._allow(Action.cancel_reservation)
-        return call_result.CancelReservation(status="Rejected")
+        if not caps.INT32_MIN <= reservation_id <= caps.INT32_MAX:
+            return call_result.CancelReservation(status="Rejected")
+        command_id = await self.link.bridge.db(
+            store.cancel_reservation, self.link.charger_id, reservation_id
+        )
+        if command_id is None:  # no reservation of upstream's with that id here
+            return call_result.CancelReservation(status="Rejected")
+        return call_result.CancelReservation(**snake_case(await self._run(command_id)))
 
     # --- firmware and diagnostics (``allow_firmware``) --------------------------------------
 

@@ -1,15 +1,17 @@
 """The database side of upstream's calls (sync; the bridge runs them on its threads with
 ``bridge.db``): a Command row for each call executed on the charger, its outcome, the charger's
-connectors, upstream's transaction id mapped to Fusebox's, and the charging profiles kept as
-caps (``upstream.caps``)."""
+connectors, upstream's transaction id mapped to Fusebox's, the charging profiles kept as caps
+(``upstream.caps``), and upstream's reservations (``auth_access.reservations``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import close_old_connections, transaction
 
+from auth_access import reservations
 from balancing.triggers import charger_changed
 from chargers.choices import SessionStatus
 from chargers.models import Connector
@@ -96,3 +98,25 @@ def clear_caps(charger_id: int, **criteria: Any) -> int:
         if cleared:
             charger_changed(charger_id, "upstream charging profile cleared")
     return cleared
+
+
+def reserve(
+    charger_id: int,
+    connector_id: int,
+    id_tag: str,
+    parent_id_tag: str,
+    expires_at: datetime,
+    upstream_id: int,
+    upstream_host: str,
+) -> tuple[int | None, str]:
+    """Upstream's ReserveNow as a Fusebox reservation (``reservations.reserve_for_upstream``)."""
+    close_old_connections()
+    return reservations.reserve_for_upstream(
+        charger_id, connector_id, id_tag, parent_id_tag, expires_at, upstream_id, upstream_host
+    )
+
+
+def cancel_reservation(charger_id: int, upstream_id: int) -> int | None:
+    """Upstream's CancelReservation (``reservations.cancel_for_upstream``)."""
+    close_old_connections()
+    return reservations.cancel_for_upstream(charger_id, upstream_id)

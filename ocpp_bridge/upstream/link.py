@@ -637,6 +637,14 @@ class Link:
                 for tag in [tag for tag, at in table.items() if at < now]:
                     del table[tag]
 
+    def note_reservation(self, id_tag: str, expires_at: datetime) -> None:
+        """The charger accepted upstream's ReserveNow for ``id_tag``: in the modes where upstream
+        decides, the card's Authorize/StartTransaction is accepted as upstream's decision until
+        the reservation's expiry."""
+        seconds = (expires_at - _now()).total_seconds()
+        until = time.monotonic() + max(0.0, seconds)
+        self._vouched[id_tag] = max(until, self._vouched.get(id_tag, 0.0))
+
     def vouched(self, id_tag: str) -> bool:
         """Whether upstream accepted ``id_tag`` lately (a remote start, or its Authorize)."""
         until = self._vouched.get(id_tag)
