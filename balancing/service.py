@@ -37,8 +37,6 @@ from commands.models import Command
 from installations.models import Installation
 from modes import inputs as mode_inputs
 from modes import offline
-from modes.choices import ChargeMode, PlanStatus
-from modes.models import SessionPlan
 from portal import live
 from upstream import caps as upstream_caps
 
@@ -497,41 +495,18 @@ def with_plan_profiles(
     if not changes:
         return changes
     now = now or timezone.now()
-    plans = {
-        plan.charger_id: plan
-        for plan in SessionPlan.objects.filter(
-            charger__in=[change.charger.pk for change in changes],
-            session__status=SessionStatus.ACTIVE,
-            mode=ChargeMode.DEPARTURE,
-        )
-        .exclude(status=PlanStatus.PENDING)
-        .select_related("session__connector")
-    }
-    if not plans:
-        return changes
-    with_profiles = []
-    for change in changes:
-        plan = plans.get(change.charger.pk)
-        if plan is not None:
-            steps = offline.periods(
-                now,
-                limit_a=change.current_a,
-                limit_until=now + limit_ttl(),
-                failsafe_a=failsafe_a,
-                plan=offline.restriction(plan.status, plan.plan, plan.departure_at),
-                departure=plan.departure_at,
-                met=plan.status == PlanStatus.MET,
-            )
-            profile = offline.tx_profile(
-                steps,
-                now=now,
-                connector_id=plan.session.connector.connector_id,
-                transaction_id=plan.session.pk,
-                phases=change.phases,
-            )
-            change = replace(change, plan_profile=profile)
-        with_profiles.append(change)
-    return with_profiles
+    profiles = offline.plan_profiles(
+        [(change.charger.pk, change.current_a, change.phases) for change in changes],
+        failsafe_a=failsafe_a,
+        limit_until=now + limit_ttl(),
+        now=now,
+    )
+    return [
+        replace(change, plan_profile=profiles[change.charger.pk])
+        if change.charger.pk in profiles
+        else change
+        for change in changes
+    ]
 
 
 def balance(

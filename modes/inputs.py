@@ -27,6 +27,7 @@ from modes import hours, planner, services, surplus
 from modes.choices import ChargeMode, PlanStatus
 from modes.models import ChargerMode, SessionPlan, SurplusSettings, SurplusState
 from portal.tenancy import Action
+from tariffs.prices import price_slots
 
 logger = logging.getLogger(__name__)
 
@@ -209,10 +210,7 @@ def _needed_wh(plan: SessionPlan, session: ChargeSession, soc: float | None) -> 
 def _price_slots(
     installation: Installation, start: datetime, end: datetime
 ) -> list[planner.PriceSlot]:
-    try:
-        from tariffs.prices import price_slots
-    except ImportError:  # no tariffs app: every hour costs the same
-        return []
+    """The installation's prices from ``tariffs`` (one query); no price counts as the same."""
     return [
         planner.PriceSlot(slot.start, slot.end, slot.price_per_kwh)
         for slot in price_slots(installation, start, end)

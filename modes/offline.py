@@ -1,4 +1,4 @@
-"""A departure plan the charger follows by itself: its TxProfile (OCPP 1.6 3.13), pure.
+"""A departure plan the charger follows by itself: its TxProfile (OCPP 1.6 3.13).
 
 A TxProfile overrides every TxDefaultProfile for its transaction, Fusebox's balancing limit
 (id 1001) and failsafe (id 1000) included: while it is installed the charger reads nothing
@@ -8,7 +8,8 @@ the balancing limit's validity ends (``limit_until``) at most that limit, after 
 failsafe current; within them, the plan's current of each slot (0 A outside the planned slots).
 After the departure the plan restricts nothing (the failsafe rules), except a met plan, which
 stays at 0 A. The balancing service sends it with every limit it sends the charger, so its first
-period is always the limit in force.
+period is always the limit in force. ``periods`` and ``tx_profile`` are pure; ``plan_profiles``
+reads the plans (one query).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from commands.reserved import PLAN_PROFILE_ID  # a manual command may not clear it
-from modes.choices import PlanStatus
+from chargers.choices import SessionStatus
+from commands.reserved import PLAN_PROFILE_ID  # next to Fusebox's other profile ids
+from modes.choices import ChargeMode, PlanStatus
+from modes.models import SessionPlan
 
 # Chargers keep at least this many periods per schedule (ChargingScheduleMaxPeriods; 24 is
 # common); a longer plan's tail is folded into its last period at the lowest limit it holds.
@@ -119,3 +122,47 @@ def tx_profile(
             },
         },
     }
+
+
+def plan_profiles(
+    limits: Sequence[tuple[int, float, int]],
+    *,
+    failsafe_a: float,
+    limit_until: datetime,
+    now: datetime,
+) -> dict[int, dict[str, Any]]:
+    """Charger id -> the TxProfile to send with its new limit, for the chargers among ``limits``
+    (charger id, current, phases) whose running session has a departure plan (planned once
+    at least). One query."""
+    plans = (
+        SessionPlan.objects.filter(
+            charger__in=[charger_id for charger_id, _, _ in limits],
+            session__status=SessionStatus.ACTIVE,
+            mode=ChargeMode.DEPARTURE,
+        )
+        .exclude(status=PlanStatus.PENDING)
+        .select_related("session__connector")
+    )
+    by_charger = {plan.charger_id: plan for plan in plans}
+    found = {}
+    for charger_id, current_a, phases in limits:
+        plan = by_charger.get(charger_id)
+        if plan is None or plan.session is None:
+            continue
+        steps = periods(
+            now,
+            limit_a=current_a,
+            limit_until=limit_until,
+            failsafe_a=failsafe_a,
+            plan=restriction(plan.status, plan.plan, plan.departure_at),
+            departure=plan.departure_at,
+            met=plan.status == PlanStatus.MET,
+        )
+        found[charger_id] = tx_profile(
+            steps,
+            now=now,
+            connector_id=plan.session.connector.connector_id,
+            transaction_id=plan.session.pk,
+            phases=phases,
+        )
+    return found

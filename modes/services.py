@@ -35,6 +35,7 @@ from modes.models import (
     SurplusSettings,
 )
 from portal.tenancy import Action
+from tariffs.prices import holidays_between
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -345,24 +346,9 @@ def save_windows(
 def weekend_test(installation: Installation, around: datetime) -> Callable[[date], bool]:
     """Whether a local date counts as weekend: Saturday, Sunday, or one of the installation's
     holidays (``tariffs``) in the weeks around ``around``. One query."""
-    holidays = _holidays(
-        installation,
-        around.date() - timedelta(days=2),
-        around.date() + timedelta(days=hours.HORIZON_DAYS + 2),
-    )
+    first = around.date() - timedelta(days=2)
+    holidays = holidays_between(installation, first, first + timedelta(days=hours.HORIZON_DAYS + 4))
     return lambda day: day.weekday() >= 5 or day in holidays
-
-
-def _holidays(installation: Installation, first: date, last: date) -> set[date]:
-    try:
-        from tariffs.models import Holiday
-    except ImportError:  # the tariffs app is not installed
-        return set()
-    return set(
-        Holiday.objects.filter(installation=installation, date__range=(first, last)).values_list(
-            "date", flat=True
-        )
-    )
 
 
 def windows_of(installation: Installation) -> dict[int | None, list[hours.Window]]:

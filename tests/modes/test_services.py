@@ -220,3 +220,23 @@ def test_a_surplus_reading_applies_until_it_expires_and_keeps_the_settings(world
             services.report_surplus(world.site_a, bad, now=now)
     with pytest.raises(ValidationError, match="in the past"):
         services.report_surplus(world.site_a, [1, 1, 1], valid_until=now - timedelta(seconds=1))
+
+
+def test_a_holiday_of_the_installation_counts_as_weekend_for_the_allowed_hours(
+    world: World,
+) -> None:
+    from tariffs.models import Holiday
+
+    services.save_windows(
+        world.site_a,
+        [
+            WindowSpec(DayType.WEEKDAY, time(22), time(6)),
+            WindowSpec(DayType.WEEKEND, time(10), time(16)),
+        ],
+    )
+    monday_noon = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # 12:00 in Oslo
+    assert services.next_allowed(world.charger_a1, monday_noon) == datetime(
+        2026, 12, 7, 21, 0, tzinfo=UTC
+    )
+    Holiday.objects.create(installation=world.site_a, date=datetime(2026, 12, 7).date(), name="X")
+    assert services.next_allowed(world.charger_a1, monday_noon) == monday_noon  # weekend hours
