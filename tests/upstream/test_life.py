@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from chargers.models import Charger
 from tests.conftest import World
 from tests.ocpp.conftest import Chargers, TestCharger, eventually
@@ -182,3 +184,33 @@ def test_a_hung_upstream_never_holds_up_the_charger(
     started = time.monotonic()
     assert a1.result("DataTransfer", transfer) == {"status": "UnknownVendorId"}
     assert time.monotonic() - started < 4.5
+
+
+def test_when_one_link_reaches_a_central_system_again_the_others_waiting_for_it_retry_soon(
+    world: World, central: Central, chargers: Chargers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an outage the links in backoff (here up to a minute) do not wait it out once one
+    link to the same central system got through: they retry within about a second."""
+    from ocpp_bridge.upstream.link import Link
+
+    bridge_to(central, world.charger_a1)
+    a1 = _connect(chargers, world.charger_a1)
+    _connect(chargers, world.charger_a2)
+    eventually(lambda: _ready(chargers, world.charger_a1) and _ready(chargers, world.charger_a2))
+    monkeypatch.setattr(Link, "backoff_base_s", 30.0)  # the retries from now on: up to 60 s
+    monkeypatch.setattr(Link, "backoff_cap_s", 60.0)
+    manager = chargers.bridge.bridge.upstream
+    central.stop()
+    link_a2 = manager.links[world.charger_a2.pk]
+    eventually(lambda: link_a2 in manager._backing_off.get(link_a2.origin, set()), timeout=8)
+    central.start()
+    # A charger coming back opens a new link at once (no backoff): it reaches upstream, and the
+    # link of A2, waiting up to a minute, follows within the spread (1 s here).
+    a1.close()
+    _connect(chargers, world.charger_a1)
+    eventually(lambda: _ready(chargers, world.charger_a1), timeout=5)
+    started = time.monotonic()
+    eventually(lambda: _ready(chargers, world.charger_a2), timeout=5)
+    assert time.monotonic() - started < 3
+    assert not manager._backing_off
+    assert central.violations == []
