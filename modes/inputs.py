@@ -179,9 +179,10 @@ def _rotation(entry: dict[str, Any]) -> list[int]:
     return [PHASE_NAMES.index(rotation[i : i + 2]) for i in range(0, len(rotation), 2)]
 
 
-def _path_limit_a(entry: dict[str, Any], fuses: list[dict[str, Any]], phases: list[int]) -> float:
+def _path_limit_a(
+    entry: dict[str, Any], by_id: dict[str, dict[str, Any]], phases: list[int]
+) -> float:
     """The most the fuses on the car's path could give it alone (limit less base load)."""
-    by_id = {fuse["id"]: fuse for fuse in fuses}
     limit = float("inf")
     node = by_id.get(entry["fuse"])
     while node is not None:
@@ -232,6 +233,7 @@ def _departures(
     ]
     latest = max(departures, default=now)
     prices = _price_slots(installation, now, latest) if latest > now else []
+    fuses_by_id = {fuse["id"]: fuse for fuse in fuses}
     found: dict[int, ModeInput] = {}
     changed: list[SessionPlan] = []
     for charger in chargers:
@@ -247,7 +249,9 @@ def _departures(
         else:
             phases = entry.get("car_phases") or entry["phases"]
             rotation = _rotation(entry)
-            maximum = min(entry["max_current"], _path_limit_a(entry, fuses, rotation[:phases]))
+            maximum = min(
+                entry["max_current"], _path_limit_a(entry, fuses_by_id, rotation[:phases])
+            )
             result = planner.make_plan(
                 now,
                 plan.departure_at,
