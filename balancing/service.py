@@ -149,11 +149,19 @@ def _reserve_expiring_limits(
         node = parents.get(node)
 
 
-def build_scenario(installation: Installation, now: datetime | None = None) -> dict[str, Any]:
-    """The engine's snapshot of ``installation``: fuse tree, chargers, live measurements."""
+def build_scenario(
+    installation: Installation, now: datetime | None = None, *, record: bool = False
+) -> dict[str, Any]:
+    """The engine's snapshot of ``installation``: fuse tree, chargers, live measurements, the
+    cars' modes. ``record``: the live loop's solve, which stores what the modes decided (plans'
+    statuses, surplus states); a reader (the Load tab) writes nothing."""
     now = now or timezone.now()
     circuits = list(installation.circuits.order_by("id"))
-    chargers = list(installation.chargers.prefetch_related("connectors").order_by("id"))
+    chargers = list(
+        installation.chargers.prefetch_related("connectors")
+        .annotate(default_mode=F("charge_mode__mode"))  # modes.inputs: no query of its own
+        .order_by("id")
+    )
     states = routing.live_states([charger.pk for charger in chargers])
     sessions = {
         session.charger_id: session
@@ -215,7 +223,7 @@ def build_scenario(installation: Installation, now: datetime | None = None) -> d
             _apply_cap(entry, caps[charger.pk][0], "upstream_cap")
         entries[charger.pk] = entry
         snapshot_chargers.append(entry)
-    _apply_modes(installation, chargers, sessions, states, entries, fuses, now)
+    _apply_modes(installation, chargers, sessions, states, entries, fuses, now, record=record)
     return {
         "now": now.isoformat(),
         "installation": {
@@ -251,11 +259,15 @@ def _apply_modes(
     entries: dict[int, dict[str, Any]],
     fuses: list[dict[str, Any]],
     now: datetime,
+    *,
+    record: bool,
 ) -> None:
     """Fold each car's charge mode (docs/balancing.md "Charge modes") into its entry: a cap
     (``mode_cap``, the lower cap wins), a raised priority, 1 phase for a surplus car on a
     charger that can switch; ``mode`` and ``mode_reason`` tell the decision's reader."""
-    decided = mode_inputs.decide(installation, chargers, sessions, states, entries, fuses, now)
+    decided = mode_inputs.decide(
+        installation, chargers, sessions, states, entries, fuses, now, record=record
+    )
     for charger_id, decision in decided.items():
         fold_mode(entries[charger_id], decision)
 
@@ -523,7 +535,7 @@ def balance(
             installation_id, installation.available_current_a, problem,
         )  # fmt: skip
         return None
-    scenario = build_scenario(installation)
+    scenario = build_scenario(installation, record=True)
     started = time.perf_counter()
     result = solve_with_floors(scenario)
     solve_ms = (time.perf_counter() - started) * 1000

@@ -5,9 +5,10 @@ a priority change with a reason (docs/balancing.md "Charge modes").
 running sessions, live states, the snapshot's entries and fuses) and folds each answer in like
 an upstream cap: the lower cap wins, a cap below the minimum pauses the car. The engine stays
 the authority: a mode can lower a car's current or raise its priority, never make a fuse give
-more. Queries: a fixed number per installation, whatever its number of chargers (modes, plans,
-then only for the modes in use: hours and holidays, prices, surplus settings and states, and
-the writes of plans and surplus states in bulk).
+more. Queries: a fixed number per installation, whatever its number of chargers (the plans;
+the chargers' default modes come annotated on build_scenario's chargers; then only for the modes
+in use: hours and holidays, prices, surplus settings and states, and, in the live loop's solve,
+the writes of plans and surplus states in bulk and the binding of a plan to a new session).
 """
 
 from __future__ import annotations
@@ -64,14 +65,25 @@ def decide(
     entries: dict[int, dict[str, Any]],
     fuses: list[dict[str, Any]],
     now: datetime,
+    *,
+    record: bool = False,
 ) -> dict[int, ModeInput]:
-    """Charger id -> its mode's input, for the chargers with a car whose mode is not Now."""
+    """Charger id -> its mode's input, for the chargers with a car whose mode is not Now.
+
+    ``record``: this is the live loop's solve: a waiting plan is bound to its session, plans'
+    statuses and surplus states are stored. Without it (the Load tab's reading) nothing is
+    written."""
     connected = [c for c in chargers if entries[c.pk]["car_connected"]]
     if not connected:
         return {}
     ids = [charger.pk for charger in connected]
-    defaults = dict(ChargerMode.objects.filter(charger__in=ids).values_list("charger_id", "mode"))
-    plans = _plans(connected, sessions, now)
+    if all(hasattr(charger, "default_mode") for charger in connected):  # build_scenario's
+        defaults = {c.pk: c.default_mode for c in connected if c.default_mode}
+    else:
+        defaults = dict(
+            ChargerMode.objects.filter(charger__in=ids).values_list("charger_id", "mode")
+        )
+    plans = _plans(connected, sessions, now, record=record)
     modes = {pk: plans[pk].mode if pk in plans else defaults.get(pk, ChargeMode.NOW) for pk in ids}
     found: dict[int, ModeInput] = {}
     by_mode: dict[str, list[Charger]] = {}
@@ -90,10 +102,15 @@ def decide(
                 entries,
                 fuses,
                 now,
+                record=record,
             )
         )
     if by_mode.get(ChargeMode.SURPLUS):
-        found.update(_surplus(installation, by_mode[ChargeMode.SURPLUS], sessions, entries, now))
+        found.update(
+            _surplus(
+                installation, by_mode[ChargeMode.SURPLUS], sessions, entries, now, record=record
+            )
+        )
     return found
 
 
@@ -101,7 +118,7 @@ def decide(
 
 
 def _plans(
-    chargers: list[Charger], sessions: dict[int, ChargeSession], now: datetime
+    chargers: list[Charger], sessions: dict[int, ChargeSession], now: datetime, *, record: bool
 ) -> dict[int, SessionPlan]:
     """Charger id -> the plan of its running session; a plan waiting on the charger is bound
     to the session that started within its claim time (a driver's plan only to their own
@@ -131,7 +148,7 @@ def _plans(
                 operators = _operators(chargers[0].installation_id)
             if row.set_by_id not in operators:
                 continue
-        updated = SessionPlan.objects.filter(pk=row.pk, session__isnull=True).update(
+        updated = not record or SessionPlan.objects.filter(pk=row.pk, session__isnull=True).update(
             session=session, baseline_energy_wh=0
         )
         if updated:
@@ -227,6 +244,8 @@ def _departures(
     entries: dict[int, dict[str, Any]],
     fuses: list[dict[str, Any]],
     now: datetime,
+    *,
+    record: bool,
 ) -> dict[int, ModeInput]:
     departures = [
         plans[c.pk].departure_at for c in chargers if plans[c.pk].departure_at is not None
@@ -278,7 +297,7 @@ def _departures(
             plan.delivered_wh = session.energy_wh
             plan.needed_wh = round(result.needed_wh) if needed is not None else None
             changed.append(plan)
-    if changed:
+    if changed and record:
         SessionPlan.objects.bulk_update(
             changed,
             [
@@ -314,6 +333,8 @@ def _surplus(
     sessions: dict[int, ChargeSession],
     entries: dict[int, dict[str, Any]],
     now: datetime,
+    *,
+    record: bool,
 ) -> dict[int, ModeInput]:
     settings_row = SurplusSettings.objects.filter(installation=installation).first()
     if settings_row is None:
@@ -349,7 +370,8 @@ def _surplus(
         stop_after=timedelta(minutes=settings_row.stop_after_minutes),
         one_phase=settings_row.one_phase_at_low_surplus,
     )
-    _save_states(chargers, sessions, stored, decisions)
+    if record:
+        _save_states(chargers, sessions, stored, decisions)
     return {
         pk: ModeInput(ChargeMode.SURPLUS, d.cap_a, 0, d.reason, one_phase=d.one_phase)
         for pk, d in decisions.items()

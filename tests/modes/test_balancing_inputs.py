@@ -192,8 +192,25 @@ def test_a_surplus_car_charges_on_one_phase_at_low_surplus_where_the_charger_can
 def _queries_of_a_solve(world: World) -> int:
     installation = Installation.objects.get(pk=world.site_a.pk)
     with CaptureQueriesContext(connection) as captured:
-        service.build_scenario(installation)
+        service.build_scenario(installation, record=True)
     return len(captured.captured_queries)
+
+
+def test_reading_the_snapshot_for_the_load_tab_writes_nothing(world: World) -> None:
+    services.set_session_plan(
+        world.charger_a1, by=world.dora, departure_at=timezone.now() + timedelta(hours=8),
+        energy_need_wh=5_000,
+    )  # fmt: skip
+    _plug_in(world.charger_a1)
+    _session(world.charger_a1, user=world.dora, minutes_ago=0)
+    _plug_in(world.charger_a2)
+    services.set_charger_mode(world.charger_a2, ChargeMode.SURPLUS)
+    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    modes = {entry["id"]: entry.get("mode") for entry in scenario["chargers"]}
+    assert modes == {"HARBOUR-A1": "departure", "HARBOUR-A2": "surplus"}
+    plan = SessionPlan.objects.get()
+    assert plan.session is None and plan.status == PlanStatus.PENDING
+    assert not SurplusState.objects.exists()
 
 
 def test_the_modes_cost_the_same_queries_for_three_chargers_as_for_twelve(world: World) -> None:
