@@ -14,6 +14,7 @@ the writes of plans and surplus states in bulk and the binding of a plan to a ne
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,6 +272,7 @@ def _departures(
             maximum = min(
                 entry["max_current"], _path_limit_a(entry, fuses_by_id, rotation[:phases])
             )
+            maximum = math.floor(maximum * 10 + 1e-6) / 10  # a current the engine can give
             result = planner.make_plan(
                 now,
                 plan.departure_at,
