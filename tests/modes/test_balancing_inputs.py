@@ -4,7 +4,7 @@ surplus state kept between solves, and a fixed number of queries per installatio
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -89,10 +89,18 @@ def test_a_departure_plan_caps_the_car_at_its_plan_and_stores_its_status(world: 
     decision = _balance(world)
     plan.refresh_from_db()
     assert plan.session == session and plan.status == PlanStatus.ON_TRACK
-    # no prices: every hour alike, so the need is planned from now at the current that meets it
+    # one flat price: every hour alike, so the need is planned from now on, the earliest first
+    # (up to the next hour at most 32 A, then what completes it)
     sent = _limits_sent()["HARBOUR-A1"]
-    assert 6.0 <= sent < 32.0 and plan.cap_a == sent
+    assert 6.0 <= sent <= 32.0 and plan.cap_a == sent
     assert plan.plan and plan.plan[0]["current_a"] == sent
+    planned_wh = sum(
+        slot["current_a"] * 690
+        * (datetime.fromisoformat(slot["end"]) - datetime.fromisoformat(slot["start"])).total_seconds()
+        / 3600
+        for slot in plan.plan
+    )  # fmt: skip
+    assert 3_000 <= planned_wh < 3_100
     entry = _entry(decision, world.charger_a1)
     assert entry["mode"] == "departure" and entry["priority"] == 0
     # the need delivered: met, paused
