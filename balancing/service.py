@@ -277,10 +277,7 @@ def fold_mode(entry: dict[str, Any], decision: mode_inputs.ModeInput) -> None:
     entry["mode"] = str(decision.mode)
     entry["mode_reason"] = decision.reason
     if decision.one_phase and entry["phases"] == 3:
-        entry["phases"] = 1
-        entry.pop("can_switch_phases", None)
-        entry.pop("active_phases", None)
-        entry["car_phases"] = None
+        _fold_one_phase(entry)
     if decision.cap_a is not None:
         _apply_cap(entry, decision.cap_a, "mode_cap")
     entry["priority"] += decision.priority_boost
@@ -288,6 +285,29 @@ def fold_mode(entry: dict[str, Any], decision: mode_inputs.ModeInput) -> None:
     if floor is not None and entry["min_current"] < floor <= entry["max_current"]:
         entry["mode_floor"] = {"from": entry["min_current"], "to": floor}
         entry["min_current"] = floor
+
+
+def _fold_one_phase(entry: dict[str, Any]) -> None:
+    """A surplus car to charge on one phase. The snapshot counts it on one phase only once the
+    charger is on one phase for sure: online, its last limit said one phase, and its draw shows
+    at most one phase in use. Until then it keeps its 3-phase footprint and ``switch_to_one_phase``
+    asks ``planned_changes`` to send the limit with one phase. Offline it keeps its 3 phases: its
+    failsafe profile (``send_failsafe``) is for all the charger's phases, and the car may take
+    the failsafe on each once the last limit expires."""
+    if not entry["online"]:
+        return
+    measured, car_phases = entry.get("measured"), entry.get("car_phases")
+    if measured is not None:
+        on_one = sum(1 for draw in measured if draw >= tuning.PHASE_UNUSED_BELOW_A) <= 1
+    else:
+        on_one = car_phases == 1
+    if entry.get("active_phases") == 1 and on_one:
+        entry["phases"] = 1
+        entry.pop("can_switch_phases", None)
+        entry.pop("active_phases", None)
+        entry["car_phases"] = None
+    else:
+        entry["switch_to_one_phase"] = True
 
 
 def solve_with_floors(scenario: dict[str, Any]) -> dict[str, Any]:
@@ -387,9 +407,15 @@ def planned_changes(
         if charger is None or entry is None or not entry["online"]:
             continue
         current, phases = float(allocation["current"]), int(allocation["phases"])
+        if entry.get("switch_to_one_phase") and phases == 3:
+            phases = 1  # counted on 3 phases until it is on one for sure (_fold_one_phase)
         in_force = limit_in_force(charger, now)
         if entry["car_connected"]:
-            due = not in_force or now - charger.limit_sent_at >= renew_after
+            due = (
+                not in_force
+                or now - charger.limit_sent_at >= renew_after
+                or phases != (charger.allocated_phases or charger.phases)
+            )
             if allocation.get("change", "none") == "none" and not due:
                 continue
         elif not (in_force and allocation.get("change", "none") != "none"):

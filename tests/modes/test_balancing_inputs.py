@@ -15,6 +15,7 @@ from balancing import service
 from balancing.models import BalancingTrigger
 from chargers.models import Charger, ChargeSession
 from chargers.services import register_charger
+from commands.models import Command
 from installations.models import Circuit, Installation
 from modes import inputs, services
 from modes.choices import ChargeMode, DayType, PlanStatus
@@ -192,9 +193,17 @@ def test_a_surplus_car_charges_on_one_phase_at_low_surplus_where_the_charger_can
     services.report_surplus(world.site_a, [7, 1, 1])
     decision = _balance(world)
     entry = _entry(decision, world.charger_a1)
-    assert entry["phases"] == 1 and entry["mode_cap"] == 7.0
+    # Told to switch, but counted on its 3 phases until it is on one for sure (_fold_one_phase).
+    assert entry["phases"] == 3 and entry["switch_to_one_phase"] and entry["mode_cap"] == 7.0
     allocation = next(a for a in decision.result["allocations"] if a["id"] == "HARBOUR-A1")
-    assert allocation == {**allocation, "current": 7.0, "phases": 1}
+    assert allocation["current"] == 7.0
+    sent = Command.objects.filter(
+        action="SetChargingProfile",
+        payload__csChargingProfiles__chargingProfileId=service.BALANCING_PROFILE_ID,
+    ).get()
+    period = sent.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]
+    assert (period["limit"], period["numberPhases"]) == (7.0, 1)
+    assert Charger.objects.get(pk=world.charger_a1.pk).allocated_phases == 1
 
 
 def _queries_of_a_solve(world: World) -> int:
