@@ -229,9 +229,14 @@ def _needed_wh(plan: SessionPlan, session: ChargeSession, soc: float | None) -> 
 def _price_slots(
     installation: Installation, start: datetime, end: datetime
 ) -> list[planner.PriceSlot]:
-    """The installation's prices from ``tariffs`` (one query); no price counts as the same."""
+    """The installation's prices from ``tariffs`` (one query); no price counts as the same, and
+    so does a price in another currency than the installation's (never compared as numbers)."""
     return [
-        planner.PriceSlot(slot.start, slot.end, slot.price_per_kwh)
+        planner.PriceSlot(
+            slot.start,
+            slot.end,
+            slot.price_per_kwh if slot.currency == installation.currency else None,
+        )
         for slot in price_slots(installation, start, end)
     ]
 

@@ -194,7 +194,8 @@ def set_session_plan(
     """Set the mode (and for By departure the departure and need) of the session running on
     ``charger``, or, with no car plugged in, of the next session that starts there within
     ``PLAN_CLAIM_MINUTES``. Replaces the plan it had. A driver (who may not operate the charger)
-    may only plan a session that is theirs or has no account."""
+    may only plan a session that is theirs or has no account, and may not replace the waiting
+    plan of someone else."""
     now = now or timezone.now()
     session = _active_session(charger)
     if (
@@ -239,7 +240,16 @@ def set_session_plan(
                 session=session, defaults={**values, "charger": charger}
             )
         else:
-            SessionPlan.objects.filter(charger=charger, session__isnull=True).delete()
+            waiting = SessionPlan.objects.select_for_update().filter(
+                charger=charger, session__isnull=True
+            )
+            if (
+                by is not None
+                and waiting.exclude(set_by=by).exists()
+                and not _may_operate(by, charger)
+            ):
+                raise PermissionDenied("Someone else has planned the next session here.")
+            waiting.delete()
             plan = SessionPlan.objects.create(charger=charger, **values)
         _request_solve(charger.installation_id, "session plan")
     return plan

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
 
 from modes.choices import PlanStatus
 from modes.planner import PriceSlot, make_plan
@@ -75,3 +78,25 @@ def test_a_price_gap_counts_as_the_dearest_known_price() -> None:
     prices = [PriceSlot(NOW + timedelta(hours=2), NOW + timedelta(hours=3), 0.10)]
     plan = make_plan(NOW, NOW + timedelta(hours=8), KW_AT_16A * 1000, prices=prices, **CAR)
     assert [(s.start.hour, s.current_a) for s in plan.slots] == [(20, 16.0)]
+
+
+def test_a_price_in_another_currency_is_never_compared_as_a_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from modes import inputs
+
+    start = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    slots = [
+        SimpleNamespace(
+            start=start, end=start + hour, price_per_kwh=Decimal("2.5"), currency="NOK"
+        ),
+        SimpleNamespace(
+            start=start + hour, end=start + 2 * hour, price_per_kwh=Decimal("0.2"), currency="EUR"
+        ),
+    ]
+    monkeypatch.setattr(inputs, "price_slots", lambda *_: slots)
+    got = inputs._price_slots(SimpleNamespace(currency="NOK"), start, start + 2 * hour)  # type: ignore[arg-type]
+    assert [slot.price_per_kwh for slot in got] == [Decimal("2.5"), None]

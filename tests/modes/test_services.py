@@ -240,3 +240,19 @@ def test_a_holiday_of_the_installation_counts_as_weekend_for_the_allowed_hours(
     )
     Holiday.objects.create(installation=world.site_a, date=datetime(2026, 12, 7).date(), name="X")
     assert services.next_allowed(world.charger_a1, monday_noon) == monday_noon  # weekend hours
+
+
+def test_a_driver_cannot_replace_someone_elses_waiting_plan(world: World) -> None:
+    departure = timezone.now() + timedelta(hours=9)
+    dora = services.set_session_plan(
+        world.charger_a1, by=world.dora, departure_at=departure, energy_need_wh=20_000
+    )
+    with pytest.raises(PermissionDenied, match="Someone else has planned"):
+        services.set_session_plan(
+            world.charger_a1, by=world.dave, departure_at=departure, energy_need_wh=5_000
+        )
+    assert SessionPlan.objects.get() == dora  # kept
+    owner = services.set_session_plan(
+        world.charger_a1, by=world.alice, departure_at=departure, energy_need_wh=8_000
+    )  # an owner may: they operate the charger
+    assert SessionPlan.objects.get() == owner
