@@ -62,14 +62,20 @@ def _range(request: Request, installation: Installation) -> tuple[datetime, date
         text = request.query_params.get(name)
         if not text:
             return None
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            if day is None:
-                raise exceptions.ValidationError({name: "Give a date or a time with its offset."})
-            moment = datetime.combine(day, datetime.min.time(), zone)
-        elif timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=zone)
+        problem = {name: "Give a date or a time with its offset, between 2000 and 2100."}
+        try:  # Django's parsers raise on a well-formed but impossible value (02-30, 25:00)
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                if day is None:
+                    raise exceptions.ValidationError(problem)
+                moment = datetime.combine(day, datetime.min.time(), zone)
+            elif timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=zone)
+        except (ValueError, OverflowError):
+            raise exceptions.ValidationError(problem) from None
+        if not 2000 <= moment.year <= 2100:
+            raise exceptions.ValidationError(problem)
         return moment
 
     start = read("from") or datetime.combine(
