@@ -371,6 +371,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-access-history": {"task": "auth_access.tasks.prune", "schedule": 24 * 3600.0},
     "expire-reservations": {"task": "auth_access.tasks.expire_reservations", "schedule": 30.0},
     "apply-due-prices": {"task": "reporting.tasks.apply_due_prices", "schedule": 60.0},
+    "price-finished-sessions": {
+        "task": "tariffs.tasks.price_finished_sessions",
+        "schedule": 60.0,
+    },
     "expire-exports": {"task": "reporting.tasks.expire_exports", "schedule": 3600.0},
     "run-event-consumers": {
         "task": "events.tasks.run_consumers",

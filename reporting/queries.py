@@ -7,6 +7,8 @@ Facts annotated on each session (``with_facts``):
   - ``price`` / ``currency``: the installation's price period in force when the session ended (a
     session in progress: now). A session that ended before the first period takes the first one.
   - ``cost``: energy (kWh) x price, rounded to the cent, per session; sums are sums of these.
+    A session priced slot by slot (``tariffs.SessionCost``: an installation with a tariff or
+    day-ahead prices) has its stored cost and currency instead, and its average price.
   - ``connected_s``: stop minus start, whole seconds (0 while in progress, as the model says);
     ``idle_s``: connected minus charging, never below 0.
 A session belongs to the period, day, week or month in which it *started*, in its installation's
@@ -26,6 +28,7 @@ from typing import Any
 
 from django.db.models import (
     BigIntegerField,
+    Case,
     CharField,
     Count,
     DateField,
@@ -41,6 +44,7 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Greatest, Now, Round
 from django.utils.dateparse import parse_datetime
@@ -125,26 +129,47 @@ def with_facts(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
     return facts_of(sessions)
 
 
-def facts_of(sessions: QuerySet[ChargeSession]) -> QuerySet[ChargeSession]:
+def facts_of(sessions: QuerySet[ChargeSession], priced: bool = True) -> QuerySet[ChargeSession]:
     """``with_facts`` without the tenancy check: for the rollup's own upkeep
-    (``reporting.rollup``), never for a query that serves a user."""
-    return (
-        _with_price_range(sessions)
-        .annotate(
-            price=Coalesce(F("price_range__price_per_kwh"), Value(Decimal(0)), output_field=PRICE),
+    (``reporting.rollup``), never for a query that serves a user. ``priced=False``: without
+    the priced costs (only for the migration that made the rollup, which runs before the
+    ``tariffs`` table exists; there is none to read then)."""
+    flat = _with_price_range(sessions).annotate(
+        flat_price=Coalesce(F("price_range__price_per_kwh"), Value(Decimal(0)), output_field=PRICE),
+    )
+    if not priced:
+        flat = flat.annotate(
+            price=F("flat_price"),
             currency=Coalesce(F("price_range__currency"), Value(""), output_field=CharField()),
-        )
-        .annotate(
-            cost=Round(
-                ExpressionWrapper(F("energy_wh") * F("price") / Value(1000), output_field=MONEY),
-                2,
-                output_field=MONEY,
-            ),
+            cost=_flat_cost(),
             connected_s=ConnectedSeconds(F("stopped_at"), F("started_at")),
         )
-        .annotate(
-            idle_s=Greatest(F("connected_s") - F("charging_seconds"), Value(0)),
+    else:
+        flat = flat.annotate(
+            # A session priced slot by slot (tariffs.SessionCost with a cost) has its own cost,
+            # currency and average price; the others the price in force at their end.
+            price=Case(
+                When(priced_cost__cost__isnull=False, then=F("priced_cost__price_per_kwh")),
+                default=F("flat_price"),
+                output_field=PRICE,
+            ),
+            currency=Case(
+                When(priced_cost__cost__isnull=False, then=F("priced_cost__currency")),
+                default=Coalesce(F("price_range__currency"), Value(""), output_field=CharField()),
+                output_field=CharField(),
+            ),
+            cost=Coalesce(F("priced_cost__cost"), _flat_cost(), output_field=MONEY),
+            connected_s=ConnectedSeconds(F("stopped_at"), F("started_at")),
         )
+    return flat.annotate(idle_s=Greatest(F("connected_s") - F("charging_seconds"), Value(0)))
+
+
+def _flat_cost() -> Round:
+    """Energy (kWh) x the price in force at the end, rounded to the cent."""
+    return Round(
+        ExpressionWrapper(F("energy_wh") * F("flat_price") / Value(1000), output_field=MONEY),
+        2,
+        output_field=MONEY,
     )
 
 

@@ -86,10 +86,10 @@ COLUMNS = (
 # ---------- upkeep ----------
 
 
-def _reference_sql(using: str) -> tuple[str, tuple[Any, ...]]:
+def _reference_sql(using: str, priced: bool = True) -> tuple[str, tuple[Any, ...]]:
     """The rollup's rows computed from the sessions by ``with_facts``, in ``COLUMNS`` order."""
     rows = (
-        facts_of(ChargeSession.objects.using(using).filter(FINISHED))
+        facts_of(ChargeSession.objects.using(using).filter(FINISHED), priced=priced)
         .annotate(
             day=LocalBucket("day", F("charger__installation__time_zone"), F("started_at")),
             group_installation=F("charger__installation_id"),
@@ -120,10 +120,10 @@ def _reference_sql(using: str) -> tuple[str, tuple[Any, ...]]:
     return f"SELECT {picked} FROM ({sql}) AS q ({aliases})", params
 
 
-def rebuild(using: str = "default") -> int:
+def rebuild(using: str = "default", priced: bool = True) -> int:
     """Recompute the whole rollup from the sessions (holding session writes off meanwhile);
-    the number of rows."""
-    select, params = _reference_sql(using)
+    the number of rows. ``priced=False``: see ``queries.facts_of``."""
+    select, params = _reference_sql(using, priced)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("LOCK TABLE chargers_chargesession IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute("DELETE FROM reporting_dailyusage")

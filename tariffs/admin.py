@@ -3,7 +3,7 @@ through the pages or the API (``tariffs.services`` keeps it append-only)."""
 
 from django.contrib import admin
 
-from tariffs.models import DayAheadPrice, Holiday, Tariff, TariffBand
+from tariffs.models import DayAheadPrice, Holiday, SessionCost, Tariff, TariffBand
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -60,3 +60,9 @@ class DayAheadPriceAdmin(_ReadOnly):
     list_display = ["installation", "start", "end", "price_per_kwh", "currency"]
     list_select_related = ["installation"]
     date_hierarchy = "start"
+
+
+@admin.register(SessionCost)
+class SessionCostAdmin(_ReadOnly):
+    list_display = ["session", "cost", "currency", "price_per_kwh", "energy_wh", "priced_at"]
+    raw_id_fields = ["session"]

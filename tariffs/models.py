@@ -175,3 +175,50 @@ class DayAheadPrice(TenantModel):
     @classmethod
     def driver_scope(cls, user: Any, action: Action) -> Q | None:
         return _members(user, action)
+
+
+class SessionCost(TenantModel):
+    """A finished session priced slot by slot (docs/tariffs.md "Cost"): its energy in each price
+    slot (an hour, or less where the price changes) times that slot's price, written once when
+    it has ended (``tariffs.costing``) so a later price change never rewrites it.
+
+    ``cost`` null: the session keeps the rule of a flat price (its energy times the price in
+    force when it ended): every slot was priced by the flat price, or its slots have prices in
+    more than one currency. Reports and the daily rollup read ``cost`` and ``currency`` in place
+    of that rule when it is set (``reporting.queries.facts_of``, the rollup's triggers)."""
+
+    tenancy_path = "session__charger__installation"
+
+    session = models.OneToOneField(
+        "chargers.ChargeSession",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="priced_cost",
+    )
+    cost = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    price_per_kwh = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="The session's average price: its cost over its energy.",
+    )
+    energy_wh = models.BigIntegerField(help_text="The session's energy when it was priced.")
+    stopped_at = models.DateTimeField(help_text="The session's end when it was priced.")
+    slots = models.JSONField(
+        default=list,
+        help_text="[{start, end, energy_wh, price_per_kwh, currency, source, cost}] in time order.",
+    )
+    priced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-session_id"]
+
+    def __str__(self) -> str:
+        return f"{self.cost} {self.currency} for session {self.session_id}"
+
+    @classmethod
+    def driver_scope(cls, user: Any, action: Action) -> Q | None:
+        """A driver sees the cost of their own sessions (as the sessions)."""
+        return Q(session__user=user) if action == Action.VIEW else None

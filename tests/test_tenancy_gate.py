@@ -31,7 +31,7 @@ from modes.models import ChargerMode, ChargingWindow, SessionPlan, SurplusSettin
 from portal.api.urls import router
 from portal.api.viewsets import TenantViewSetMixin
 from portal.tenancy import Action, TenantModel, TenantQuerySet, UnscopedQueryError
-from tariffs.models import DayAheadPrice, Holiday, Tariff, TariffBand
+from tariffs.models import DayAheadPrice, Holiday, SessionCost, Tariff, TariffBand
 from tests.conftest import World
 from upstream.models import UpstreamLink, UpstreamSettings
 from webhooks.models import Delivery, Endpoint
@@ -150,6 +150,10 @@ def _populate_everything(world: World) -> None:
         DayAheadPrice.objects.create(
             installation=charger.installation, start=now, end=now + timedelta(hours=1),
             price_per_kwh="0.10", currency="EUR",
+        )  # fmt: skip
+        SessionCost.objects.create(
+            session=charger.sessions.filter(status="completed").first(), cost="1.00",
+            currency="EUR", energy_wh=1000, stopped_at=now,
         )  # fmt: skip
 
 

@@ -185,7 +185,8 @@ DROP INDEX reporting_session_unfinished;
 def backfill(apps, schema_editor):
     from reporting.rollup import rebuild
 
-    rebuild(using=schema_editor.connection.alias)
+    # Without tariffs' priced costs: their table comes later (tariffs 0002) and is empty then.
+    rebuild(using=schema_editor.connection.alias, priced=False)
 
 
 class Migration(migrations.Migration):
