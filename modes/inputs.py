@@ -1,7 +1,7 @@
 """Charge modes as balancing inputs: for one installation at one moment, per car, a cap (A) and
 a priority change with a reason (docs/balancing.md "Charge modes").
 
-``balancing.service.build_scenario`` calls ``decide`` with what it has already read (chargers,
+``balancing.snapshot.build_scenario`` calls ``decide`` with what it has already read (chargers,
 running sessions, live states, the snapshot's entries and fuses) and folds each answer in like
 an upstream cap: the lower cap wins, a cap below the minimum pauses the car. The engine stays
 the authority: a mode can lower a car's current or raise its priority, never make a fuse give
@@ -54,7 +54,7 @@ class ModeInput:
     reason: str
     one_phase: bool = False
     # The least it must get if it charges at all (a raised car's catch-up current): Now cars
-    # of lower priority are then admitted only in what is left (balancing.service.fold_mode).
+    # of lower priority are then admitted only in what is left (balancing.folding.fold_mode).
     floor_a: float | None = None
 
 

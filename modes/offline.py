@@ -20,10 +20,12 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from django.db.models import Q
+
 from chargers.choices import SessionStatus
+from chargers.models import ChargeSession
 from commands.reserved import PLAN_PROFILE_ID  # next to Fusebox's other profile ids
 from modes.choices import ChargeMode, PlanStatus
-from modes.models import SessionPlan
 
 # Chargers keep at least this many periods per schedule (ChargingScheduleMaxPeriods; 24 is
 # common); a longer plan's tail is folded into its last period at the lowest limit it holds.
@@ -132,37 +134,43 @@ def plan_profiles(
     now: datetime,
 ) -> dict[int, dict[str, Any]]:
     """Charger id -> the TxProfile to send with its new limit, for the chargers among ``limits``
-    (charger id, current, phases) whose running session has a departure plan (planned once
-    at least). One query."""
-    plans = (
-        SessionPlan.objects.filter(
-            charger__in=[charger_id for charger_id, _, _ in limits],
-            session__status=SessionStatus.ACTIVE,
-            mode=ChargeMode.DEPARTURE,
+    (charger id, current, phases) whose running session has a departure plan (planned once at
+    least), or had one: a session whose plan's TxProfile was sent (``plan_profile_sent``) keeps
+    getting one, the envelope alone once the plan is gone. Its ClearChargingProfile may have
+    failed, and a stale TxProfile would override every lower limit until it expires. One query."""
+    sessions = (
+        ChargeSession.objects.filter(
+            charger__in=[charger_id for charger_id, _, _ in limits], status=SessionStatus.ACTIVE
         )
-        .exclude(status=PlanStatus.PENDING)
-        .select_related("session__connector")
+        .filter(
+            Q(plan_profile_sent=True)
+            | (Q(plan__mode=ChargeMode.DEPARTURE) & ~Q(plan__status=PlanStatus.PENDING))
+        )
+        .select_related("connector", "plan")
     )
-    by_charger = {plan.charger_id: plan for plan in plans}
+    by_charger = {session.charger_id: session for session in sessions}
     found = {}
     for charger_id, current_a, phases in limits:
-        plan = by_charger.get(charger_id)
-        if plan is None or plan.session is None:
+        session = by_charger.get(charger_id)
+        if session is None:
             continue
+        plan = getattr(session, "plan", None)
+        if plan is None or plan.mode != ChargeMode.DEPARTURE or plan.status == PlanStatus.PENDING:
+            plan = None  # the envelope alone: what the default profiles would give
         steps = periods(
             now,
             limit_a=current_a,
             limit_until=limit_until,
             failsafe_a=failsafe_a,
-            plan=restriction(plan.status, plan.plan, plan.departure_at),
-            departure=plan.departure_at,
-            met=plan.status == PlanStatus.MET,
+            plan=restriction(plan.status, plan.plan, plan.departure_at) if plan else None,
+            departure=plan.departure_at if plan else None,
+            met=plan is not None and plan.status == PlanStatus.MET,
         )
         found[charger_id] = tx_profile(
             steps,
             now=now,
-            connector_id=plan.session.connector.connector_id,
-            transaction_id=plan.session.pk,
+            connector_id=session.connector.connector_id,
+            transaction_id=session.pk,
             phases=phases,
         )
     return found

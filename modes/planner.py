@@ -11,7 +11,8 @@ than planned (the fuses were busy) is planned again over the time it has left. T
 - **Cannot be met**: even the car's maximum from now to the departure is not enough: cap = the
   maximum, priority raised.
 - **Behind**: the need cannot be met within the planning window (the time to the departure less
-  a reserve of ``RESERVE`` or a quarter of the time left, the smaller): priority raised, cap =
+  a reserve of ``RESERVE`` or a quarter of the time left, the smaller, but at least
+  ``MIN_RESERVE``: in the last minutes any need is behind): priority raised, cap =
   the catch-up current, the constant current that meets the need exactly at the departure.
 - **On track**: the cheapest slots of the planning window are filled first (the earlier of
   equal prices first) at the maximum, the last one at the current that completes the need (or
@@ -31,6 +32,9 @@ from itertools import pairwise
 from modes.choices import PlanStatus
 
 RESERVE = timedelta(minutes=30)
+# The last minutes are always reserve, however short the time left: balancing may not come back
+# before the departure to catch up a car that shared its current while "on track" in them.
+MIN_RESERVE = timedelta(minutes=5)
 # Below this the need counts as met (a meter's rounding).
 MET_BELOW_WH = 10.0
 
@@ -85,7 +89,7 @@ def _ceil_da(current_a: float) -> float:
 
 
 def reserve_for(time_left: timedelta) -> timedelta:
-    return min(RESERVE, time_left / 4)
+    return min(RESERVE, max(time_left / 4, MIN_RESERVE))
 
 
 def make_plan(

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Max, QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from balancing.engine.tuning import PHASE_UNUSED_BELOW_A
-from balancing.service import fuse_id
+from balancing.snapshot import fuse_id
 from chargers.models import MeterValue
 from installations.models import Installation
 from planning.replay import BaseLoad, ChargerSpec, FuseSpec, Site, Visit

@@ -28,7 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from balancing.models import BalancingDecision
-from balancing.service import fuse_id
+from balancing.snapshot import fuse_id
 from chargers.models import Charger, ChargeSession
 from installations.models import Circuit, Installation
 from planning import presets

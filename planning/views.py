@@ -62,6 +62,8 @@ class ReportPageMixin:
     ``?job=`` names); answers exports."""
 
     request: HttpRequest
+    form: PlanningForm
+    report: services.Report | None = None
     job: dict[str, Any] | None = None
 
     def run(self, form: PlanningForm) -> services.Report | None:
@@ -98,6 +100,18 @@ class ReportPageMixin:
         except _Redirect as redirect_to:
             return redirect(str(redirect_to))
         return self.exported(self.report, stem)
+
+    def report_context(self) -> dict[str, Any]:
+        """The page's form, report (or background run) and charts, and the query for exports."""
+        query = self.request.GET.copy()
+        query.pop("export", None)
+        return {
+            "form": self.form,
+            "report": self.report,
+            "job": self.job,
+            "charts": charts(self.report) if self.report else [],
+            "query": query.urlencode(),
+        }
 
     def exported(self, report: services.Report | None, stem: str) -> HttpResponse | None:
         wanted = self.request.GET.get("export", "")
@@ -137,17 +151,7 @@ class PlanningView(ReportPageMixin, InstallationPageMixin, TemplateView):
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("export", None)
-        context.update(
-            form=self.form,
-            report=self.report,
-            job=self.job,
-            charts=charts(self.report) if self.report else [],
-            query=query.urlencode(),
-        )
-        return context
+        return {**super().get_context_data(**kwargs), **self.report_context()}
 
 
 class NewSiteView(ReportPageMixin, LoginRequiredMixin, TemplateView):
@@ -177,14 +181,4 @@ class NewSiteView(ReportPageMixin, LoginRequiredMixin, TemplateView):
         return jobs.start_new_site(self.request.user, self.plan(form))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("export", None)
-        context.update(
-            form=self.form,
-            report=self.report,
-            job=self.job,
-            charts=charts(self.report) if self.report else [],
-            query=query.urlencode(),
-        )
-        return context
+        return {**super().get_context_data(**kwargs), **self.report_context()}

@@ -2,7 +2,7 @@
 
 A SetChargingProfile from upstream (or the profile of its RemoteStartTransaction) is a wish: it
 is never sent to the charger. ``store`` keeps it as an ``UpstreamCap``; balancing
-(``balancing.service.build_scenario``) asks ``caps_of`` for the limit the stored profiles give
+(``balancing.snapshot.build_scenario``) asks ``caps_of`` for the limit the stored profiles give
 now and uses it as one more cap on the charger, below its own maximum: upstream can lower a car's
 current, never raise it above what the fuses allow.
 

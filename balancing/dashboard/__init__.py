@@ -1,6 +1,6 @@
 """What balancing is doing at one installation now: the read model of the Load tab and its API.
 
-``load_dashboard`` reads once (``service.build_scenario``: the numbers the engine sees, the main
+``load_dashboard`` reads once (``snapshot.build_scenario``: the numbers the engine sees, the main
 fuse's limit following a live available current while it is valid), adds names, live power and
 the latest decisions, and ``compose_dashboard`` (pure) turns that into plain dataclasses:
 

@@ -23,7 +23,7 @@ from balancing.dashboard.view import (
 )
 from balancing.engine.notes import Note, NoteWriter
 from balancing.models import BalancingTrigger
-from balancing.service import rotation_indexes, to_installation_phases
+from balancing.snapshot import rotation_indexes, to_installation_phases
 from commands import routing
 from installations.models import Installation
 

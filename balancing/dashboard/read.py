@@ -16,7 +16,7 @@ from django.utils import timezone
 from balancing.dashboard.compose import compose_dashboard
 from balancing.dashboard.view import DEFAULT_DECISION_COUNT, LoadDashboard
 from balancing.models import BalancingDecision
-from balancing.service import build_scenario
+from balancing.snapshot import build_scenario
 from commands import routing
 from installations.models import Installation
 from portal.tenancy import assert_restricted

@@ -7,7 +7,7 @@ Run it with the embedded database and Redis (its own folder)::
         .venv/bin/python -m bench.modes --chargers 1000
 
 It creates one installation (a main fuse and rows of 20 chargers), a running session on every
-charger, then times ``balancing.service.build_scenario(record=True)`` (the live loop's reading,
+charger, then times ``balancing.snapshot.build_scenario(record=True)`` (the live loop's reading,
 modes' writes included) and counts its queries: first with every car in Now, then with a
 quarter of the cars each in By departure (a plan of 8 hours over hourly prices), Scheduled
 (outside its hours) and Surplus (with a reading).
@@ -125,7 +125,7 @@ def measure(site_id: int, runs: int) -> tuple[float, float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from balancing.service import build_scenario
+    from balancing.snapshot import build_scenario
     from installations.models import Installation
 
     site = Installation.objects.get(pk=site_id)

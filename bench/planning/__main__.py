@@ -185,7 +185,7 @@ def build(history_step_s: int, seed: int) -> tuple[object, float]:
 
 def run(depot: object, recorded_kwh: float) -> None:
     from accounts.models import User
-    from balancing.service import fuse_id
+    from balancing.snapshot import fuse_id
     from installations.models import Circuit
     from planning import history as history_module
     from planning import services

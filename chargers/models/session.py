@@ -73,6 +73,12 @@ class ChargeSession(TenantModel):
         help_text="When the connector last started Charging, while it still is.",
     )
     reservation_id = models.IntegerField(null=True, blank=True)
+    plan_profile_sent = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A departure plan's TxProfile was sent for this transaction: every later limit "
+        "carries one (modes.offline), so a stale one never outlives a lower limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

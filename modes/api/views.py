@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
@@ -118,14 +117,11 @@ class _PlanViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         serializer = SessionPlanInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.check_owner(owner)
-        try:
-            plan = services.set_session_plan(
-                self.charger_of(owner),
-                by=request.user,  # type: ignore[arg-type]
-                **serializer.validated_data,
-            )
-        except PermissionDenied as error:  # another driver's session: said why
-            raise exceptions.PermissionDenied(str(error)) from None
+        plan = services.set_session_plan(  # another driver's session: 403 with the reason
+            self.charger_of(owner),
+            by=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
         plan = SessionPlan.objects.select_related("charger__installation").get(pk=plan.pk)
         return Response(SessionPlanSerializer(plan).data)
 
@@ -135,10 +131,7 @@ class _PlanViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         plan = self._visible(self.plan_of(owner))
         if plan is None:
             raise exceptions.NotFound("No plan here.")
-        try:
-            services.clear_session_plan(plan, by=request.user)  # type: ignore[arg-type]
-        except PermissionDenied as error:
-            raise exceptions.PermissionDenied(str(error)) from None
+        services.clear_session_plan(plan, by=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def check_owner(self, owner: Any) -> None:

@@ -18,7 +18,7 @@ from auth_access.choices import ReservationStatus
 from auth_access.models import ChargeCard, Reservation
 from auth_access.virtual_tags import virtual_id_tag
 from balancing.engine import solve
-from balancing.service import build_scenario
+from balancing.snapshot import build_scenario
 from chargers.models import ChargeSession, Connector
 from commands.choices import CommandStatus
 from commands.models import Command

@@ -19,7 +19,8 @@ loaded = sorted(name for name in sys.modules
                 if name.split('.')[0] in ('django', 'rest_framework', 'celery', 'portal',
                                           'chargers', 'installations', 'ocpp_bridge', 'accounts',
                                           'auth_access', 'reporting')
-                or name in ('balancing.service', 'balancing.models', 'balancing.dashboard'))
+                or name in ('balancing.service', 'balancing.snapshot', 'balancing.models',
+                            'balancing.dashboard'))
 print(json.dumps(loaded))
 """
 

@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from balancing import service
+from balancing import service, snapshot
 from balancing.models import BalancingTrigger
 from chargers.models import Charger
 from chargers.services import register_charger
@@ -206,17 +206,17 @@ def test_an_offline_charger_keeps_its_limit_reserved_until_it_expires(world: Wor
     Charger.objects.filter(pk=world.charger_a1.pk).update(
         allocated_current_a=20, limit_sent_at=timezone.now()
     )
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
     loads = {fuse["id"]: fuse["base_load"] for fuse in scenario["fuses"]}
     # 20 A still in force, 6 A of it the engine reserves as failsafe: 14 A more on both fuses.
-    assert loads[service.fuse_id(world.row_a.pk)] == [14, 14, 14]
-    assert loads[service.fuse_id(world.main_a.pk)] == [14, 14, 14]
+    assert loads[snapshot.fuse_id(world.row_a.pk)] == [14, 14, 14]
+    assert loads[snapshot.fuse_id(world.main_a.pk)] == [14, 14, 14]
     Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[40, 40, 40])
     service.balance(world.site_a.pk, BalancingTrigger.MANUAL)
     assert _limits_sent()["HARBOUR-A2"] == 40 - 20  # not 40 - 6
 
     _age_limits(10_000)  # expired: the charger is at its failsafe, which the engine reserves
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
     assert all(fuse["base_load"] == [0, 0, 0] for fuse in scenario["fuses"])
 
 
@@ -254,5 +254,5 @@ def test_a_charger_that_reports_no_current_is_unknown_not_idle(world: World) -> 
 
 
 def _entry(world: World, identity: str) -> dict:
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
     return next(c for c in scenario["chargers"] if c["id"] == identity)

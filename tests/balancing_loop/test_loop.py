@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from balancing import service, tasks
+from balancing import service, snapshot, tasks
+from balancing.engine import solve
 from balancing.models import BalancingDecision, BalancingTrigger
 from chargers.choices import ConnectorStatus
 from chargers.models import Charger, ChargeSession
@@ -59,8 +60,8 @@ def _limits_sent() -> dict[str, float]:
 
 
 def test_rotation_places_charger_phases_on_installation_phases() -> None:
-    assert service.rotation_indexes("L2L3L1") == [1, 2, 0]
-    assert service.to_installation_phases([16.0, 15.0, None], "L2L3L1") == [0.0, 16.0, 15.0]
+    assert snapshot.rotation_indexes("L2L3L1") == [1, 2, 0]
+    assert snapshot.to_installation_phases([16.0, 15.0, None], "L2L3L1") == [0.0, 16.0, 15.0]
 
 
 def test_snapshot_has_the_fuse_tree_live_measurements_and_sessions(world: World) -> None:
@@ -71,7 +72,7 @@ def test_snapshot_has_the_fuse_tree_live_measurements_and_sessions(world: World)
         started_at=timezone.now(), meter_start_wh=0, energy_wh=4200,
     )  # fmt: skip
     Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[40, 50, 70])
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
 
     fuses = {fuse["id"]: fuse for fuse in scenario["fuses"]}
     main, row = fuses[f"circuit-{world.main_a.pk}"], fuses[f"circuit-{world.row_a.pk}"]
@@ -91,7 +92,7 @@ def test_snapshot_has_the_fuse_tree_live_measurements_and_sessions(world: World)
         4200,
     )
     assert (a2["online"], a2["car_connected"]) == (False, False)
-    service.solve(scenario)  # the engine accepts it
+    solve(scenario)  # the engine accepts it
 
 
 def test_balance_sends_limits_that_keep_every_fuse_safe(world: World) -> None:
@@ -215,7 +216,7 @@ class TestAvailableCurrentApi:
         assert redis.exists(
             tasks.QUEUED_KEY.format(installation_id=world.site_a.pk)
         )  # solve queued
-        scenario = service.build_scenario(site)
+        scenario = snapshot.build_scenario(site)
         main = next(fuse for fuse in scenario["fuses"] if fuse["parent"] is None)
         assert main["limit"] == [40, 45.5, 50]
 
@@ -226,7 +227,7 @@ class TestAvailableCurrentApi:
             available_current_a=[10, 10, 10],
             available_current_valid_until=timezone.now() - timedelta(seconds=1),
         )
-        scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+        scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
         main = next(fuse for fuse in scenario["fuses"] if fuse["parent"] is None)
         assert main["limit"] == [63, 63, 63]
 

@@ -14,7 +14,7 @@ from django.core import mail
 from django.utils import timezone
 
 from alerts import outbox
-from balancing import service, watch
+from balancing import service, snapshot, watch
 from balancing.engine import solve
 from balancing.models import BalancingTrigger, WatchEpisode
 from chargers.choices import ConnectorStatus
@@ -57,7 +57,7 @@ def draw(charger: Charger, currents: tuple[float, float, float]) -> None:
 def look(site: Installation, at: datetime) -> list[Any]:
     """One solve of ``site`` as the loop does it, watched at ``at``; the events written."""
     installation = Installation.objects.get(pk=site.pk)
-    scenario = service.build_scenario(installation)
+    scenario = snapshot.build_scenario(installation)
     result = solve(scenario)
     chargers = {c.ocpp_identity: c for c in installation.chargers.prefetch_related("connectors")}
     return watch.observe(installation, scenario, result, chargers, now=at)

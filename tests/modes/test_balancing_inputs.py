@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from balancing import service
+from balancing import service, snapshot
 from balancing.models import BalancingTrigger
 from chargers.models import Charger, ChargeSession
 from chargers.services import register_charger
@@ -209,7 +209,7 @@ def test_a_surplus_car_charges_on_one_phase_at_low_surplus_where_the_charger_can
 def _queries_of_a_solve(world: World) -> int:
     installation = Installation.objects.get(pk=world.site_a.pk)
     with CaptureQueriesContext(connection) as captured:
-        service.build_scenario(installation, record=True)
+        snapshot.build_scenario(installation, record=True)
     return len(captured.captured_queries)
 
 
@@ -222,7 +222,7 @@ def test_reading_the_snapshot_for_the_load_tab_writes_nothing(world: World) -> N
     _session(world.charger_a1, user=world.dora, minutes_ago=0)
     _plug_in(world.charger_a2)
     services.set_charger_mode(world.charger_a2, ChargeMode.SURPLUS)
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
     modes = {entry["id"]: entry.get("mode") for entry in scenario["chargers"]}
     assert modes == {"HARBOUR-A1": "departure", "HARBOUR-A2": "surplus"}
     plan = SessionPlan.objects.get()

@@ -113,6 +113,27 @@ def test_every_limit_of_a_planned_session_carries_its_tx_profile(world: World) -
     assert Command.objects.filter(
         charger=world.charger_a1, action="ClearChargingProfile", payload={"id": 1003}
     ).exists()
+    # That clear may fail (refused, lost): a stale TxProfile would then override every lower
+    # limit until it expires. So the session's later limits still carry one, the envelope alone.
+    session.refresh_from_db()
+    assert session.plan_profile_sent
+    now = timezone.now()
+    (envelope,) = offline.plan_profiles(
+        [(world.charger_a1.pk, 7.0, 3)], failsafe_a=failsafe, limit_until=now + timedelta(minutes=5),
+        now=now,
+    ).values()  # fmt: skip
+    schedule = envelope["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+    assert envelope["csChargingProfiles"]["transactionId"] == session.pk
+    assert [p["limit"] for p in schedule] == [7.0, failsafe]  # the new, lower limit, then failsafe
+    # a session that never had a plan gets none
+    ChargeSession.objects.filter(pk=session.pk).update(plan_profile_sent=False)
+    SessionPlan.objects.filter(session=session).delete()
+    assert (
+        offline.plan_profiles(
+            [(world.charger_a1.pk, 7.0, 3)], failsafe_a=failsafe, limit_until=now, now=now
+        )
+        == {}
+    )
 
 
 PASSWORD = "offline-plan"

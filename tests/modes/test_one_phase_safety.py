@@ -1,4 +1,4 @@
-"""A surplus car told to charge on one phase (``balancing.service._fold_one_phase``) is counted on
+"""A surplus car told to charge on one phase (``balancing.folding._fold_one_phase``) is counted on
 one phase only once its charger is on one for sure; offline, or still drawing on three, it keeps
 its 3-phase footprint, so the fuses never carry a draw the engine did not count (review of
 2026-12-04: an offline charger's failsafe and a car still on three phases were under-counted)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from balancing.engine import solve
-from balancing.service import fold_mode
+from balancing.folding import fold_mode
 from modes.choices import ChargeMode
 from modes.inputs import ModeInput
 from tests.balancing.builders import charger, currents, scenario

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from balancing.models import BalancingDecision, BalancingTrigger
-from balancing.service import fuse_id
+from balancing.snapshot import fuse_id
 from chargers.models import ChargeSession
 from planning import services
 from planning.changes import Changes

@@ -10,7 +10,7 @@ from ocpp.exceptions import InternalError, NotSupportedError, PropertyConstraint
 from ocpp.v16 import call
 
 from auth_access.models import ChargeCard
-from balancing import service
+from balancing import service, snapshot
 from balancing.models import BalancingTrigger
 from chargers.models import Charger, ChargeSession
 from commands.choices import CommandSource
@@ -305,7 +305,7 @@ def test_a_remote_start_profile_becomes_a_cap_of_that_transaction(
     )
     a1.settle()
     Installation.objects.filter(pk=world.site_a.pk).update(available_current_a=[32, 32, 32])
-    scenario = service.build_scenario(Installation.objects.get(pk=world.site_a.pk))
+    scenario = snapshot.build_scenario(Installation.objects.get(pk=world.site_a.pk))
     entry = next(c for c in scenario["chargers"] if c["id"] == identity)
     assert entry["max_current"] == 8
     assert UpstreamCap.objects.get().session_id == started["transactionId"]
