@@ -50,7 +50,7 @@ SENDER_THREADS = 8
 DRAIN_LIMIT = 50  # deliveries sent to one endpoint per claim
 WRITE_BATCH = 10  # successful deliveries written in one UPDATE
 POLL_S = 0.1  # how often a running sender looks for new due deliveries
-LINGER_S = 3.0  # a sender with nothing to do waits this long for more before it ends
+LINGER_S = 3.0  # a sender that ran out of work waits this long for more before it ends
 REST_AFTER_FAILURE = timedelta(seconds=5)  # an endpoint that just failed waits this long
 SENDER_LOCK_KEY = "fusebox:webhooks:sender"
 SENDER_LOCK_S = 15  # a sender that died frees the lock after this long
@@ -114,9 +114,10 @@ def send_due(limit: int = CLAIM_BATCH) -> int:
 def run_sender(run_for_s: float, poll_s: float = POLL_S, linger_s: float = LINGER_S) -> int | None:
     """Send for up to ``run_for_s`` seconds while there is work: a thread that is done with an
     endpoint takes the next one claimed, without waiting for the others, so a receiver that
-    hangs holds its own thread only. Ends when nothing was due for ``linger_s`` (events
-    come in bursts; starting a new task costs more than waiting a moment) and nothing is under
-    way.
+    hangs holds its own thread only. Ends when nothing was due for ``linger_s`` after it sent
+    something (events come in bursts; starting a new task costs more than waiting a moment) and
+    nothing is under way; at once when nothing is due at its first look (the beat's call every
+    few seconds must not hold a worker process idle).
 
     One sender runs at a time (a Redis lock, refreshed while it runs): it looks for new work
     every ``poll_s``, so a wake-up or beat while it runs has nothing to add, and it must not
@@ -133,6 +134,7 @@ def run_sender(run_for_s: float, poll_s: float = POLL_S, linger_s: float = LINGE
         with ThreadPoolExecutor(SENDER_THREADS, "webhooks") as pool:
             running: set[Future[int]] = set()
             last_work = time.monotonic()
+            worked = False
             while True:
                 now = time.monotonic()
                 free = SENDER_THREADS - len(running)
@@ -141,9 +143,10 @@ def run_sender(run_for_s: float, poll_s: float = POLL_S, linger_s: float = LINGE
                     claimed = claim_endpoints(free)
                     running |= {pool.submit(_drain_on_thread, pk) for pk in claimed}
                     if claimed:
-                        last_work = now
+                        last_work, worked = now, True
                 if not running:
-                    if now - last_work >= linger_s or now - started >= run_for_s:
+                    idle = now - last_work >= linger_s or now - started >= run_for_s
+                    if idle or not worked:  # nothing due at the first look: no wait for more
                         break
                     time.sleep(poll_s)
                     continue

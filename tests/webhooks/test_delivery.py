@@ -464,3 +464,12 @@ def test_the_disabled_e_mail_is_retried_when_the_mail_server_fails(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert tasks.email_owners_disabled(endpoint.pk) == 1  # the retry, once mail works
     assert mail.outbox[0].to == ["alice@example.com"]
+
+
+def test_a_sender_with_nothing_due_ends_at_once(world: World) -> None:
+    """The beat calls the sender every few seconds: with nothing due it must not hold a worker
+    process for its linger time."""
+    started = time.monotonic()
+    assert sender.run_sender(run_for_s=10.0, linger_s=3.0) == 0
+    assert time.monotonic() - started < 1.0
+    assert not get_redis().exists(sender.SENDER_LOCK_KEY)
