@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("upstream.urls")),
     path("", include("modes.urls")),
     path("", include("planning.urls")),
+    path("", include("tariffs.urls")),
     path("", include("alerts.urls")),
     path("invitations/<str:token>/", member_views.InvitationView.as_view(), name="invitation"),
     path("accounts/api-tokens/", account_views.ApiTokensView.as_view(), name="api_tokens"),

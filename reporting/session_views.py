@@ -6,7 +6,9 @@ values download as verbatim text or the transparency software's XML."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,11 +21,14 @@ from django.views.generic import TemplateView
 
 from chargers.models import ChargeSession
 from installations.views import InstallationPageMixin
+from portal.tenancy import Action
 from portal.views import TenantMixin
 from reporting.charts import bar_chart, line_chart
 from reporting.detail import SessionDetail, session_detail, signed_values
 from reporting.queries import with_facts
 from reporting.signed import signed_text, signed_xml
+from tariffs.choices import PriceSource
+from tariffs.models import SessionCost
 
 HOUR_STEP = timedelta(hours=1)
 
@@ -46,6 +51,7 @@ class SessionDetailMixin(TenantMixin):
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         detail = session_detail(self.get_session(), self.request.user)  # type: ignore[attr-defined]
         context.update(session_context(detail))
+        context["cost_slots"] = cost_slots(detail, self.request.user)  # type: ignore[attr-defined]
         context["signed_urls"] = {
             ext: self.request.path + f"signed.{ext}"  # type: ignore[attr-defined]
             for ext in SIGNED_TYPES
@@ -111,6 +117,45 @@ def session_context(detail: SessionDetail) -> dict[str, Any]:
             for start, wh in detail.hours
         ],
     }
+
+
+@dataclass(frozen=True)
+class CostSlot:
+    """One price slot of a session priced slot by slot, in the installation's time zone."""
+
+    start: datetime
+    end: datetime
+    energy_wh: int
+    price_per_kwh: Decimal
+    currency: str
+    source: str
+    cost: Decimal
+
+
+def cost_slots(detail: SessionDetail, viewer: Any) -> list[CostSlot]:
+    """The slots of the session's stored cost (``tariffs.SessionCost``), when it was priced slot
+    by slot; empty under a flat price (its one line is the Cost figure)."""
+    priced = (
+        SessionCost.objects.restrict(viewer, Action.VIEW)
+        .filter(session=detail.session, cost__isnull=False)
+        .first()
+    )
+    if priced is None:
+        return []
+    zone = detail.zone
+    return [
+        CostSlot(
+            datetime.fromisoformat(slot["start"]).astimezone(zone),
+            datetime.fromisoformat(slot["end"]).astimezone(zone),
+            int(slot["energy_wh"]),
+            Decimal(str(slot["price_per_kwh"])),
+            slot["currency"],
+            PriceSource(slot["source"]).label,
+            Decimal(str(slot["cost"])).quantize(Decimal("0.01")),
+        )
+        for slot in priced.slots
+        if slot.get("price_per_kwh") is not None
+    ]
 
 
 class InstallationSessionView(SessionDetailMixin, InstallationPageMixin, TemplateView):
