@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
 from installations.views import InstallationPageMixin
@@ -118,9 +119,19 @@ class PricesView(InstallationPageMixin, TemplateView):
     def tariffs(self) -> Any:
         return self.restricted(Tariff).filter(installation=self.installation)
 
+    @cached_property
+    def tariff_list(self) -> list[Tariff]:
+        """The installation's tariffs with their bands, newest first (one read per request)."""
+        return list(self.tariffs().prefetch_related("bands").order_by("-effective_from"))
+
+    @cached_property
+    def current_tariff(self) -> Tariff | None:
+        now = timezone.now()
+        return next((t for t in self.tariff_list if t.effective_from <= now), None)
+
     def forms(self, posted: str | None = None) -> dict[str, Any]:
         data = self.request.POST if posted else None
-        current = services.tariff_in_force(self.installation)
+        current = self.current_tariff
         initial = {"currency": current.currency if current else self.installation.currency}
         if current is not None:
             initial |= {
@@ -138,8 +149,8 @@ class PricesView(InstallationPageMixin, TemplateView):
         if "tariff_form" not in context:
             context.update(self.forms())
         now = timezone.now()
-        tariffs = list(self.tariffs().prefetch_related("bands").order_by("-effective_from"))
-        current = next((t for t in tariffs if t.effective_from <= now), None)
+        tariffs = self.tariff_list
+        current = self.current_tariff
         flat = (
             self.restricted(PricePeriod, Action.VIEW)
             .filter(installation=self.installation, effective_from__lte=now)
