@@ -344,7 +344,7 @@ class Bridge:
                 level,
                 "%d connections, %d messages (%.0f/s), loop lag p99 %.0f ms max %.0f ms, %s,"
                 " batches: %s, admissions: %s (%s), %s, slowest Redis round %.0f ms,"
-                " %d meter rows written, %d waiting%s",
+                " %d meter rows written, %d waiting, upstream lane: %s%s",
                 len(self.server.connections),
                 messages,
                 messages / self.stats_interval_s,
@@ -358,6 +358,7 @@ class Bridge:
                 slowest_round_s * 1000,
                 self.meters.rows_written,
                 self.meters.pending,
+                self.upstream.db.take_stats(),
                 f", {self.collector.take_stats()}" if self.collector else "",
             )
 

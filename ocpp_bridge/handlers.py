@@ -18,6 +18,7 @@ sessions in progress are loaded once per connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -374,9 +375,18 @@ class BridgeChargePoint(ChargerConnection):
             )
             future.add_done_callback(self._log_failure)
             if self.upstream is not None:
-                future.add_done_callback(lambda _: self.upstream and self.upstream.wake())
+                future.add_done_callback(self._meter_values_queued)
         elif self.upstream is not None:
             self.upstream.relay("MeterValues", payload)
+
+    def _meter_values_queued(self, future: asyncio.Future[outbox.Pending | None]) -> None:
+        """Hand the link the MeterValues just queued (sent from memory when nothing older
+        waits)."""
+        if self.upstream is None or future.cancelled() or future.exception() is not None:
+            return
+        message = future.result()
+        if message is not None:
+            self.upstream.queued(message)
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:

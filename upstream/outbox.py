@@ -125,25 +125,40 @@ def queue_message(
     )
 
 
-def queue_meter_values(charger_id: int, session_id: int, payload: dict[str, Any]) -> None:
-    """A transaction's MeterValues, queued behind the charger's earlier messages (one INSERT;
-    a transaction id that is no session of this charger queues nothing)."""
+def queue_meter_values(charger_id: int, session_id: int, payload: dict[str, Any]) -> Pending | None:
+    """A transaction's MeterValues, queued behind the charger's earlier messages (one
+    statement). It returns the message as ``pending`` would, with upstream's transaction id
+    when upstream has one already, so the link can send it without reading it back; None (and
+    nothing queued) when the transaction id is no session of this charger."""
     close_old_connections()
     table = connection.ops.quote_name(UpstreamMessage._meta.db_table)
     sessions = connection.ops.quote_name(ChargeSession._meta.db_table)
+    mapping = connection.ops.quote_name(UpstreamTransaction._meta.db_table)
+    stored = storable(payload)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (charger_id, session_id, action, payload, created_at, attempts)"
+            f"WITH queued AS (INSERT INTO {table}"
+            " (charger_id, session_id, action, payload, created_at, attempts)"
             f" SELECT %s, id, %s, %s::jsonb, now(), 0 FROM {sessions}"
-            " WHERE id = %s AND charger_id = %s",
+            " WHERE id = %s AND charger_id = %s RETURNING id, session_id)"
+            f" SELECT queued.id, mapping.upstream_transaction_id FROM queued"
+            f" LEFT JOIN {mapping} mapping ON mapping.session_id = queued.session_id",
             [
                 charger_id,
                 str(QueuedAction.METER_VALUES),
-                json.dumps(storable(payload)),
+                json.dumps(stored),
                 session_id,
                 charger_id,
             ],
         )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message_id, upstream_id = row
+    if upstream_id is None:  # its StartTransaction is not answered yet
+        return Pending(message_id, str(QueuedAction.METER_VALUES), stored, session_id, False)
+    mapped = {**stored, "transactionId": upstream_id}
+    return Pending(message_id, str(QueuedAction.METER_VALUES), mapped, session_id, True)
 
 
 def replace_inferred_stop(session_id: int, payload: dict[str, Any]) -> bool:

@@ -4,6 +4,11 @@ ids; a message upstream refuses or leaves unanswered tried again after a pause a
 (marked failed) after ``outbox.MAX_ATTEMPTS`` attempts; live messages in between
 (docs/upstream.md, "Delivery").
 
+A transaction MeterValues is handed over once its row is written (``queued``): while the link
+knows the queue holds nothing else unsent (``_in_sync``), it is sent from memory, without
+reading the queue back; anything else (a Start or Stop, a message upstream refused, a new
+connection, the minute's poll) makes the link read the queue again, in order.
+
 ``Link`` provides what this uses: ``ready``, ``upstream``, ``call``, ``manager``,
 ``charger_id``, ``identity``, ``call_timeout_s``, ``retry_interval_s``.
 """
@@ -44,6 +49,8 @@ class QueueDelivery:
     _live: deque[tuple[str, dict[str, Any]]]
     _wake: asyncio.Event
     _queue_dirty: bool
+    _in_sync: bool
+    _memory: deque[outbox.Pending]
     _last_meter_values: dict[int, dict[str, Any]]
     upstream: Any
     manager: Any
@@ -63,8 +70,23 @@ class QueueDelivery:
 
     def wake(self) -> None:
         """A message was queued durably: deliver it when connected and accepted."""
-        self._queue_dirty = True
+        self._reread()
         self._wake.set()
+
+    def queued(self, message: outbox.Pending) -> None:
+        """A transaction MeterValues was queued durably (``message``: its row, as ``pending``
+        gives it): sent from memory when every unsent row of the queue is known to the link,
+        else read back with the others."""
+        if self._in_sync and not self._queue_dirty and message.mapped and self.ready:
+            self._memory.append(message)
+            self._wake.set()
+        else:
+            self.wake()
+
+    def _reread(self) -> None:
+        """The queue may hold rows the link does not know: read it before sending more."""
+        self._queue_dirty = True
+        self._in_sync = False
 
     @property
     def db(self) -> Any:
@@ -82,6 +104,7 @@ class QueueDelivery:
 
     async def _deliver(self) -> None:
         """Until the connection ends: the durable queue in order, live messages in between."""
+        self._reread()  # a new connection starts from the queue as written
         while self.ready:
             self._wake.clear()
             progressed = await self._deliver_queued()
@@ -101,7 +124,7 @@ class QueueDelivery:
                         {closed, woken}, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
                     )
                     if not done:
-                        self._queue_dirty = True
+                        self._reread()
                 finally:
                     closed.cancel()
                     woken.cancel()
@@ -112,16 +135,21 @@ class QueueDelivery:
         """Send what the queue holds, in order; True if anything was sent."""
         progressed = False
         while self.ready:
-            if not self._queue_dirty:
+            if self._queue_dirty:
+                self._queue_dirty = False  # set again by wake() for what is queued from now on
+                self._in_sync = False
+                self._memory.clear()  # written, so read back below
+                batch = await self.db(outbox.pending, self.charger_id, QUEUE_BATCH)
+                if len(batch) == QUEUE_BATCH:
+                    self._queue_dirty = True  # more behind this batch
+            elif self._memory:
+                batch = list(self._memory)
+                self._memory.clear()
+            else:
                 return progressed
-            self._queue_dirty = False  # set again by wake() for what is queued from now on
-            batch = await self.db(outbox.pending, self.charger_id, QUEUE_BATCH)
-            if not batch:
-                return progressed
-            if len(batch) == QUEUE_BATCH:
-                self._queue_dirty = True  # more behind this batch
             for message in batch:
                 if not self.ready:
+                    self._reread()
                     return progressed
                 if not message.mapped:
                     # Its StartTransaction may have been answered in this batch: ask again.
@@ -144,11 +172,16 @@ class QueueDelivery:
                     )
                 sent = await self._send_queued(message)
                 if sent is None:
+                    self._reread()
                     return progressed  # the connection is gone: it stays queued
                 progressed = True
                 if not sent:  # tried again after a pause, before anything behind it
-                    self._queue_dirty = True
+                    self._reread()
                     return progressed
+            # Every row read (or handed over) is answered, and a row written since would have
+            # asked for a read: the queue holds nothing unsent the link does not know.
+            if not self._queue_dirty:
+                self._in_sync = True
         return progressed
 
     async def _send_queued(self, message: outbox.Pending) -> bool | None:

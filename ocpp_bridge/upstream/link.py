@@ -152,6 +152,8 @@ class Link(QueueDelivery):
         self._live: deque[tuple[str, dict[str, Any]]] = deque(maxlen=LIVE_QUEUE)
         self._wake = asyncio.Event()
         self._queue_dirty = True  # the durable queue may hold something: read it
+        self._in_sync = False  # every unsent row of the queue is known to the link (delivery)
+        self._memory: deque[outbox.Pending] = deque()  # MeterValues handed over, to send
         self._vouched: dict[str, float] = {}  # idTag -> until (monotonic): upstream accepted it
         self._remote_started: dict[str, float] = {}  # idTag -> until: upstream started it
         self._last_meter_values: dict[int, dict[str, Any]] = {}
@@ -316,7 +318,7 @@ class Link(QueueDelivery):
                 await self._boot()
                 self._attempt = 0
                 self._spawn(self._heartbeat(), "heartbeat")
-                self._queue_dirty = True
+                self._reread()
                 await self._resend_statuses()
                 await self._deliver()
             finally:

@@ -21,6 +21,7 @@ from tests.ocpp.conftest import (
 )
 from tests.upstream.central import Central
 from tests.upstream.conftest import boot, bridge_to
+from upstream import outbox
 from upstream.models import UpstreamMessage, UpstreamTransaction
 
 T0 = datetime(2026, 2, 1, 18, 0, tzinfo=UTC)
@@ -120,6 +121,72 @@ def test_upstream_down_for_the_whole_session_receives_start_meters_and_stop_in_o
         sent[2].payload["meterStop"] - sent[0].payload["meterStart"]
     )
     assert sent[2].payload["timestamp"] == at(30)
+    assert central.violations == []
+
+
+def test_meter_values_while_upstream_is_up_are_sent_from_memory_in_order_then_marked(
+    world: World, central: Central, a1: TestCharger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path: a transaction MeterValues written to the queue is handed to the link and
+    sent without reading the queue back; a StopTransaction after them reads it, in order."""
+    identity = world.charger_a1.ocpp_identity
+    tx = _start(a1)
+    eventually(lambda: _delivered(world))  # the Start answered: upstream's id is known
+    reads: list[tuple] = []
+    read = outbox.pending
+
+    def counted(*args: object) -> list[outbox.Pending]:
+        reads.append(args)
+        return read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "pending", counted)
+    for n, wh in enumerate([1500, 2000, 2500]):
+        a1.result("MeterValues", meter(tx, wh, 5 * (n + 1)))
+    eventually(lambda: len(central.of(identity, "MeterValues")) == 3)
+    eventually(lambda: _delivered(world))
+    assert reads == []  # none read back
+    a1.result("StopTransaction", {"transactionId": tx, "meterStop": 3000, "timestamp": at(20)})
+    eventually(lambda: central.of(identity, "StopTransaction"))
+    assert reads  # a Start or Stop is read from the queue
+    sent = central.of(identity, "MeterValues", "StopTransaction")
+    assert [m.action for m in sent] == ["MeterValues"] * 3 + ["StopTransaction"]
+    assert [m.payload["meterValue"][0]["sampledValue"][0]["value"] for m in sent[:3]] == [
+        "1500", "2000", "2500",
+    ]  # fmt: skip
+    assert {m.payload["transactionId"] for m in sent} == {9001}
+    eventually(lambda: _delivered(world))
+    assert UpstreamMessage.objects.filter(action="MeterValues", answer={}).count() == 3
+    assert central.violations == []
+
+
+def test_back_to_back_sessions_reach_upstream_once_each_in_order_with_their_ids(
+    world: World, central: Central, a1: TestCharger
+) -> None:
+    """Meter values right behind a StartTransaction upstream has not answered yet, and a new
+    session right behind a Stop: each message once, in the charger's order, each session's
+    messages with the id upstream gave it."""
+    identity = world.charger_a1.ocpp_identity
+    wh, expected = 1000, []
+    for n in range(4):
+        tx = _start(a1, minutes=30 * n, wh=wh)
+        expected.append(("StartTransaction", None))
+        for k in range(1, 3):
+            a1.result("MeterValues", meter(tx, wh + 100 * k, 30 * n + 5 * k))
+            expected.append(("MeterValues", 9001 + n))
+        wh += 300
+        stop = {"transactionId": tx, "meterStop": wh, "timestamp": at(30 * n + 20)}
+        a1.result("StopTransaction", stop)
+        expected.append(("StopTransaction", 9001 + n))
+    eventually(lambda: len(central.of(identity, "StopTransaction")) == 4, timeout=10)
+    eventually(lambda: _delivered(world))
+    sent = central.of(identity, "StartTransaction", "MeterValues", "StopTransaction")
+    assert [(m.action, m.payload.get("transactionId")) for m in sent] == expected
+    registers = [
+        int(m.payload["meterValue"][0]["sampledValue"][0]["value"])
+        for m in sent
+        if m.action == "MeterValues"
+    ]
+    assert registers == sorted(registers) and len(set(registers)) == 8
     assert central.violations == []
 
 
