@@ -154,6 +154,7 @@ class GarbageCollection:
         self.full_after_closed = full_after_closed
         self.quiet_closes = quiet_closes
         self.longest_pause_s = 0.0  # of any collection, for the stats line
+        self.longest_generation = 0  # the generation that collection collected
         self._pause_started = 0.0
 
     def _on_collection(self, phase: str, info: dict[str, int]) -> None:
@@ -161,10 +162,15 @@ class GarbageCollection:
             self._pause_started = time.perf_counter()
         else:
             pause = time.perf_counter() - self._pause_started
-            self.longest_pause_s = max(self.longest_pause_s, pause)
+            if pause > self.longest_pause_s:
+                self.longest_pause_s = pause
+                self.longest_generation = info.get("generation", 0)
 
     def take_stats(self) -> str:
-        text = f"longest GC pause {self.longest_pause_s * 1000:.0f} ms"
+        text = (
+            f"longest GC pause {self.longest_pause_s * 1000:.0f} ms"
+            f" (generation {self.longest_generation})"
+        )
         self.longest_pause_s = 0.0
         return text
 

@@ -272,6 +272,14 @@ class Bench:
             300,
             "every charger's StartTransaction upstream",
         )
+        # The relay is timed in the steady state: every StartTransaction answered and marked
+        # (so upstream's ids are known), and the node's database lanes drained.
+        deadline = time.monotonic() + 300
+        while await asyncio.to_thread(setup.queued_messages) > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("timed out waiting for every queued message delivered")
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(5)
         self.result["relay"] = await self.relay(chargers)
         self.result["outage"] = await self.outage(chargers)
         return self.result

@@ -318,7 +318,6 @@ class Link(QueueDelivery):
                 await self._boot()
                 self._attempt = 0
                 self._spawn(self._heartbeat(), "heartbeat")
-                self._reread()
                 await self._resend_statuses()
                 await self._deliver()
             finally:
