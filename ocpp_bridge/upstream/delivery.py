@@ -16,7 +16,6 @@ connection, the minute's poll) makes the link read the queue again, in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from datetime import UTC, datetime
@@ -117,18 +116,13 @@ class QueueDelivery:
                 except Exception as error:  # upstream's CallError: the message is dropped
                     logger.info("%s: upstream refused %s: %s", self.identity, action, error)
             if not progressed and not self._live:
-                closed = asyncio.ensure_future(self.upstream._connection.wait_closed())  # type: ignore[union-attr]
-                woken = asyncio.ensure_future(self._wake.wait())
+                # Woken by a message, or by the connection closing (``closed``'s callback).
                 try:
-                    done, _ = await asyncio.wait(
-                        {closed, woken}, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if not done:
-                        self._reread()
-                finally:
-                    closed.cancel()
-                    woken.cancel()
-                if self.upstream is None or self.upstream._connection.close_code is not None:
+                    async with asyncio.timeout(POLL_S):
+                        await self._wake.wait()
+                except TimeoutError:
+                    self._reread()
+                if self.upstream is None or self.upstream.closed.done():
                     return
 
     async def _deliver_queued(self) -> bool:
@@ -219,5 +213,4 @@ class QueueDelivery:
         upstream = self.upstream
         if upstream is None:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(upstream._connection.wait_closed()), seconds)
+        await asyncio.wait({upstream.closed}, timeout=seconds)

@@ -97,6 +97,10 @@ class UpstreamChargePoint(InboundHandlers, FrameRouter):
     def __init__(self, link: Link, connection: ClientConnection) -> None:
         super().__init__(link.identity, connection, response_timeout=CALL_TIMEOUT_S)
         self.link = link
+        # Done when the connection has closed: one task for the connection's life, which every
+        # call and wait races (rather than a task of their own per message, cancelled after).
+        self.closed: asyncio.Future[None] = asyncio.ensure_future(connection.wait_closed())
+        self.closed.add_done_callback(lambda _: link._wake.set())
 
     async def send_call(self, action: str, payload: dict[str, Any], timeout_s: float) -> Any:
         """Send one call as the payload stands (camelCase) and return upstream's answer payload.
@@ -322,6 +326,7 @@ class Link(QueueDelivery):
                 await self._deliver()
             finally:
                 reader.cancel()
+                self.upstream.closed.cancel()  # (done already if the connection has closed)
 
     async def _read(self, upstream: UpstreamChargePoint) -> None:
         """Upstream's frames: answers to our calls at once, its calls each in a task of its own
@@ -394,17 +399,16 @@ class Link(QueueDelivery):
         if upstream is None or (require_accepted and not self.accepted):
             raise UpstreamUnavailable(action)
         calling = asyncio.ensure_future(upstream.send_call(action, payload, timeout_s))
-        closing = asyncio.ensure_future(upstream._connection.wait_closed())
         try:
             done, _ = await asyncio.wait(
-                {calling, closing}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+                {calling, upstream.closed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for task in (calling, closing):
-                task.cancel()
-            await asyncio.gather(calling, closing, return_exceptions=True)
+            if not calling.done():
+                calling.cancel()
+                await asyncio.gather(calling, return_exceptions=True)
         if calling not in done:
-            if closing in done:
+            if upstream.closed.done():
                 raise UpstreamUnavailable(action)
             raise TimeoutError(f"upstream did not answer {action} within {timeout_s} s")
         try:
