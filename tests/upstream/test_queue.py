@@ -159,6 +159,30 @@ def test_meter_values_while_upstream_is_up_are_sent_from_memory_in_order_then_ma
     assert central.violations == []
 
 
+def test_a_meter_values_refused_on_the_hot_path_is_tried_again_before_the_next(
+    world: World, central: Central, a1: TestCharger
+) -> None:
+    """Upstream refuses a MeterValues sent from memory: it is tried again (read back from the
+    queue) before the MeterValues behind it, and each is delivered once."""
+    identity = world.charger_a1.ocpp_identity
+    tx = _start(a1)
+    eventually(lambda: _delivered(world))  # upstream's id known: the next go from memory
+    central.refuse = {"MeterValues": 1}
+    a1.result("MeterValues", meter(tx, 1500, 5))
+    a1.result("MeterValues", meter(tx, 2000, 10))
+    eventually(lambda: len(central.of(identity, "MeterValues")) >= 3, timeout=10)
+    eventually(lambda: _delivered(world))
+    sent = central.of(identity, "MeterValues")
+    registers = [m.payload["meterValue"][0]["sampledValue"][0]["value"] for m in sent]
+    assert registers == ["1500", "1500", "2000"]  # the refused one first, then the next, once
+    assert {m.payload["transactionId"] for m in sent} == {9001}
+    assert (
+        UpstreamMessage.objects.get(payload__meterValue__0__sampledValue__0__value="1500").attempts
+        == 1
+    )
+    assert central.violations == []
+
+
 def test_back_to_back_sessions_reach_upstream_once_each_in_order_with_their_ids(
     world: World, central: Central, a1: TestCharger
 ) -> None:
