@@ -104,13 +104,16 @@ def run(var_dir: Path, command: list[str]) -> int:
         env["DATABASE_URL"] = database_url
         env["REDIS_URL"] = redis_url
         child = subprocess.Popen(command, env=env)
-        # The child (the supervisor or pytest) handles Ctrl-C itself; we wait for it, then stop
-        # the servers it was using.
+        # The child (the supervisor or pytest) handles Ctrl-C itself; a SIGTERM (``kill``, a
+        # service manager, ``timeout``) is passed on to it. Either way we wait for the child,
+        # then stop the servers it was using: none is left running.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous_term = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
         try:
             return child.wait()
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.demo import DEMO_PASSWORD, USERS
+from portal.demo import DEMO_PASSWORD, DEMO_UPSTREAM_PORT, USERS
 
 PYTHON = sys.executable
 STOP_TIMEOUT_S = 10.0
@@ -74,6 +74,11 @@ def services(var_dir: Path, web_port: int, with_workers: bool) -> list[Service]:
         listed.append(Service("bridge", [PYTHON, "manage.py", "run_bridge"]))
     if _module_exists("ocpp_bridge.simulator"):
         listed.append(Service("simulator", [PYTHON, "manage.py", "simulate", "--demo"]))
+    # A third-party central system the depot is bridged to (docs/upstream.md).
+    listed.append(
+        Service("upstream", [PYTHON, "-m", "ocpp_bridge.demo_upstream", "--port", str(DEMO_UPSTREAM_PORT),
+                             "--record", str(var_dir / "demo-upstream.log")])
+    )  # fmt: skip
     return listed
 
 
@@ -145,7 +150,7 @@ def supervise(running: list[Service], pid_file: Path | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Run the Fusebox demo: web, worker, beat, bridge, simulator."
+        description="Run the Fusebox demo: web, worker, beat, bridge, simulator, a demo upstream."
     )
     parser.add_argument("mode", choices=["demo"])
     parser.add_argument("--var", default="var/demo", type=Path, help="folder for runtime files")

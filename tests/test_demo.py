@@ -70,6 +70,23 @@ def test_demo_serves_and_stops_cleanly(tmp_path: Path) -> None:
         }  # fmt: skip
         children = [int(pid) for pid in pid_file.read_text().split()]
         assert len(children) >= 3  # web, worker, beat
+        # The depot is bridged to the demo's own third-party central system: its chargers'
+        # links connect and boot there.
+        from upstream.choices import LinkState
+        from upstream.models import UpstreamLink
+
+        connected = UpstreamLink.objects.filter(
+            state=LinkState.CONNECTED, charger__ocpp_identity__startswith="NLD-"
+        )
+        deadline = time.monotonic() + 60
+        while not connected.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert connected.exists()
+        record = tmp_path / "demo-upstream.log"
+        deadline = time.monotonic() + 5
+        while "BootNotification" not in record.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert " NLD-" in record.read_text()
     finally:
         supervisor.send_signal(signal.SIGINT)
         output, _ = supervisor.communicate(timeout=30)

@@ -6,7 +6,7 @@ Run it with the embedded database and Redis (its own folder)::
         .venv/bin/python -m bench.upstream --chargers 1000
 
 It registers BENCH-00001... (``bench.ocpp_load.registry``), starts ``manage.py run_bridge`` and
-a light upstream central system (``bench.upstream.central``, its own process), and drives the
+a light upstream central system (``ocpp_bridge.demo_upstream``, its own process), and drives the
 chargers itself (plain websockets, one asyncio process). Phases:
 
 1. **unbridged**: every charger connects, boots and starts a transaction; the bridge's memory.
@@ -207,7 +207,7 @@ class Bench:
     def start_central(self) -> None:
         port = self.args.port + 1
         self.central = subprocess.Popen(
-            [sys.executable, "-m", "bench.upstream.central", "--port", str(port),
+            [sys.executable, "-m", "ocpp_bridge.demo_upstream", "--port", str(port),
              "--record", str(self.record)],
         )  # fmt: skip
         deadline = time.monotonic() + 30

@@ -15,7 +15,8 @@ from chargers.services import register_charger
 from installations.choices import AuthorizationMode, Role
 from installations.models import Circuit, Membership
 from installations.services import create_installation
-from portal.demo import DEMO_CHARGER_PASSWORD, DEMO_PASSWORD, USERS
+from portal.demo import DEMO_CHARGER_PASSWORD, DEMO_PASSWORD, DEMO_UPSTREAM_URL, USERS
+from upstream.models import UpstreamSettings
 
 # (installation, fields, main fuse A, [(circuit, A, [(charger name, phases, rotation, max A)])])
 SITES: list[tuple[str, dict[str, Any], float, list[tuple[str, float, list[tuple[str, int, str, float]]]]]] = [
@@ -102,4 +103,7 @@ class Command(BaseCommand):
                 Membership.objects.create(
                     user=users["driver2"], installation=site, role=Role.DRIVER
                 )
+                # The depot is presented to a third-party central system (the demo's own,
+                # ``ocpp_bridge.demo_upstream``): its Upstream tab shows the links live.
+                UpstreamSettings.objects.create(installation=site, url=DEMO_UPSTREAM_URL)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -1,14 +1,17 @@
-"""A light third-party central system for the upstream benchmark: thousands of charge points in
-one process, plain ``websockets`` and ``json`` (the ``ocpp`` library's validation would measure
-the upstream, not the bridge).
+"""A light, permissive third-party central system: the demo's upstream, and the upstream of the
+upstream benchmark (``bench.upstream``). Thousands of charge points in one process, plain
+``websockets`` and ``json`` (the ``ocpp`` library's validation would measure the upstream, not
+the bridge).
 
 It accepts every charge point at ``/<identity>`` (subprotocol ocpp1.6), answers each call as a
-permissive central system would (BootNotification Accepted with a long interval,
-StartTransaction with ids of its own), and records every call it receives as one line of
-``--record``: ``received_at_ns identity action key``, where ``key`` identifies the message for the
-harness (a StatusNotification's status+info, a MeterValues' energy register, a transaction id).
-Run: ``python -m bench.upstream.central --port 9601 --record var/upstream.log``; SIGTERM ends it
-(the record is flushed).
+permissive central system would (BootNotification Accepted with a long interval, every card
+Accepted, StartTransaction with transaction ids of its own, from 500000, so the id mapping
+shows), and records every call it receives as one line of ``--record``: ``received_at_ns
+identity action key``, where ``key`` identifies the message for the bench (a
+StatusNotification's status+info, a MeterValues' energy register, a transaction id).
+Run: ``python -m ocpp_bridge.demo_upstream --port 9100 --record var/demo/demo-upstream.log``;
+SIGTERM ends it (the record is flushed). ``make demo`` runs it and bridges the demo's depot to
+it (``portal.demo.DEMO_UPSTREAM_PORT``).
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ async def main(port: int, record: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bench.upstream.central")
+    parser = argparse.ArgumentParser(prog="python -m ocpp_bridge.demo_upstream")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", type=Path, required=True)
     options = parser.parse_args()
