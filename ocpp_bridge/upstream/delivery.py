@@ -116,6 +116,8 @@ class QueueDelivery:
                 except Exception as error:  # upstream's CallError: the message is dropped
                     logger.info("%s: upstream refused %s: %s", self.identity, action, error)
             if not progressed and not self._live:
+                if self.upstream is None or self.upstream.closed.done():
+                    return  # closed meanwhile (its wake-up may have been cleared above)
                 # Woken by a message, or by the connection closing (``closed``'s callback).
                 try:
                     async with asyncio.timeout(POLL_S):

@@ -183,6 +183,29 @@ def test_a_meter_values_refused_on_the_hot_path_is_tried_again_before_the_next(
     assert central.violations == []
 
 
+def test_upstream_gone_while_a_message_waits_for_its_answer_is_back_within_seconds(
+    world: World, central: Central, a1: TestCharger
+) -> None:
+    """Upstream drops the connection while a queued message waits for its answer: the link
+    notices at once (not at the next minute's poll), reconnects when upstream is back, and
+    delivers the message; time without a connection never counts as a failed attempt."""
+    identity = world.charger_a1.ocpp_identity
+    tx = _start(a1)
+    eventually(lambda: _delivered(world))
+    central.silent = {"MeterValues"}  # a hung upstream
+    a1.result("MeterValues", meter(tx, 1500, 5))
+    eventually(lambda: central.of(identity, "MeterValues"))
+    central.stop()
+    central.silent = set()
+    central.start()
+    eventually(lambda: len(central.of(identity, "BootNotification")) == 2, timeout=10)
+    eventually(lambda: _delivered(world), timeout=10)
+    message = UpstreamMessage.objects.get(action="MeterValues")
+    assert (message.attempts, message.failed) == (0, False)
+    assert central.of(identity, "MeterValues")[-1].payload["transactionId"] == 9001
+    assert central.violations == []
+
+
 def test_back_to_back_sessions_reach_upstream_once_each_in_order_with_their_ids(
     world: World, central: Central, a1: TestCharger
 ) -> None:
