@@ -116,16 +116,13 @@ class QueueDelivery:
                 except Exception as error:  # upstream's CallError: the message is dropped
                     logger.info("%s: upstream refused %s: %s", self.identity, action, error)
             if not progressed and not self._live:
-                if self.upstream is None or self.upstream.closed.done():
-                    return  # closed meanwhile (its wake-up may have been cleared above)
-                # Woken by a message, or by the connection closing (``closed``'s callback).
+                # Woken by a message, or by the connection closing (``closed``'s callback; a
+                # closed link is not ``ready``, which ends the loop).
                 try:
                     async with asyncio.timeout(POLL_S):
                         await self._wake.wait()
                 except TimeoutError:
                     self._reread()
-                if self.upstream is None or self.upstream.closed.done():
-                    return
 
     async def _deliver_queued(self) -> bool:
         """Send what the queue holds, in order; True if anything was sent."""

@@ -181,8 +181,14 @@ class Link(ChargerSide, QueueDelivery):
 
     @property
     def ready(self) -> bool:
-        """Connected and accepted: messages may go upstream."""
-        return self.upstream is not None and self.accepted and not self._closing
+        """Connected (the connection not closed) and accepted: messages may go upstream."""
+        upstream = self.upstream
+        return (
+            upstream is not None
+            and self.accepted
+            and not self._closing
+            and not upstream.closed.done()
+        )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(self._guarded(coroutine, name), name=f"upstream-{name}")

@@ -38,8 +38,8 @@ class Probe(QueueDelivery):
         self.marked: list[int] = []
 
     @property
-    def ready(self) -> bool:  # as Link's: connected and accepted; a close is seen by the calls
-        return True
+    def ready(self) -> bool:  # as Link's: accepted, and the connection not closed
+        return not self.upstream.closed.done()
 
     async def _db(self, function: Any, *args: Any) -> Any:
         if function is outbox.pending:
@@ -63,8 +63,8 @@ class Probe(QueueDelivery):
 
 def test_a_close_during_a_live_message_after_a_queued_one_ends_delivery_at_once() -> None:
     """The close's wake-up is cleared at the top of the loop when a queued message went out in
-    the same round: the loop must still see the close before it waits (not sleep until the
-    minute's poll, with the link not reconnecting meanwhile)."""
+    the same round: the loop must still see the close (a closed link is not ready) rather than
+    sleep until the minute's poll, with the link not reconnecting meanwhile."""
 
     async def scenario() -> Probe:
         probe = Probe()
